@@ -1,0 +1,173 @@
+//! The HTTP API's error contract: status, stable `error_code` and a message a user can act on.
+//!
+//! Codes are `status * 100 + n`, in the style of Confluent's REST Proxy. Each crate converts its
+//! errors into [`ApiError`]; the server turns it into a response.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::meta::MetaError;
+
+/// Stable error codes.
+pub mod codes {
+    /// Malformed body or parameter.
+    pub const BAD_REQUEST: u32 = 40001;
+    /// Unknown topic.
+    pub const TOPIC_NOT_FOUND: u32 = 40401;
+    /// Unknown partition.
+    pub const PARTITION_NOT_FOUND: u32 = 40402;
+    /// Unknown consumer group.
+    pub const GROUP_NOT_FOUND: u32 = 40403;
+    /// Unknown route.
+    pub const ROUTE_NOT_FOUND: u32 = 40404;
+    /// Method not allowed on the route.
+    pub const METHOD_NOT_ALLOWED: u32 = 40501;
+    /// Topic already exists.
+    pub const TOPIC_EXISTS: u32 = 40901;
+    /// A record is over `max.message.bytes`.
+    pub const RECORD_TOO_LARGE: u32 = 41301;
+    /// The request body is over the node's limit.
+    pub const REQUEST_TOO_LARGE: u32 = 41302;
+    /// Unsupported content type.
+    pub const UNSUPPORTED_MEDIA_TYPE: u32 = 41501;
+    /// Offset outside `[log_start_offset, high_watermark]`.
+    pub const OFFSET_OUT_OF_RANGE: u32 = 41601;
+    /// Invalid topic name.
+    pub const INVALID_TOPIC_NAME: u32 = 42201;
+    /// Invalid config key or value.
+    pub const INVALID_CONFIG: u32 = 42202;
+    /// A record or request is well-formed but not acceptable.
+    pub const INVALID_REQUEST: u32 = 42203;
+    /// A record without a key was sent to a compacted topic.
+    pub const KEY_REQUIRED: u32 = 42204;
+    /// Internal error.
+    pub const INTERNAL: u32 = 50001;
+    /// Stored data failed its checksum.
+    pub const CORRUPT_DATA: u32 = 50002;
+    /// The node's staging quota is full.
+    pub const OVERLOADED: u32 = 50301;
+    /// The metadata quorum is unavailable.
+    pub const QUORUM_UNAVAILABLE: u32 = 50302;
+    /// The object store is unavailable.
+    pub const STORE_UNAVAILABLE: u32 = 50303;
+    /// The records were not committed in time; they may still be committed later.
+    pub const COMMIT_TIMEOUT: u32 = 50304;
+    /// The node is shutting down.
+    pub const SHUTTING_DOWN: u32 = 50305;
+}
+
+/// An error as the HTTP API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiError {
+    /// HTTP status.
+    #[serde(skip)]
+    pub status: u16,
+    /// Stable error code.
+    pub error_code: u32,
+    /// What was wrong and how to fix it.
+    pub message: String,
+    /// Seconds a client should wait before retrying (`Retry-After`).
+    #[serde(skip)]
+    pub retry_after_secs: Option<u64>,
+    /// Extra body fields (for example `log_start_offset` and `high_watermark` with `416`).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl ApiError {
+    /// Builds an error.
+    pub fn new(status: u16, error_code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            error_code,
+            message: message.into(),
+            retry_after_secs: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// `400`: a malformed body or parameter.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, codes::BAD_REQUEST, message)
+    }
+
+    /// `422`: well-formed but not acceptable.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(422, codes::INVALID_REQUEST, message)
+    }
+
+    /// `500`: a bug or an unexpected failure.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, codes::INTERNAL, message)
+    }
+
+    /// `503` with `Retry-After`.
+    pub fn unavailable(error_code: u32, message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::new(503, error_code, message).retry_after(retry_after_secs)
+    }
+
+    /// Sets `Retry-After`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// Adds a body field.
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.error_code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<MetaError> for ApiError {
+    fn from(e: MetaError) -> Self {
+        let message = e.to_string();
+        match e {
+            MetaError::TopicNotFound { .. } => Self::new(404, codes::TOPIC_NOT_FOUND, message),
+            MetaError::PartitionNotFound { .. } => {
+                Self::new(404, codes::PARTITION_NOT_FOUND, message)
+            }
+            MetaError::GroupNotFound { .. } => Self::new(404, codes::GROUP_NOT_FOUND, message),
+            MetaError::TopicExists { .. } => Self::new(409, codes::TOPIC_EXISTS, message),
+            MetaError::InvalidTopicName { .. } => {
+                Self::new(422, codes::INVALID_TOPIC_NAME, message)
+            }
+            MetaError::InvalidConfig(_) => Self::new(422, codes::INVALID_CONFIG, message),
+            MetaError::Invalid { .. } => Self::invalid(message),
+            MetaError::Unavailable { .. } => {
+                Self::unavailable(codes::QUORUM_UNAVAILABLE, message, 1)
+            }
+            MetaError::StaleFlush { .. } | MetaError::Internal { .. } => Self::internal(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_serialize_with_code_message_and_extra_fields() {
+        let e = ApiError::new(416, codes::OFFSET_OUT_OF_RANGE, "offset 9 is past the end")
+            .with("high_watermark", 5);
+        let v = serde_json::to_value(&e).expect("serializes");
+        assert_eq!(
+            v,
+            serde_json::json!({"error_code": 41601, "message": "offset 9 is past the end", "high_watermark": 5})
+        );
+        let not_found: ApiError = MetaError::TopicNotFound { topic: "x".into() }.into();
+        assert_eq!((not_found.status, not_found.error_code), (404, 40401));
+        let down: ApiError = MetaError::Unavailable { reason: "no leader".into() }.into();
+        assert_eq!(down.status, 503);
+        assert_eq!(down.retry_after_secs, Some(1));
+    }
+}

@@ -1,0 +1,35 @@
+//! strata-core: the formats and seams every Strata role shares.
+//!
+//! - [`frame`], [`batch`], [`object`]: the stored formats. Every stored byte sits in a frame
+//!   `[length][crc32c][body]`; record batches are frames, shipped objects are sections of
+//!   batch frames grouped by partition with a CRC'd footer index.
+//! - [`keys`]: every object key, built in one place.
+//! - [`meta`]: the [`meta::MetaStore`] seam and the deterministic state machine
+//!   ([`meta::state::MetaState`]) that the Raft quorum and the in-memory test store both apply.
+//! - [`clock`]: the [`clock::Clock`] seam; library code reads time only through it.
+//! - [`api`]: the HTTP error contract.
+//!
+//! ```
+//! use strata_core::batch::{decode_batch, encode_batch, UNASSIGNED};
+//! use strata_core::frame::{decode_frame, FrameRead};
+//! use strata_core::ids::{PartitionId, TopicId};
+//! use strata_core::record::Record;
+//!
+//! let records = vec![Record { value: Some("hello".into()), ..Record::default() }];
+//! let batch = encode_batch(TopicId(1), PartitionId(0), UNASSIGNED, &records, None, 3).unwrap();
+//! let FrameRead::Frame { body, .. } = decode_frame(&batch.frame).unwrap() else { unreachable!() };
+//! assert_eq!(decode_batch(body).unwrap().records[0].1, records[0]);
+//! ```
+
+pub mod api;
+pub mod batch;
+pub mod clock;
+pub mod error;
+pub mod frame;
+pub mod ids;
+pub mod keys;
+pub mod meta;
+pub mod object;
+pub mod record;
+pub mod topic_config;
+pub mod varint;

@@ -1,0 +1,273 @@
+//! One test suite that every [`MetaStore`] implementation must pass.
+//!
+//! Run it with a factory that returns a fresh, empty store:
+//! `conformance::run_all(|| async { Arc::new(MyStore::new()) as Arc<dyn MetaStore> }).await`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{GroupOffset, MetaError, MetaStore, ObjectCommit, SectionCommit};
+use crate::ids::{FlushSeq, NodeId, Offset, PartitionId, TopicId};
+
+/// Runs every conformance test, each on a fresh store from `make`.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn MetaStore>>,
+{
+    topic_lifecycle(make().await).await;
+    invalid_requests_are_refused(make().await).await;
+    commits_are_dense_ordered_and_idempotent(make().await).await;
+    extents_are_found_by_offset_and_timestamp(make().await).await;
+    changes_tick_after_a_commit(make().await).await;
+    group_offsets_round_trip(make().await).await;
+}
+
+fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Builds a commit of `sections` = `(topic_id, partition, records)` for node `node`, flush `seq`.
+pub fn object_commit(node: u64, seq: u64, sections: &[(TopicId, u32, u64)]) -> ObjectCommit {
+    ObjectCommit {
+        node: NodeId(node),
+        seq: FlushSeq(seq),
+        key: crate::keys::segment_key(NodeId(node), FlushSeq(seq)),
+        size: 1000,
+        sections: sections
+            .iter()
+            .enumerate()
+            .map(|(i, (topic_id, partition, n))| SectionCommit {
+                topic_id: *topic_id,
+                partition: PartitionId(*partition),
+                start: i as u64 * 100,
+                len: 100,
+                record_count: *n,
+                min_timestamp: seq as i64 * 10,
+                max_timestamp: seq as i64 * 10 + 5,
+            })
+            .collect(),
+    }
+}
+
+async fn topic_lifecycle(store: Arc<dyn MetaStore>) {
+    let t = store
+        .create_topic("orders", 3, config(&[("cleanup.policy", "compact")]))
+        .await
+        .expect("creates");
+    assert_eq!(t.partitions, 3);
+    assert!(t.config.cleanup_policy.compact);
+    assert_eq!(store.topic("orders").await.expect("exists"), t);
+    store
+        .create_topic("alpha", 1, BTreeMap::new())
+        .await
+        .expect("creates");
+    let names: Vec<String> = store
+        .list_topics()
+        .await
+        .expect("lists")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, vec!["alpha", "orders"]);
+    let updated = store
+        .update_topic_config("orders", config(&[("retention.ms", "1000")]))
+        .await
+        .expect("updates");
+    assert_eq!(updated.config.retention_ms, 1000);
+    assert!(updated.config.cleanup_policy.compact, "other values kept");
+    let parts = store.partitions("orders").await.expect("exists");
+    assert_eq!(parts.len(), 3);
+    assert!(parts.iter().all(|p| p.high_watermark == Offset(0)));
+    store.delete_topic("orders").await.expect("deletes");
+    assert!(matches!(
+        store.topic("orders").await,
+        Err(MetaError::TopicNotFound { .. })
+    ));
+    let again = store
+        .create_topic("orders", 1, BTreeMap::new())
+        .await
+        .expect("recreates");
+    assert_ne!(again.id, t.id, "a recreated topic is a new incarnation");
+}
+
+async fn invalid_requests_are_refused(store: Arc<dyn MetaStore>) {
+    store
+        .create_topic("t", 1, BTreeMap::new())
+        .await
+        .expect("creates");
+    assert!(matches!(
+        store.create_topic("t", 1, BTreeMap::new()).await,
+        Err(MetaError::TopicExists { .. })
+    ));
+    assert!(matches!(
+        store.create_topic("no spaces", 1, BTreeMap::new()).await,
+        Err(MetaError::InvalidTopicName { .. })
+    ));
+    assert!(matches!(
+        store.create_topic("u", 0, BTreeMap::new()).await,
+        Err(MetaError::Invalid { .. })
+    ));
+    assert!(matches!(
+        store
+            .create_topic("u", 1, config(&[("retention.ms", "never")]))
+            .await,
+        Err(MetaError::InvalidConfig(_))
+    ));
+    assert!(matches!(
+        store.topic("u").await,
+        Err(MetaError::TopicNotFound { .. })
+    ));
+    assert!(matches!(
+        store
+            .update_topic_config("t", config(&[("bogus", "1")]))
+            .await,
+        Err(MetaError::InvalidConfig(_))
+    ));
+    assert!(matches!(
+        store.delete_topic("u").await,
+        Err(MetaError::TopicNotFound { .. })
+    ));
+    assert!(matches!(
+        store.extents("t", PartitionId(1), Offset(0), 1).await,
+        Err(MetaError::PartitionNotFound { .. })
+    ));
+}
+
+async fn commits_are_dense_ordered_and_idempotent(store: Arc<dyn MetaStore>) {
+    let t = store
+        .create_topic("t", 2, BTreeMap::new())
+        .await
+        .expect("creates");
+    let c1 = object_commit(1, 1, &[(t.id, 0, 3), (t.id, 1, 2)]);
+    let first = store.commit_object(c1.clone()).await.expect("commits");
+    assert_eq!(first.base_offsets, vec![Some(Offset(0)), Some(Offset(0))]);
+    let other = store
+        .commit_object(object_commit(2, 7, &[(t.id, 0, 4)]))
+        .await
+        .expect("commits");
+    assert_eq!(other.base_offsets, vec![Some(Offset(3))]);
+    assert_eq!(
+        store.commit_object(c1).await.expect("retry"),
+        first,
+        "a retried commit gets the same offsets"
+    );
+    assert!(matches!(
+        store
+            .commit_object(object_commit(2, 6, &[(t.id, 0, 1)]))
+            .await,
+        Err(MetaError::StaleFlush { .. })
+    ));
+    let p = store.partitions("t").await.expect("exists");
+    assert_eq!(p[0].high_watermark, Offset(7));
+    assert_eq!(p[1].high_watermark, Offset(2));
+    assert_eq!(
+        store.last_flush_seq(NodeId(2)).await.expect("reads"),
+        Some(FlushSeq(7))
+    );
+    assert_eq!(store.last_flush_seq(NodeId(3)).await.expect("reads"), None);
+}
+
+async fn extents_are_found_by_offset_and_timestamp(store: Arc<dyn MetaStore>) {
+    let t = store
+        .create_topic("t", 1, BTreeMap::new())
+        .await
+        .expect("creates");
+    for seq in 1..=3 {
+        store
+            .commit_object(object_commit(1, seq, &[(t.id, 0, 10)]))
+            .await
+            .expect("commits");
+    }
+    let page = store
+        .extents("t", PartitionId(0), Offset(15), 10)
+        .await
+        .expect("reads");
+    assert_eq!(page.high_watermark, Offset(30));
+    assert_eq!(page.log_start_offset, Offset(0));
+    let bases: Vec<i64> = page.extents.iter().map(|e| e.base_offset.0).collect();
+    assert_eq!(bases, vec![10, 20]);
+    assert_eq!(page.extents[0].last_offset, Offset(19));
+    assert_eq!(
+        page.extents[0].object,
+        crate::keys::segment_key(NodeId(1), FlushSeq(2))
+    );
+    let by_time = store
+        .extents_from_timestamp("t", PartitionId(0), 26, 1)
+        .await
+        .expect("reads");
+    assert_eq!(by_time.extents[0].base_offset, Offset(20));
+    let past = store
+        .extents_from_timestamp("t", PartitionId(0), 1000, 1)
+        .await
+        .expect("reads");
+    assert!(past.extents.is_empty());
+}
+
+async fn changes_tick_after_a_commit(store: Arc<dyn MetaStore>) {
+    let t = store
+        .create_topic("t", 1, BTreeMap::new())
+        .await
+        .expect("creates");
+    let mut rx = store.changes();
+    rx.borrow_and_update();
+    store
+        .commit_object(object_commit(1, 1, &[(t.id, 0, 1)]))
+        .await
+        .expect("commits");
+    tokio::time::timeout(Duration::from_secs(10), rx.changed())
+        .await
+        .expect("ticks")
+        .expect("open");
+}
+
+async fn group_offsets_round_trip(store: Arc<dyn MetaStore>) {
+    store
+        .create_topic("t", 2, BTreeMap::new())
+        .await
+        .expect("creates");
+    assert!(matches!(
+        store.group_offsets("g").await,
+        Err(MetaError::GroupNotFound { .. })
+    ));
+    let offsets = vec![
+        GroupOffset {
+            topic: "t".into(),
+            partition: PartitionId(0),
+            offset: Offset(4),
+        },
+        GroupOffset {
+            topic: "t".into(),
+            partition: PartitionId(1),
+            offset: Offset(2),
+        },
+    ];
+    store
+        .commit_group_offsets("g", offsets.clone())
+        .await
+        .expect("commits");
+    assert_eq!(store.group_offsets("g").await.expect("reads"), offsets);
+    assert!(matches!(
+        store
+            .commit_group_offsets(
+                "g",
+                vec![GroupOffset {
+                    topic: "t".into(),
+                    partition: PartitionId(5),
+                    offset: Offset(0)
+                }]
+            )
+            .await,
+        Err(MetaError::PartitionNotFound { .. })
+    ));
+    assert_eq!(
+        store.group_offsets("g").await.expect("reads"),
+        offsets,
+        "a refused commit changes nothing"
+    );
+}

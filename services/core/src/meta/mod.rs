@@ -1,0 +1,277 @@
+//! The metadata seam: the [`MetaStore`] trait, its types, and the deterministic state machine
+//! ([`state::MetaState`]) that every implementation applies.
+//!
+//! The quorum is the sequencer: [`MetaStore::commit_object`] assigns each partition's next
+//! offsets to a shipped object, idempotently per object key, so a retried commit never
+//! duplicates data.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::ids::{FlushSeq, NodeId, Offset, PartitionId, TopicId};
+use crate::topic_config::{ConfigError, TopicConfig};
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
+#[cfg(any(test, feature = "test-util"))]
+pub mod memory;
+pub mod state;
+
+/// Largest partition count of one topic.
+pub const MAX_PARTITIONS: u32 = 10_000;
+
+/// A topic as the quorum knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicInfo {
+    /// Name.
+    pub name: String,
+    /// Incarnation id.
+    pub id: TopicId,
+    /// Number of partitions.
+    pub partitions: u32,
+    /// Effective config.
+    pub config: TopicConfig,
+    /// Creation time (ms since epoch).
+    pub created_ms: i64,
+}
+
+/// The state of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    /// Partition number.
+    pub partition: PartitionId,
+    /// First offset that can be read.
+    pub log_start_offset: Offset,
+    /// One past the last committed offset.
+    pub high_watermark: Offset,
+    /// Number of extents (pieces of objects) holding the partition's records.
+    pub extents: u64,
+    /// Stored bytes of those extents.
+    pub bytes: u64,
+}
+
+/// A run of a partition's offsets stored in a byte range of one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extent {
+    /// Offset of the first record.
+    pub base_offset: Offset,
+    /// Offset of the last record.
+    pub last_offset: Offset,
+    /// Records stored (fewer than the offset span after compaction).
+    pub record_count: u64,
+    /// Object key.
+    pub object: String,
+    /// Byte offset of the range in the object.
+    pub start: u64,
+    /// Byte length of the range.
+    pub len: u64,
+    /// Smallest record timestamp.
+    pub min_timestamp: i64,
+    /// Largest record timestamp.
+    pub max_timestamp: i64,
+}
+
+/// A page of a partition's extents with the partition's bounds at the time of the read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtentPage {
+    /// Extents in offset order.
+    pub extents: Vec<Extent>,
+    /// First readable offset.
+    pub log_start_offset: Offset,
+    /// One past the last committed offset.
+    pub high_watermark: Offset,
+}
+
+/// One partition's section of an object being committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionCommit {
+    /// Topic incarnation the records were produced to.
+    pub topic_id: TopicId,
+    /// Partition.
+    pub partition: PartitionId,
+    /// Byte offset of the section in the object.
+    pub start: u64,
+    /// Byte length of the section.
+    pub len: u64,
+    /// Records in the section.
+    pub record_count: u64,
+    /// Smallest record timestamp.
+    pub min_timestamp: i64,
+    /// Largest record timestamp.
+    pub max_timestamp: i64,
+}
+
+/// A shipped object to sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectCommit {
+    /// Node that shipped it.
+    pub node: NodeId,
+    /// The node's flush sequence number; commits of one node come in increasing order.
+    pub seq: FlushSeq,
+    /// Object key.
+    pub key: String,
+    /// Object size in bytes.
+    pub size: u64,
+    /// The object's sections.
+    pub sections: Vec<SectionCommit>,
+}
+
+/// Offsets assigned to a committed object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitOutcome {
+    /// Per section (in commit order): the offset of its first record, or `None` when its
+    /// topic no longer exists (deleted, or deleted and created again).
+    pub base_offsets: Vec<Option<Offset>>,
+}
+
+/// A consumer group's committed offset for one partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupOffset {
+    /// Topic name.
+    pub topic: String,
+    /// Partition.
+    pub partition: PartitionId,
+    /// Next offset the group will read.
+    pub offset: Offset,
+}
+
+/// What a node knows of the quorum right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumStatus {
+    /// This node's id.
+    pub node: NodeId,
+    /// The current leader, if one is known.
+    pub leader: Option<NodeId>,
+    /// Current term.
+    pub term: u64,
+    /// Last applied log index.
+    pub applied_index: u64,
+    /// Voters.
+    pub voters: Vec<NodeId>,
+}
+
+/// An error from the metadata store.
+#[derive(Debug, Error, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetaError {
+    /// No topic has this name.
+    #[error("topic {topic:?} does not exist")]
+    TopicNotFound { topic: String },
+    /// The topic has no such partition.
+    #[error("topic {topic:?} has no partition {partition} (it has {partitions})")]
+    PartitionNotFound {
+        topic: String,
+        partition: u32,
+        partitions: u32,
+    },
+    /// The group has never committed an offset.
+    #[error("group {group:?} has no committed offsets")]
+    GroupNotFound { group: String },
+    /// A topic of this name exists.
+    #[error("topic {topic:?} already exists")]
+    TopicExists { topic: String },
+    /// The name breaks the naming rules.
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopicName { name: String, reason: String },
+    /// A config key or value was refused.
+    #[error(transparent)]
+    InvalidConfig(#[from] ConfigError),
+    /// The request is well-formed but not acceptable.
+    #[error("{reason}")]
+    Invalid { reason: String },
+    /// A node committed a flush at or below one it committed before.
+    #[error("flush {seq} of node {node} is not above its last committed flush {last}")]
+    StaleFlush { node: u64, seq: u64, last: u64 },
+    /// The quorum cannot be reached or has no leader; retrying may succeed.
+    #[error("metadata quorum unavailable: {reason}")]
+    Unavailable { reason: String },
+    /// The store failed in a way retrying will not fix.
+    #[error("metadata store failure: {reason}")]
+    Internal { reason: String },
+}
+
+impl MetaError {
+    /// Returns whether the same request may succeed if retried.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, MetaError::Unavailable { .. })
+    }
+}
+
+/// The metadata store: topics, offsets, extents and group offsets.
+///
+/// Every write is one atomic command of the quorum's log; reads see the local node's applied
+/// state. [`MetaStore::changes`] ticks after every applied change, so readers can long-poll.
+#[async_trait]
+pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Creates a topic.
+    async fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: BTreeMap<String, String>,
+    ) -> Result<TopicInfo, MetaError>;
+
+    /// Deletes a topic, its extents and its group offsets.
+    async fn delete_topic(&self, name: &str) -> Result<(), MetaError>;
+
+    /// Changes some config values of a topic.
+    async fn update_topic_config(
+        &self,
+        name: &str,
+        changes: BTreeMap<String, String>,
+    ) -> Result<TopicInfo, MetaError>;
+
+    /// Lists topics by name.
+    async fn list_topics(&self) -> Result<Vec<TopicInfo>, MetaError>;
+
+    /// Returns one topic.
+    async fn topic(&self, name: &str) -> Result<TopicInfo, MetaError>;
+
+    /// Returns the state of every partition of a topic.
+    async fn partitions(&self, name: &str) -> Result<Vec<PartitionInfo>, MetaError>;
+
+    /// Sequences a shipped object: assigns offsets to its sections. Idempotent per key.
+    async fn commit_object(&self, commit: ObjectCommit) -> Result<CommitOutcome, MetaError>;
+
+    /// Returns up to `limit` extents of a partition, starting with the one holding `from`
+    /// (or the next one, when `from` falls in a gap).
+    async fn extents(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        from: Offset,
+        limit: usize,
+    ) -> Result<ExtentPage, MetaError>;
+
+    /// Returns up to `limit` extents starting with the first whose largest timestamp is at or
+    /// after `timestamp`.
+    async fn extents_from_timestamp(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        timestamp: i64,
+        limit: usize,
+    ) -> Result<ExtentPage, MetaError>;
+
+    /// Stores a group's offsets, all or none.
+    async fn commit_group_offsets(
+        &self,
+        group: &str,
+        offsets: Vec<GroupOffset>,
+    ) -> Result<(), MetaError>;
+
+    /// Returns a group's committed offsets.
+    async fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>, MetaError>;
+
+    /// Returns the last flush sequence number `node` committed.
+    async fn last_flush_seq(&self, node: NodeId) -> Result<Option<FlushSeq>, MetaError>;
+
+    /// Returns a receiver that changes after every applied change.
+    fn changes(&self) -> watch::Receiver<u64>;
+
+    /// Returns what this node knows of the quorum.
+    fn status(&self) -> QuorumStatus;
+}

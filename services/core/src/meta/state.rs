@@ -1,0 +1,413 @@
+//! The deterministic metadata state machine, shared by every [`MetaStore`](super::MetaStore).
+//!
+//! [`MetaState::apply`] is a pure function of the state and a [`Command`]: no clock, no
+//! randomness, no I/O. The Raft store applies the same commands in the same order on every
+//! voter, and the in-memory store applies them directly; both answer reads from here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    CommitOutcome, Extent, ExtentPage, GroupOffset, MAX_PARTITIONS, MetaError, ObjectCommit,
+    PartitionInfo, TopicInfo,
+};
+use crate::ids::{FlushSeq, NodeId, Offset, PartitionId, TopicId, validate_topic_name};
+use crate::topic_config::TopicConfig;
+
+/// One atomic change to the metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Create a topic.
+    CreateTopic {
+        name: String,
+        partitions: u32,
+        config: BTreeMap<String, String>,
+        now_ms: i64,
+    },
+    /// Delete a topic.
+    DeleteTopic { name: String },
+    /// Change config values.
+    UpdateTopicConfig {
+        name: String,
+        changes: BTreeMap<String, String>,
+    },
+    /// Sequence a shipped object.
+    CommitObject { commit: ObjectCommit, now_ms: i64 },
+    /// Store group offsets.
+    CommitGroupOffsets {
+        group: String,
+        offsets: Vec<GroupOffset>,
+    },
+}
+
+/// The result of applying a [`Command`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandResult {
+    /// Nothing to report (blank and membership entries, deletes, group commits).
+    Done,
+    /// The topic after the change.
+    Topic(TopicInfo),
+    /// The offsets assigned to an object.
+    Committed(CommitOutcome),
+    /// The command was refused; the state is unchanged.
+    Refused(MetaError),
+}
+
+impl CommandResult {
+    /// Turns a refusal into an error.
+    pub fn into_result(self) -> Result<CommandResult, MetaError> {
+        match self {
+            CommandResult::Refused(e) => Err(e),
+            other => Ok(other),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct PartitionState {
+    log_start: Offset,
+    high_watermark: Offset,
+    bytes: u64,
+    extents: BTreeMap<Offset, Extent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct TopicState {
+    info: TopicInfo,
+    partitions: Vec<PartitionState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ObjectState {
+    node: NodeId,
+    seq: FlushSeq,
+    size: u64,
+    committed_ms: i64,
+    outcome: CommitOutcome,
+}
+
+/// The whole metadata: topics, extents, committed objects, flush sequences and groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaState {
+    next_topic_id: u64,
+    topics: BTreeMap<String, TopicState>,
+    topic_names: BTreeMap<TopicId, String>,
+    objects: BTreeMap<String, ObjectState>,
+    node_seqs: BTreeMap<NodeId, FlushSeq>,
+    groups: BTreeMap<String, BTreeMap<String, BTreeMap<PartitionId, Offset>>>,
+}
+
+impl MetaState {
+    /// Checks a command against the current state without changing it, so a store can refuse
+    /// a bad request before proposing it. [`MetaState::apply`] checks again.
+    pub fn check(&self, cmd: &Command) -> Result<(), MetaError> {
+        match cmd {
+            Command::CreateTopic {
+                name,
+                partitions,
+                config,
+                ..
+            } => {
+                validate_topic_name(name).map_err(|reason| MetaError::InvalidTopicName {
+                    name: name.clone(),
+                    reason,
+                })?;
+                if *partitions == 0 || *partitions > MAX_PARTITIONS {
+                    return Err(MetaError::Invalid {
+                        reason: format!(
+                            "partitions must be from 1 to {MAX_PARTITIONS}, got {partitions}"
+                        ),
+                    });
+                }
+                TopicConfig::default().with_changes(config)?;
+                if self.topics.contains_key(name) {
+                    return Err(MetaError::TopicExists {
+                        topic: name.clone(),
+                    });
+                }
+                Ok(())
+            }
+            Command::DeleteTopic { name } => self.topic_state(name).map(|_| ()),
+            Command::UpdateTopicConfig { name, changes } => {
+                let t = self.topic_state(name)?;
+                t.info.config.with_changes(changes)?;
+                Ok(())
+            }
+            Command::CommitObject { commit, .. } => {
+                if self.objects.contains_key(&commit.key) {
+                    return Ok(());
+                }
+                if let Some(last) = self.node_seqs.get(&commit.node)
+                    && commit.seq <= *last
+                {
+                    return Err(MetaError::StaleFlush {
+                        node: commit.node.0,
+                        seq: commit.seq.0,
+                        last: last.0,
+                    });
+                }
+                Ok(())
+            }
+            Command::CommitGroupOffsets { group, offsets } => {
+                if group.is_empty() || group.len() > 255 {
+                    return Err(MetaError::Invalid {
+                        reason: "group name must be 1 to 255 bytes".to_string(),
+                    });
+                }
+                if offsets.is_empty() {
+                    return Err(MetaError::Invalid {
+                        reason: "no offsets given".to_string(),
+                    });
+                }
+                for o in offsets {
+                    self.partition_state(&o.topic, o.partition)?;
+                    if o.offset.0 < 0 {
+                        return Err(MetaError::Invalid {
+                            reason: format!("offset {} is negative", o.offset),
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies a command. A refused command leaves the state unchanged.
+    pub fn apply(&mut self, cmd: &Command) -> CommandResult {
+        if let Err(e) = self.check(cmd) {
+            return CommandResult::Refused(e);
+        }
+        match cmd {
+            Command::CreateTopic {
+                name,
+                partitions,
+                config,
+                now_ms,
+            } => {
+                self.next_topic_id += 1;
+                let id = TopicId(self.next_topic_id);
+                let info = TopicInfo {
+                    name: name.clone(),
+                    id,
+                    partitions: *partitions,
+                    config: TopicConfig::default()
+                        .with_changes(config)
+                        .expect("checked above"),
+                    created_ms: *now_ms,
+                };
+                self.topic_names.insert(id, name.clone());
+                self.topics.insert(
+                    name.clone(),
+                    TopicState {
+                        info: info.clone(),
+                        partitions: vec![PartitionState::default(); *partitions as usize],
+                    },
+                );
+                CommandResult::Topic(info)
+            }
+            Command::DeleteTopic { name } => {
+                if let Some(t) = self.topics.remove(name) {
+                    self.topic_names.remove(&t.info.id);
+                }
+                for offsets in self.groups.values_mut() {
+                    offsets.remove(name);
+                }
+                self.groups.retain(|_, offsets| !offsets.is_empty());
+                CommandResult::Done
+            }
+            Command::UpdateTopicConfig { name, changes } => {
+                let t = self.topics.get_mut(name).expect("checked above");
+                t.info.config = t.info.config.with_changes(changes).expect("checked above");
+                CommandResult::Topic(t.info.clone())
+            }
+            Command::CommitObject { commit, now_ms } => {
+                CommandResult::Committed(self.commit_object(commit, *now_ms))
+            }
+            Command::CommitGroupOffsets { group, offsets } => {
+                let g = self.groups.entry(group.clone()).or_default();
+                for o in offsets {
+                    g.entry(o.topic.clone())
+                        .or_default()
+                        .insert(o.partition, o.offset);
+                }
+                CommandResult::Done
+            }
+        }
+    }
+
+    fn commit_object(&mut self, commit: &ObjectCommit, now_ms: i64) -> CommitOutcome {
+        if let Some(o) = self.objects.get(&commit.key) {
+            return o.outcome.clone();
+        }
+        let mut base_offsets = Vec::with_capacity(commit.sections.len());
+        for s in &commit.sections {
+            let partition = self
+                .topic_names
+                .get(&s.topic_id)
+                .and_then(|name| self.topics.get_mut(name))
+                .and_then(|t| t.partitions.get_mut(s.partition.0 as usize));
+            let Some(p) = partition else {
+                base_offsets.push(None);
+                continue;
+            };
+            let base = p.high_watermark;
+            if s.record_count > 0 {
+                let last = base.plus(s.record_count - 1);
+                p.extents.insert(
+                    base,
+                    Extent {
+                        base_offset: base,
+                        last_offset: last,
+                        record_count: s.record_count,
+                        object: commit.key.clone(),
+                        start: s.start,
+                        len: s.len,
+                        min_timestamp: s.min_timestamp,
+                        max_timestamp: s.max_timestamp,
+                    },
+                );
+                p.high_watermark = last.plus(1);
+                p.bytes += s.len;
+            }
+            base_offsets.push(Some(base));
+        }
+        let outcome = CommitOutcome { base_offsets };
+        self.node_seqs.insert(commit.node, commit.seq);
+        self.objects.insert(
+            commit.key.clone(),
+            ObjectState {
+                node: commit.node,
+                seq: commit.seq,
+                size: commit.size,
+                committed_ms: now_ms,
+                outcome: outcome.clone(),
+            },
+        );
+        outcome
+    }
+
+    fn topic_state(&self, name: &str) -> Result<&TopicState, MetaError> {
+        self.topics.get(name).ok_or_else(|| MetaError::TopicNotFound {
+            topic: name.to_string(),
+        })
+    }
+
+    fn partition_state(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+    ) -> Result<&PartitionState, MetaError> {
+        let t = self.topic_state(topic)?;
+        t.partitions
+            .get(partition.0 as usize)
+            .ok_or_else(|| MetaError::PartitionNotFound {
+                topic: topic.to_string(),
+                partition: partition.0,
+                partitions: t.info.partitions,
+            })
+    }
+
+    /// Returns every topic, by name.
+    pub fn list_topics(&self) -> Vec<TopicInfo> {
+        self.topics.values().map(|t| t.info.clone()).collect()
+    }
+
+    /// Returns one topic.
+    pub fn topic(&self, name: &str) -> Result<TopicInfo, MetaError> {
+        self.topic_state(name).map(|t| t.info.clone())
+    }
+
+    /// Returns the state of every partition of a topic.
+    pub fn partitions(&self, name: &str) -> Result<Vec<PartitionInfo>, MetaError> {
+        let t = self.topic_state(name)?;
+        Ok(t.partitions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PartitionInfo {
+                partition: PartitionId(i as u32),
+                log_start_offset: p.log_start,
+                high_watermark: p.high_watermark,
+                extents: p.extents.len() as u64,
+                bytes: p.bytes,
+            })
+            .collect())
+    }
+
+    /// Returns up to `limit` extents from the one holding `from` (or the next after a gap).
+    pub fn extents(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        from: Offset,
+        limit: usize,
+    ) -> Result<ExtentPage, MetaError> {
+        let p = self.partition_state(topic, partition)?;
+        let first = p
+            .extents
+            .range(..=from)
+            .next_back()
+            .filter(|(_, e)| e.last_offset >= from)
+            .map_or(from, |(base, _)| *base);
+        Ok(ExtentPage {
+            extents: p
+                .extents
+                .range(first..)
+                .take(limit)
+                .map(|(_, e)| e.clone())
+                .collect(),
+            log_start_offset: p.log_start,
+            high_watermark: p.high_watermark,
+        })
+    }
+
+    /// Returns up to `limit` extents from the first whose largest timestamp is at or after
+    /// `timestamp`.
+    pub fn extents_from_timestamp(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        timestamp: i64,
+        limit: usize,
+    ) -> Result<ExtentPage, MetaError> {
+        let p = self.partition_state(topic, partition)?;
+        Ok(ExtentPage {
+            extents: p
+                .extents
+                .values()
+                .skip_while(|e| e.max_timestamp < timestamp)
+                .take(limit)
+                .cloned()
+                .collect(),
+            log_start_offset: p.log_start,
+            high_watermark: p.high_watermark,
+        })
+    }
+
+    /// Returns a group's committed offsets.
+    pub fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>, MetaError> {
+        let g = self
+            .groups
+            .get(group)
+            .ok_or_else(|| MetaError::GroupNotFound {
+                group: group.to_string(),
+            })?;
+        Ok(g.iter()
+            .flat_map(|(topic, ps)| {
+                ps.iter().map(move |(p, o)| GroupOffset {
+                    topic: topic.clone(),
+                    partition: *p,
+                    offset: *o,
+                })
+            })
+            .collect())
+    }
+
+    /// Returns the last flush sequence number `node` committed.
+    pub fn last_flush_seq(&self, node: NodeId) -> Option<FlushSeq> {
+        self.node_seqs.get(&node).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests;

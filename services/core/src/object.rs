@@ -1,0 +1,328 @@
+//! Shipped objects: the batches of many partitions, grouped by partition, with a footer index.
+//!
+//! ```text
+//! object  := section* footer_frame trailer
+//! section := batch_frame*                     (all batches of one partition, in order)
+//! footer  := node u64 | seq u64 | created_ms i64 | count u32 | entry*     (in a frame: CRC'd)
+//! entry   := topic_id u64 | partition u32 | start u64 | len u64 | record_count u64
+//!            | batch_count u32 | min_ts i64 | max_ts i64 | base_offset i64
+//! trailer := footer_frame_len u32 | version u32 | magic "STRATAOB"          (16 bytes)
+//! ```
+//!
+//! Readers normally never touch the footer: the quorum's extent names the byte range of a
+//! section. The footer makes an object self-describing for recovery, GC and verification.
+
+use bytes::Bytes;
+
+use crate::batch::{EncodedBatch, UNASSIGNED, decode_batch};
+use crate::error::FormatError;
+use crate::frame::{FrameRead, decode_frame, encode_frame, frames};
+use crate::ids::{NodeId, Offset, PartitionId, TopicId};
+use crate::record::StoredRecord;
+use crate::varint::Reader;
+
+/// Magic bytes ending every object.
+pub const OBJECT_MAGIC: &[u8; 8] = b"STRATAOB";
+/// Current object format version.
+pub const OBJECT_VERSION: u32 = 1;
+/// Bytes of the fixed trailer.
+pub const TRAILER_LEN: usize = 16;
+
+/// One partition's section of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section {
+    /// Topic incarnation.
+    pub topic_id: TopicId,
+    /// Partition.
+    pub partition: PartitionId,
+    /// Byte offset of the section in the object.
+    pub start: u64,
+    /// Byte length of the section.
+    pub len: u64,
+    /// Records in the section.
+    pub record_count: u64,
+    /// Batches in the section.
+    pub batch_count: u32,
+    /// Smallest record timestamp.
+    pub min_timestamp: i64,
+    /// Largest record timestamp.
+    pub max_timestamp: i64,
+    /// Absolute offset of the first record, or [`UNASSIGNED`] for ingest objects.
+    pub base_offset: i64,
+}
+
+/// The decoded footer of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectFooter {
+    /// Node that wrote the object.
+    pub node: NodeId,
+    /// The node's flush sequence number, or the compactor's job number.
+    pub seq: u64,
+    /// When the object was sealed (ms since epoch).
+    pub created_ms: i64,
+    /// Sections in byte order.
+    pub sections: Vec<Section>,
+}
+
+/// Builds an object from batches pushed grouped by partition.
+#[derive(Debug)]
+pub struct ObjectBuilder {
+    buf: Vec<u8>,
+    footer: ObjectFooter,
+}
+
+impl ObjectBuilder {
+    /// Starts an object for `node`'s flush `seq`.
+    pub fn new(node: NodeId, seq: u64, created_ms: i64, capacity: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(capacity + 256),
+            footer: ObjectFooter {
+                node,
+                seq,
+                created_ms,
+                sections: Vec::new(),
+            },
+        }
+    }
+
+    /// Appends a batch. Batches of one partition must be pushed together; a partition that
+    /// comes back after another one is an error.
+    pub fn push(&mut self, batch: &EncodedBatch) -> Result<(), FormatError> {
+        let h = &batch.header;
+        let start = self.buf.len() as u64;
+        let same = self
+            .footer
+            .sections
+            .last()
+            .is_some_and(|s| s.topic_id == h.topic_id && s.partition == h.partition);
+        if !same {
+            if self
+                .footer
+                .sections
+                .iter()
+                .any(|s| s.topic_id == h.topic_id && s.partition == h.partition)
+            {
+                return Err(FormatError::corrupt(
+                    "object",
+                    "batches of one partition must be contiguous",
+                ));
+            }
+            self.footer.sections.push(Section {
+                topic_id: h.topic_id,
+                partition: h.partition,
+                start,
+                len: 0,
+                record_count: 0,
+                batch_count: 0,
+                min_timestamp: h.min_timestamp,
+                max_timestamp: h.max_timestamp,
+                base_offset: h.base_offset,
+            });
+        }
+        let s = self.footer.sections.last_mut().expect("pushed above");
+        s.len += batch.frame.len() as u64;
+        s.record_count += u64::from(h.record_count);
+        s.batch_count += 1;
+        s.min_timestamp = s.min_timestamp.min(h.min_timestamp);
+        s.max_timestamp = s.max_timestamp.max(h.max_timestamp);
+        self.buf.extend_from_slice(&batch.frame);
+        Ok(())
+    }
+
+    /// Returns the sections pushed so far.
+    pub fn sections(&self) -> &[Section] {
+        &self.footer.sections
+    }
+
+    /// Writes the footer and trailer and returns the object bytes and its sections.
+    pub fn finish(mut self) -> (Bytes, Vec<Section>) {
+        let f = &self.footer;
+        let mut body = Vec::with_capacity(28 + f.sections.len() * 68);
+        body.extend_from_slice(&f.node.0.to_le_bytes());
+        body.extend_from_slice(&f.seq.to_le_bytes());
+        body.extend_from_slice(&f.created_ms.to_le_bytes());
+        body.extend_from_slice(&(f.sections.len() as u32).to_le_bytes());
+        for s in &f.sections {
+            body.extend_from_slice(&s.topic_id.0.to_le_bytes());
+            body.extend_from_slice(&s.partition.0.to_le_bytes());
+            body.extend_from_slice(&s.start.to_le_bytes());
+            body.extend_from_slice(&s.len.to_le_bytes());
+            body.extend_from_slice(&s.record_count.to_le_bytes());
+            body.extend_from_slice(&s.batch_count.to_le_bytes());
+            body.extend_from_slice(&s.min_timestamp.to_le_bytes());
+            body.extend_from_slice(&s.max_timestamp.to_le_bytes());
+            body.extend_from_slice(&s.base_offset.to_le_bytes());
+        }
+        let before = self.buf.len();
+        encode_frame(&body, &mut self.buf);
+        let footer_len = (self.buf.len() - before) as u32;
+        self.buf.extend_from_slice(&footer_len.to_le_bytes());
+        self.buf.extend_from_slice(&OBJECT_VERSION.to_le_bytes());
+        self.buf.extend_from_slice(OBJECT_MAGIC);
+        (Bytes::from(self.buf), self.footer.sections)
+    }
+}
+
+/// Reads the footer of a whole object.
+pub fn read_footer(object: &[u8]) -> Result<ObjectFooter, FormatError> {
+    if object.len() < TRAILER_LEN {
+        return Err(FormatError::Truncated {
+            what: "object",
+            at: object.len() as u64,
+        });
+    }
+    let trailer = &object[object.len() - TRAILER_LEN..];
+    let mut t = Reader::new(trailer, "object trailer");
+    let footer_len = t.u32()? as usize;
+    let version = t.u32()?;
+    if t.bytes(8)? != OBJECT_MAGIC {
+        return Err(FormatError::corrupt("object", "missing magic"));
+    }
+    if version != OBJECT_VERSION {
+        return Err(FormatError::UnsupportedVersion {
+            what: "object",
+            version,
+        });
+    }
+    let footer_end = object.len() - TRAILER_LEN;
+    let footer_start = footer_end
+        .checked_sub(footer_len)
+        .ok_or_else(|| FormatError::corrupt("object", "footer longer than the object"))?;
+    let body = match decode_frame(&object[footer_start..footer_end])
+        .map_err(|e| e.at(footer_start as u64))?
+    {
+        FrameRead::Frame { body, len } if len == footer_len => body,
+        _ => return Err(FormatError::corrupt("object", "footer frame length mismatch")),
+    };
+    let mut r = Reader::new(body, "object footer");
+    let node = NodeId(r.u64()?);
+    let seq = r.u64()?;
+    let created_ms = r.i64()?;
+    let count = r.u32()? as usize;
+    let mut sections = Vec::with_capacity(count.min(body.len() / 68 + 1));
+    for _ in 0..count {
+        let s = Section {
+            topic_id: TopicId(r.u64()?),
+            partition: PartitionId(r.u32()?),
+            start: r.u64()?,
+            len: r.u64()?,
+            record_count: r.u64()?,
+            batch_count: r.u32()?,
+            min_timestamp: r.i64()?,
+            max_timestamp: r.i64()?,
+            base_offset: r.i64()?,
+        };
+        if s.start.checked_add(s.len).is_none_or(|end| end > footer_start as u64) {
+            return Err(FormatError::corrupt("object", "section outside the object"));
+        }
+        sections.push(s);
+    }
+    Ok(ObjectFooter {
+        node,
+        seq,
+        created_ms,
+        sections,
+    })
+}
+
+/// Decodes the records of one section (or extent) whose first record has offset `base`.
+///
+/// Batches with an assigned `base_offset` carry absolute offsets; the others are numbered by
+/// position from `base`. Every frame's CRC is checked: a bad byte is an error, never data.
+pub fn decode_section(bytes: &[u8], base: Offset) -> Result<Vec<StoredRecord>, FormatError> {
+    let mut out = Vec::new();
+    let mut next = base;
+    for body in frames(bytes) {
+        let batch = decode_batch(body?)?;
+        let assigned = batch.header.base_offset != UNASSIGNED;
+        for (delta, record) in batch.records {
+            let offset = if assigned {
+                Offset(batch.header.base_offset + delta as i64)
+            } else {
+                next
+            };
+            next = offset.plus(1);
+            out.push(StoredRecord { offset, record });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::batch::encode_batch;
+    use crate::batch::tests::arb_record;
+    use crate::record::Record;
+
+    fn batch(topic: u64, partition: u32, records: &[Record]) -> EncodedBatch {
+        encode_batch(TopicId(topic), PartitionId(partition), UNASSIGNED, records, None, 1)
+            .expect("encodes")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn object_round_trips_by_section(
+            parts in prop::collection::vec(prop::collection::vec(prop::collection::vec(arb_record(), 1..4), 1..3), 1..5)
+        ) {
+            let mut b = ObjectBuilder::new(NodeId(9), 42, 1000, 0);
+            for (p, batches) in parts.iter().enumerate() {
+                for records in batches {
+                    b.push(&batch(1, p as u32, records)).expect("contiguous");
+                }
+            }
+            let (bytes, sections) = b.finish();
+            let footer = read_footer(&bytes).expect("footer");
+            prop_assert_eq!(&footer.sections, &sections);
+            prop_assert_eq!(footer.node, NodeId(9));
+            prop_assert_eq!(footer.seq, 42);
+            for (p, batches) in parts.iter().enumerate() {
+                let s = sections[p];
+                let range = s.start as usize..(s.start + s.len) as usize;
+                let got = decode_section(&bytes[range], Offset(100)).expect("decodes");
+                let want: Vec<Record> = batches.iter().flatten().cloned().collect();
+                prop_assert_eq!(got.len() as u64, s.record_count);
+                let offsets: Vec<i64> = got.iter().map(|r| r.offset.0).collect();
+                prop_assert_eq!(offsets, (100..100 + want.len() as i64).collect::<Vec<_>>());
+                let records: Vec<Record> = got.into_iter().map(|r| r.record).collect();
+                prop_assert_eq!(records, want);
+            }
+        }
+
+        #[test]
+        fn any_flipped_byte_in_an_object_is_detected(records in prop::collection::vec(arb_record(), 1..4), pos in any::<prop::sample::Index>()) {
+            let mut b = ObjectBuilder::new(NodeId(1), 1, 0, 0);
+            b.push(&batch(1, 0, &records)).expect("contiguous");
+            b.push(&batch(1, 1, &records)).expect("contiguous");
+            let (bytes, sections) = b.finish();
+            let mut bad = bytes.to_vec();
+            let i = pos.index(bad.len());
+            bad[i] ^= 0x10;
+            let footer_ok = read_footer(&bad).map(|f| f.sections == sections).unwrap_or(false);
+            let sections_ok = sections.iter().all(|s| {
+                let range = s.start as usize..(s.start + s.len) as usize;
+                decode_section(&bad[range], Offset(0)).is_ok()
+            });
+            prop_assert!(!(footer_ok && sections_ok), "flipped byte {} went unnoticed", i);
+        }
+    }
+
+    #[test]
+    fn a_partition_cannot_come_back() {
+        let r = [Record::default()];
+        let mut b = ObjectBuilder::new(NodeId(1), 1, 0, 0);
+        b.push(&batch(1, 0, &r)).expect("first");
+        b.push(&batch(1, 1, &r)).expect("second");
+        assert!(b.push(&batch(1, 0, &r)).is_err());
+    }
+
+    #[test]
+    fn short_or_foreign_bytes_are_not_objects() {
+        assert!(read_footer(b"tiny").is_err());
+        assert!(read_footer(&[0u8; 64]).is_err());
+    }
+}

@@ -1,0 +1,34 @@
+//! strata-meta: the metadata quorum.
+//!
+//! [`RaftMetaStore`] implements [`strata_core::meta::MetaStore`] on openraft: every write is a
+//! [`Command`](strata_core::meta::state::Command) appended to the Raft log (fsync'd in sled)
+//! and applied by the same deterministic state machine the in-memory test store uses; reads
+//! come from the node's applied state. Snapshots bound the log.
+//!
+//! - [`kv`]: the only module that knows sled (log and named values).
+//! - [`log_store`] / [`state_machine`]: openraft's storage traits over [`kv::Kv`].
+//! - [`network`]: the Raft transport (none for a quorum of one).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), strata_core::meta::MetaError> {
+//! use std::sync::Arc;
+//! use strata_core::{clock::SystemClock, ids::NodeId, meta::MetaStore};
+//! use strata_meta::{MetaConfig, RaftMetaStore};
+//!
+//! let config = MetaConfig::single(NodeId(1), "strata-data/meta".into());
+//! let meta = RaftMetaStore::open(config, Arc::new(SystemClock)).await?;
+//! meta.create_topic("orders", 3, Default::default()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod kv;
+pub mod log_store;
+pub mod network;
+pub mod state_machine;
+mod store;
+pub mod types;
+
+pub use store::{MetaConfig, RaftMetaStore};
+
+#[cfg(test)]
+mod tests;
