@@ -1,1 +1,43 @@
-//! placeholder
+//! strata-ingest: the write path.
+//!
+//! A produce request is parsed ([`parse`]), validated and partitioned (explicit partition,
+//! else Kafka's murmur2 of the key, else sticky round-robin; [`partitioner`]), encoded as one
+//! CRC'd, zstd-compressed batch per partition, admitted against a byte quota, and appended to
+//! the node's [`hot`] tier by the [`writer`] task. Every `flush_interval` or `flush_bytes` the
+//! writer seals what is staged; the [`shipper`] uploads it as ONE object holding every
+//! partition's batches and commits it to the quorum, which assigns the offsets. The
+//! acknowledgement contract is [`Acks`].
+//!
+//! At start, [`Ingestor::start`] replays the hot tier: sealed flushes the quorum has not
+//! committed are shipped again under the same key with the same bytes (the quorum's commit is
+//! idempotent per key), and batches not yet sealed go into the next flush.
+//!
+//! ```no_run
+//! # async fn demo(ingest: std::sync::Arc<strata_ingest::Ingestor>) -> Result<(), strata_ingest::IngestError> {
+//! use strata_ingest::{parse::parse_json, Acks};
+//! let records = parse_json(br#"{"records": [{"key": "k", "value": {"n": 1}}]}"#)?;
+//! let offsets = ingest.produce("orders", records, Acks::All).await?;
+//! println!("written at {:?}", offsets[0].offset);
+//! # Ok(()) }
+//! ```
+
+mod acks;
+mod config;
+mod error;
+pub mod hot;
+mod ingestor;
+pub mod parse;
+pub mod partitioner;
+pub mod plan;
+pub mod shipper;
+mod stats;
+pub mod writer;
+
+pub use acks::Acks;
+pub use config::IngestConfig;
+pub use error::IngestError;
+pub use ingestor::{Ingestor, ProducedOffset};
+pub use stats::IngestStats;
+
+#[cfg(test)]
+mod ingestor_tests;

@@ -166,7 +166,10 @@ mod tests {
         );
         let not_found: ApiError = MetaError::TopicNotFound { topic: "x".into() }.into();
         assert_eq!((not_found.status, not_found.error_code), (404, 40401));
-        let down: ApiError = MetaError::Unavailable { reason: "no leader".into() }.into();
+        let down: ApiError = MetaError::Unavailable {
+            reason: "no leader".into(),
+        }
+        .into();
         assert_eq!(down.status, 503);
         assert_eq!(down.retry_after_secs, Some(1));
     }

@@ -91,10 +91,7 @@ pub fn encode_batch(
     let mut raw_bytes = 0u64;
     for (i, r) in records.iter().enumerate() {
         raw_bytes += r.size() as u64;
-        put_uvarint(
-            &mut payload,
-            offset_deltas.map_or(i as u64, |d| d[i]),
-        );
+        put_uvarint(&mut payload, offset_deltas.map_or(i as u64, |d| d[i]));
         put_varint(&mut payload, r.timestamp.wrapping_sub(min_ts));
         put_optional(&mut payload, r.key.as_deref());
         put_optional(&mut payload, r.value.as_deref());
@@ -255,7 +252,10 @@ pub fn decode_batch(body: &[u8]) -> Result<DecodedBatch, FormatError> {
         let value = read_optional(&mut r, &payload)?;
         let count = r.uvarint()?;
         if count > payload.len() as u64 {
-            return Err(FormatError::corrupt("batch", "header count past the payload"));
+            return Err(FormatError::corrupt(
+                "batch",
+                "header count past the payload",
+            ));
         }
         let mut headers = Vec::with_capacity(count as usize);
         for _ in 0..count {
@@ -296,7 +296,10 @@ fn read_optional(r: &mut Reader<'_>, payload: &Bytes) -> Result<Option<Bytes>, F
         return Ok(None);
     }
     if n < 0 {
-        return Err(FormatError::corrupt("batch", format!("negative length {n}")));
+        return Err(FormatError::corrupt(
+            "batch",
+            format!("negative length {n}"),
+        ));
     }
     let start = r.pos();
     r.bytes(n as usize)?;

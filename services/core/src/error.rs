@@ -35,8 +35,13 @@ impl FormatError {
                 actual,
                 at: at + base,
             },
-            FormatError::FrameTooLarge { len, at } => FormatError::FrameTooLarge { len, at: at + base },
-            FormatError::Truncated { what, at } => FormatError::Truncated { what, at: at + base },
+            FormatError::FrameTooLarge { len, at } => {
+                FormatError::FrameTooLarge { len, at: at + base }
+            }
+            FormatError::Truncated { what, at } => FormatError::Truncated {
+                what,
+                at: at + base,
+            },
             other => other,
         }
     }

@@ -103,7 +103,10 @@ mod tests {
 
         let mut flipped = buf.clone();
         flipped[9] ^= 0x01;
-        assert!(matches!(decode_frame(&flipped), Err(FormatError::Crc { .. })));
+        assert!(matches!(
+            decode_frame(&flipped),
+            Err(FormatError::Crc { .. })
+        ));
         assert_eq!(decode_frame(&buf[..5]), Ok(FrameRead::Incomplete));
     }
 }

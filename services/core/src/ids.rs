@@ -53,7 +53,9 @@ id_type!(
 );
 
 /// A record's position in its partition: dense when assigned, 0, 1, 2, ...
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Offset(pub i64);
 

@@ -192,7 +192,12 @@ pub fn read_footer(object: &[u8]) -> Result<ObjectFooter, FormatError> {
         .map_err(|e| e.at(footer_start as u64))?
     {
         FrameRead::Frame { body, len } if len == footer_len => body,
-        _ => return Err(FormatError::corrupt("object", "footer frame length mismatch")),
+        _ => {
+            return Err(FormatError::corrupt(
+                "object",
+                "footer frame length mismatch",
+            ));
+        }
     };
     let mut r = Reader::new(body, "object footer");
     let node = NodeId(r.u64()?);
@@ -212,7 +217,10 @@ pub fn read_footer(object: &[u8]) -> Result<ObjectFooter, FormatError> {
             max_timestamp: r.i64()?,
             base_offset: r.i64()?,
         };
-        if s.start.checked_add(s.len).is_none_or(|end| end > footer_start as u64) {
+        if s.start
+            .checked_add(s.len)
+            .is_none_or(|end| end > footer_start as u64)
+        {
             return Err(FormatError::corrupt("object", "section outside the object"));
         }
         sections.push(s);
@@ -258,8 +266,15 @@ mod tests {
     use crate::record::Record;
 
     fn batch(topic: u64, partition: u32, records: &[Record]) -> EncodedBatch {
-        encode_batch(TopicId(topic), PartitionId(partition), UNASSIGNED, records, None, 1)
-            .expect("encodes")
+        encode_batch(
+            TopicId(topic),
+            PartitionId(partition),
+            UNASSIGNED,
+            records,
+            None,
+            1,
+        )
+        .expect("encodes")
     }
 
     proptest! {

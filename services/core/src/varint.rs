@@ -65,22 +65,30 @@ impl<'a> Reader<'a> {
 
     /// Reads a little-endian u16.
     pub fn u16(&mut self) -> Result<u16, FormatError> {
-        Ok(u16::from_le_bytes(self.bytes(2)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.bytes(2)?.try_into().expect("2 bytes"),
+        ))
     }
 
     /// Reads a little-endian u32.
     pub fn u32(&mut self) -> Result<u32, FormatError> {
-        Ok(u32::from_le_bytes(self.bytes(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.bytes(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     /// Reads a little-endian u64.
     pub fn u64(&mut self) -> Result<u64, FormatError> {
-        Ok(u64::from_le_bytes(self.bytes(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.bytes(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     /// Reads a little-endian i64.
     pub fn i64(&mut self) -> Result<i64, FormatError> {
-        Ok(i64::from_le_bytes(self.bytes(8)?.try_into().expect("8 bytes")))
+        Ok(i64::from_le_bytes(
+            self.bytes(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     /// Reads an unsigned varint.
@@ -93,7 +101,10 @@ impl<'a> Reader<'a> {
                 return Ok(v);
             }
         }
-        Err(FormatError::corrupt(self.what, "varint longer than 10 bytes"))
+        Err(FormatError::corrupt(
+            self.what,
+            "varint longer than 10 bytes",
+        ))
     }
 
     /// Reads a zigzag varint.

@@ -114,7 +114,8 @@ impl Kv {
         if start >= end {
             return Ok(Vec::new());
         }
-        self.inner.log
+        self.inner
+            .log
             .range(start.to_be_bytes()..end.to_be_bytes())
             .map(|r| {
                 let (k, v) = r.map_err(err("read log"))?;
@@ -168,7 +169,10 @@ impl Kv {
         for (name, value) in pairs {
             batch.insert(name.as_bytes(), *value);
         }
-        self.inner.values.apply_batch(batch).map_err(err("write value"))
+        self.inner
+            .values
+            .apply_batch(batch)
+            .map_err(err("write value"))
     }
 }
 
@@ -188,14 +192,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         {
             let kv = Kv::open(dir.path()).expect("opens");
-            kv.append((1..=5).map(|i| (i, vec![i as u8]))).expect("appends");
+            kv.append((1..=5).map(|i| (i, vec![i as u8])))
+                .expect("appends");
             kv.put(&[("vote", b"v1")]).expect("puts");
             kv.purge_upto(2).expect("purges");
             kv.truncate_from(5).expect("truncates");
             kv.sync().await.expect("syncs");
         }
         let kv = Kv::open(dir.path()).expect("reopens");
-        let idx: Vec<u64> = kv.range(0, 100).expect("reads").into_iter().map(|(i, _)| i).collect();
+        let idx: Vec<u64> = kv
+            .range(0, 100)
+            .expect("reads")
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
         assert_eq!(idx, vec![3, 4]);
         assert_eq!(kv.last().expect("reads").map(|(i, _)| i), Some(4));
         assert_eq!(kv.get("vote").expect("reads"), Some(b"v1".to_vec()));

@@ -21,6 +21,9 @@
 //! # Ok(()) }
 //! ```
 
+// openraft's traits fix `StorageError` (224 bytes) as the error type of the storage layer.
+#![allow(clippy::result_large_err)]
+
 pub mod kv;
 pub mod log_store;
 pub mod network;

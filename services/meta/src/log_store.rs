@@ -29,7 +29,11 @@ impl LogStore {
         &self,
         name: &str,
     ) -> Result<Option<T>, StorageError> {
-        let Some(bytes) = self.kv.get(name).map_err(|e| StorageIOError::read_logs(&e))? else {
+        let Some(bytes) = self
+            .kv
+            .get(name)
+            .map_err(|e| StorageIOError::read_logs(&e))?
+        else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)
@@ -46,7 +50,10 @@ impl LogStore {
         self.kv
             .put(&[(name, &bytes)])
             .map_err(|e| StorageIOError::write_logs(&e))?;
-        self.kv.sync().await.map_err(|e| StorageIOError::write_logs(&e))?;
+        self.kv
+            .sync()
+            .await
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
 }
@@ -134,7 +141,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 .map_err(|e| StorageIOError::write_log_entry(*entry.get_log_id(), &e))?;
             rows.push((entry.get_log_id().index, bytes));
         }
-        self.kv.append(rows).map_err(|e| StorageIOError::write_logs(&e))?;
+        self.kv
+            .append(rows)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         let synced = self.kv.sync().await;
         let io_result = synced
             .as_ref()
@@ -148,7 +157,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.kv
             .truncate_from(log_id.index)
             .map_err(|e| StorageIOError::write_logs(&e))?;
-        self.kv.sync().await.map_err(|e| StorageIOError::write_logs(&e).into())
+        self.kv
+            .sync()
+            .await
+            .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {

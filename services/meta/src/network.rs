@@ -1,13 +1,13 @@
 //! Raft networking. A quorum of one never sends an RPC; multi-voter clusters (issue 3) plug
 //! an HTTP transport in here without touching storage or the state machine.
 
+use openraft::BasicNode;
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 
 use crate::types::{RaftNodeId, TypeConfig};
 

@@ -42,7 +42,9 @@ pub struct Shared {
 impl Shared {
     /// Reads the applied state.
     pub fn read(&self) -> RwLockReadGuard<'_, Applied> {
-        self.applied.read().expect("no panics while holding the lock")
+        self.applied
+            .read()
+            .expect("no panics while holding the lock")
     }
 
     /// Subscribes to applied-index changes.
@@ -52,7 +54,10 @@ impl Shared {
 
     fn replace(&self, applied: Applied) {
         let index = applied.last_applied.map_or(0, |l| l.index);
-        *self.applied.write().expect("no panics while holding the lock") = applied;
+        *self
+            .applied
+            .write()
+            .expect("no panics while holding the lock") = applied;
         self.version.send_replace(index);
     }
 }
@@ -200,8 +205,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let (Some(meta), Some(data)) = (meta, data) else {
             return Ok(None);
         };
-        let meta: SnapshotMeta = serde_json::from_slice(&meta)
-            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        let meta: SnapshotMeta =
+            serde_json::from_slice(&meta).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         Ok(Some(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),

@@ -152,10 +152,7 @@ impl RaftMetaStore {
         let response = tokio::time::timeout(self.write_timeout, self.raft.client_write(cmd))
             .await
             .map_err(|_| MetaError::Unavailable {
-                reason: format!(
-                    "no answer from the quorum within {:?}",
-                    self.write_timeout
-                ),
+                reason: format!("no answer from the quorum within {:?}", self.write_timeout),
             })?;
         match response {
             Ok(r) => r.data.into_result(),

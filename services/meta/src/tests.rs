@@ -44,7 +44,9 @@ async fn quorum_of_one_passes_the_conformance_suite() {
     let parent = tempfile::tempdir().expect("tempdir");
     let n = AtomicU32::new(0);
     conformance::run_all(|| {
-        let dir = parent.path().join(n.fetch_add(1, Ordering::SeqCst).to_string());
+        let dir = parent
+            .path()
+            .join(n.fetch_add(1, Ordering::SeqCst).to_string());
         async move { Arc::new(open(&dir, 10_000).await) as Arc<dyn MetaStore> }
     })
     .await;
@@ -54,7 +56,11 @@ async fn restart_keeps_every_topic_and_offset(snapshot_logs: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path(), snapshot_logs).await;
     let t = store
-        .create_topic("orders", 2, BTreeMap::from([("retention.ms".to_string(), "5".to_string())]))
+        .create_topic(
+            "orders",
+            2,
+            BTreeMap::from([("retention.ms".to_string(), "5".to_string())]),
+        )
         .await
         .expect("creates");
     for seq in 1..=20 {
@@ -102,7 +108,10 @@ async fn restart_keeps_every_topic_and_offset(snapshot_logs: u64) {
         .commit_object(object_commit(1, 20, &[(t.id, 0, 20)]))
         .await
         .expect("idempotent");
-    assert_eq!(again.base_offsets, vec![Some(extents.extents.last().expect("some").base_offset)]);
+    assert_eq!(
+        again.base_offsets,
+        vec![Some(extents.extents.last().expect("some").base_offset)]
+    );
     // And new commits continue the same offset space.
     let next = store
         .commit_object(object_commit(1, 21, &[(t.id, 0, 1)]))

@@ -10,7 +10,8 @@ pub(crate) fn arb_record() -> impl Strategy<Value = Record> {
         1 => prop::collection::vec(any::<u8>(), 0..70_000),
     ]
     .prop_map(Bytes::from);
-    let header = ("[a-zA-Z0-9_ é-]{0,12}", bytes()).prop_map(|(name, value)| Header { name, value });
+    let header =
+        ("[a-zA-Z0-9_ é-]{0,12}", bytes()).prop_map(|(name, value)| Header { name, value });
     (
         prop::option::of(bytes()),
         prop::option::of(large),
@@ -78,10 +79,19 @@ proptest! {
 #[test]
 fn empty_key_differs_from_no_key_and_tombstone_from_empty_value() {
     let records = vec![
-        Record { key: Some(Bytes::new()), value: Some(Bytes::new()), ..Record::default() },
-        Record { key: None, value: None, ..Record::default() },
+        Record {
+            key: Some(Bytes::new()),
+            value: Some(Bytes::new()),
+            ..Record::default()
+        },
+        Record {
+            key: None,
+            value: None,
+            ..Record::default()
+        },
     ];
-    let b = encode_batch(TopicId(1), PartitionId(0), UNASSIGNED, &records, None, 3).expect("encodes");
+    let b =
+        encode_batch(TopicId(1), PartitionId(0), UNASSIGNED, &records, None, 3).expect("encodes");
     let decoded = decode_batch(body(&b.frame)).expect("decodes");
     assert_eq!(decoded.records[0].1.key, Some(Bytes::new()));
     assert_eq!(decoded.records[0].1.value, Some(Bytes::new()));
@@ -91,8 +101,13 @@ fn empty_key_differs_from_no_key_and_tombstone_from_empty_value() {
 
 #[test]
 fn corrupt_bodies_with_valid_crc_fail_cleanly() {
-    let records = vec![Record { key: Some(Bytes::from_static(b"k")), value: Some(Bytes::from_static(b"v")), ..Record::default() }];
-    let b = encode_batch(TopicId(1), PartitionId(0), UNASSIGNED, &records, None, 0).expect("encodes");
+    let records = vec![Record {
+        key: Some(Bytes::from_static(b"k")),
+        value: Some(Bytes::from_static(b"v")),
+        ..Record::default()
+    }];
+    let b =
+        encode_batch(TopicId(1), PartitionId(0), UNASSIGNED, &records, None, 0).expect("encodes");
     let good = body(&b.frame).to_vec();
     // Every truncation and every single-byte change of the body must error or decode, never panic.
     for cut in 0..good.len() {

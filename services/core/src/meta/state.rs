@@ -288,9 +288,11 @@ impl MetaState {
     }
 
     fn topic_state(&self, name: &str) -> Result<&TopicState, MetaError> {
-        self.topics.get(name).ok_or_else(|| MetaError::TopicNotFound {
-            topic: name.to_string(),
-        })
+        self.topics
+            .get(name)
+            .ok_or_else(|| MetaError::TopicNotFound {
+                topic: name.to_string(),
+            })
     }
 
     fn partition_state(

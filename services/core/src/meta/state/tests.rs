@@ -49,9 +49,18 @@ fn bases(r: CommandResult) -> Vec<Option<i64>> {
 fn commits_assign_dense_offsets_per_partition_in_commit_order() {
     let mut s = MetaState::default();
     let t = create(&mut s, "orders", 2);
-    assert_eq!(bases(s.apply(&commit(1, 1, &[(t.id, 0, 3), (t.id, 1, 2)]))), vec![Some(0), Some(0)]);
-    assert_eq!(bases(s.apply(&commit(2, 1, &[(t.id, 0, 4)]))), vec![Some(3)]);
-    assert_eq!(bases(s.apply(&commit(1, 2, &[(t.id, 1, 1), (t.id, 0, 1)]))), vec![Some(2), Some(7)]);
+    assert_eq!(
+        bases(s.apply(&commit(1, 1, &[(t.id, 0, 3), (t.id, 1, 2)]))),
+        vec![Some(0), Some(0)]
+    );
+    assert_eq!(
+        bases(s.apply(&commit(2, 1, &[(t.id, 0, 4)]))),
+        vec![Some(3)]
+    );
+    assert_eq!(
+        bases(s.apply(&commit(1, 2, &[(t.id, 1, 1), (t.id, 0, 1)]))),
+        vec![Some(2), Some(7)]
+    );
     let p = s.partitions("orders").expect("exists");
     assert_eq!(p[0].high_watermark, Offset(8));
     assert_eq!(p[1].high_watermark, Offset(3));
@@ -77,7 +86,11 @@ fn a_stale_flush_is_refused() {
     let before = s.clone();
     assert!(matches!(
         s.apply(&commit(1, 4, &[(t.id, 0, 1)])),
-        CommandResult::Refused(MetaError::StaleFlush { seq: 4, last: 5, .. })
+        CommandResult::Refused(MetaError::StaleFlush {
+            seq: 4,
+            last: 5,
+            ..
+        })
     ));
     assert_eq!(s, before);
 }
@@ -86,11 +99,19 @@ fn a_stale_flush_is_refused() {
 fn sections_of_a_deleted_or_recreated_topic_are_dropped() {
     let mut s = MetaState::default();
     let old = create(&mut s, "orders", 1);
-    s.apply(&Command::DeleteTopic { name: "orders".into() });
+    s.apply(&Command::DeleteTopic {
+        name: "orders".into(),
+    });
     let new = create(&mut s, "orders", 1);
     assert_ne!(old.id, new.id);
-    assert_eq!(bases(s.apply(&commit(1, 1, &[(old.id, 0, 3), (new.id, 0, 2)]))), vec![None, Some(0)]);
-    assert_eq!(s.partitions("orders").expect("exists")[0].high_watermark, Offset(2));
+    assert_eq!(
+        bases(s.apply(&commit(1, 1, &[(old.id, 0, 3), (new.id, 0, 2)]))),
+        vec![None, Some(0)]
+    );
+    assert_eq!(
+        s.partitions("orders").expect("exists")[0].high_watermark,
+        Offset(2)
+    );
 }
 
 #[test]
@@ -99,14 +120,25 @@ fn extent_lookup_finds_the_holder_or_the_next_extent() {
     let t = create(&mut s, "t", 1);
     s.apply(&commit(1, 1, &[(t.id, 0, 5)]));
     s.apply(&commit(1, 2, &[(t.id, 0, 5)]));
-    let page = s.extents("t", PartitionId(0), Offset(7), 10).expect("exists");
+    let page = s
+        .extents("t", PartitionId(0), Offset(7), 10)
+        .expect("exists");
     assert_eq!(page.extents.len(), 1);
     assert_eq!(page.extents[0].base_offset, Offset(5));
-    let page = s.extents("t", PartitionId(0), Offset(0), 1).expect("exists");
+    let page = s
+        .extents("t", PartitionId(0), Offset(0), 1)
+        .expect("exists");
     assert_eq!(page.extents[0].base_offset, Offset(0));
     assert_eq!(page.high_watermark, Offset(10));
-    assert!(s.extents("t", PartitionId(0), Offset(10), 10).expect("exists").extents.is_empty());
-    let by_time = s.extents_from_timestamp("t", PartitionId(0), 11, 10).expect("exists");
+    assert!(
+        s.extents("t", PartitionId(0), Offset(10), 10)
+            .expect("exists")
+            .extents
+            .is_empty()
+    );
+    let by_time = s
+        .extents_from_timestamp("t", PartitionId(0), 11, 10)
+        .expect("exists");
     assert_eq!(by_time.extents[0].base_offset, Offset(5));
 }
 
@@ -116,26 +148,54 @@ fn refused_commands_change_nothing() {
     create(&mut s, "t", 1);
     let before = s.clone();
     let refused = [
-        Command::CreateTopic { name: "t".into(), partitions: 1, config: BTreeMap::new(), now_ms: 0 },
-        Command::CreateTopic { name: "bad/name".into(), partitions: 1, config: BTreeMap::new(), now_ms: 0 },
-        Command::CreateTopic { name: "z".into(), partitions: 0, config: BTreeMap::new(), now_ms: 0 },
+        Command::CreateTopic {
+            name: "t".into(),
+            partitions: 1,
+            config: BTreeMap::new(),
+            now_ms: 0,
+        },
+        Command::CreateTopic {
+            name: "bad/name".into(),
+            partitions: 1,
+            config: BTreeMap::new(),
+            now_ms: 0,
+        },
+        Command::CreateTopic {
+            name: "z".into(),
+            partitions: 0,
+            config: BTreeMap::new(),
+            now_ms: 0,
+        },
         Command::CreateTopic {
             name: "z".into(),
             partitions: 1,
             config: [("retention.ms".to_string(), "x".to_string())].into(),
             now_ms: 0,
         },
-        Command::DeleteTopic { name: "nope".into() },
+        Command::DeleteTopic {
+            name: "nope".into(),
+        },
         Command::CommitGroupOffsets {
             group: "g".into(),
             offsets: vec![
-                GroupOffset { topic: "t".into(), partition: PartitionId(0), offset: Offset(1) },
-                GroupOffset { topic: "t".into(), partition: PartitionId(9), offset: Offset(1) },
+                GroupOffset {
+                    topic: "t".into(),
+                    partition: PartitionId(0),
+                    offset: Offset(1),
+                },
+                GroupOffset {
+                    topic: "t".into(),
+                    partition: PartitionId(9),
+                    offset: Offset(1),
+                },
             ],
         },
     ];
     for cmd in refused {
-        assert!(matches!(s.apply(&cmd), CommandResult::Refused(_)), "{cmd:?}");
+        assert!(
+            matches!(s.apply(&cmd), CommandResult::Refused(_)),
+            "{cmd:?}"
+        );
         assert_eq!(s, before);
     }
 }
@@ -146,11 +206,18 @@ fn deleting_a_topic_removes_its_group_offsets() {
     create(&mut s, "t", 1);
     s.apply(&Command::CommitGroupOffsets {
         group: "g".into(),
-        offsets: vec![GroupOffset { topic: "t".into(), partition: PartitionId(0), offset: Offset(0) }],
+        offsets: vec![GroupOffset {
+            topic: "t".into(),
+            partition: PartitionId(0),
+            offset: Offset(0),
+        }],
     });
     assert_eq!(s.group_offsets("g").expect("exists").len(), 1);
     s.apply(&Command::DeleteTopic { name: "t".into() });
-    assert!(matches!(s.group_offsets("g"), Err(MetaError::GroupNotFound { .. })));
+    assert!(matches!(
+        s.group_offsets("g"),
+        Err(MetaError::GroupNotFound { .. })
+    ));
 }
 
 #[test]
@@ -160,7 +227,11 @@ fn state_survives_a_json_round_trip() {
     s.apply(&commit(1, 1, &[(t.id, 0, 5), (t.id, 1, 1)]));
     s.apply(&Command::CommitGroupOffsets {
         group: "g".into(),
-        offsets: vec![GroupOffset { topic: "t".into(), partition: PartitionId(1), offset: Offset(1) }],
+        offsets: vec![GroupOffset {
+            topic: "t".into(),
+            partition: PartitionId(1),
+            offset: Offset(1),
+        }],
     });
     let json = serde_json::to_vec(&s).expect("serializes");
     let back: MetaState = serde_json::from_slice(&json).expect("deserializes");

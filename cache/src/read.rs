@@ -1,0 +1,383 @@
+//! [`ReadPath::fetch`]: offsets to records, whichever tier holds them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use strata_core::api::{ApiError, codes};
+use strata_core::error::FormatError;
+use strata_core::ids::{Offset, PartitionId};
+use strata_core::meta::{Extent, ExtentPage, MetaError, MetaStore};
+use strata_core::object::decode_section;
+use strata_core::record::StoredRecord;
+use thiserror::Error;
+use tokio::time::Instant;
+use tracing::{error, warn};
+
+use crate::LocalSource;
+
+/// Where a fetch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// At this offset.
+    Offset(Offset),
+    /// At the log start offset.
+    Earliest,
+    /// At the high watermark (only records committed from now on).
+    Latest,
+    /// At the first record whose timestamp is at or after this (ms).
+    Timestamp(i64),
+}
+
+/// Per-fetch knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// Where to start.
+    pub start: StartAt,
+    /// Most records to return.
+    pub max_records: usize,
+    /// Most record bytes to return; a first record larger than this is returned alone, so a
+    /// consumer always makes progress.
+    pub max_bytes: u64,
+    /// How long to wait at the high watermark for new records.
+    pub max_wait: Duration,
+}
+
+impl From<StartAt> for FetchOptions {
+    fn from(start: StartAt) -> Self {
+        Self {
+            start,
+            max_records: 500,
+            max_bytes: 1024 * 1024,
+            max_wait: Duration::ZERO,
+        }
+    }
+}
+
+/// The records a fetch returns and the partition's bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResult {
+    /// Records in offset order.
+    pub records: Vec<StoredRecord>,
+    /// Offset to fetch next.
+    pub next_offset: Offset,
+    /// One past the last committed offset.
+    pub high_watermark: Offset,
+    /// First readable offset.
+    pub log_start_offset: Offset,
+}
+
+/// A fetch failure.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    /// The metadata store refused or failed.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// The offset is outside the partition's readable range.
+    #[error(
+        "offset {offset} is out of range: readable offsets are {log_start} to {high_watermark}"
+    )]
+    OutOfRange {
+        offset: Offset,
+        log_start: Offset,
+        high_watermark: Offset,
+    },
+    /// The object store failed.
+    #[error("object store read of {object} failed: {source}")]
+    Store {
+        object: String,
+        #[source]
+        source: object_store::Error,
+    },
+    /// Stored bytes failed their checks.
+    #[error("stored data in {object} is corrupt: {source}")]
+    Corrupt {
+        object: String,
+        #[source]
+        source: FormatError,
+    },
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
+        let message = e.to_string();
+        match e {
+            ReadError::Meta(m) => m.into(),
+            ReadError::OutOfRange {
+                log_start,
+                high_watermark,
+                ..
+            } => ApiError::new(416, codes::OFFSET_OUT_OF_RANGE, message)
+                .with("log_start_offset", log_start.0)
+                .with("high_watermark", high_watermark.0),
+            ReadError::Store { .. } => ApiError::unavailable(codes::STORE_UNAVAILABLE, message, 1),
+            ReadError::Corrupt { .. } => ApiError::new(500, codes::CORRUPT_DATA, message),
+        }
+    }
+}
+
+/// Counters of the read path, for metrics.
+#[derive(Debug, Default)]
+pub struct ReadStats {
+    /// Bytes read from a local source.
+    pub local_bytes: AtomicU64,
+    /// Bytes read from the object store.
+    pub store_bytes: AtomicU64,
+    /// Ranged GETs issued.
+    pub store_gets: AtomicU64,
+    /// Local copies that failed their checks and were re-read from the bucket.
+    pub local_corrupt: AtomicU64,
+}
+
+/// The read path of a node.
+#[derive(Debug, Clone)]
+pub struct ReadPath {
+    meta: Arc<dyn MetaStore>,
+    store: Arc<dyn ObjectStore>,
+    local: Option<Arc<dyn LocalSource>>,
+    stats: Arc<ReadStats>,
+}
+
+const EXTENTS_PER_PAGE: usize = 16;
+
+impl ReadPath {
+    /// Builds a read path over `meta` and `store`, preferring `local` where it has the bytes.
+    pub fn new(
+        meta: Arc<dyn MetaStore>,
+        store: Arc<dyn ObjectStore>,
+        local: Option<Arc<dyn LocalSource>>,
+    ) -> Self {
+        Self {
+            meta,
+            store,
+            local,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Returns the read path's counters.
+    pub fn stats(&self) -> Arc<ReadStats> {
+        self.stats.clone()
+    }
+
+    /// Fetches committed records of one partition.
+    pub async fn fetch(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        opts: FetchOptions,
+    ) -> Result<FetchResult, ReadError> {
+        // Subscribe before reading the state, so no commit can slip between check and wait.
+        let mut changes = self.meta.changes();
+        let deadline = Instant::now() + opts.max_wait;
+        let start = self.resolve(topic, partition, opts.start).await?;
+        loop {
+            changes.borrow_and_update();
+            let page = self
+                .meta
+                .extents(topic, partition, start, EXTENTS_PER_PAGE)
+                .await?;
+            if start < page.log_start_offset || start > page.high_watermark {
+                return Err(ReadError::OutOfRange {
+                    offset: start,
+                    log_start: page.log_start_offset,
+                    high_watermark: page.high_watermark,
+                });
+            }
+            if start < page.high_watermark && !page.extents.is_empty() {
+                return self.collect(topic, partition, start, page, opts).await;
+            }
+            if Instant::now() >= deadline {
+                return Ok(FetchResult {
+                    records: Vec::new(),
+                    next_offset: start,
+                    high_watermark: page.high_watermark,
+                    log_start_offset: page.log_start_offset,
+                });
+            }
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Err(MetaError::Unavailable { reason: "metadata store stopped".into() }.into());
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    async fn resolve(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        start: StartAt,
+    ) -> Result<Offset, ReadError> {
+        match start {
+            StartAt::Offset(o) => Ok(o),
+            StartAt::Earliest | StartAt::Latest => {
+                let page = self.meta.extents(topic, partition, Offset(0), 0).await?;
+                Ok(if start == StartAt::Earliest {
+                    page.log_start_offset
+                } else {
+                    page.high_watermark
+                })
+            }
+            StartAt::Timestamp(ts) => {
+                let page = self
+                    .meta
+                    .extents_from_timestamp(topic, partition, ts, EXTENTS_PER_PAGE)
+                    .await?;
+                for extent in &page.extents {
+                    let records = self.read_extent(extent).await?;
+                    if let Some(r) = records.iter().find(|r| r.record.timestamp >= ts) {
+                        return Ok(r.offset.max(page.log_start_offset));
+                    }
+                }
+                Ok(page.high_watermark)
+            }
+        }
+    }
+
+    async fn collect(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        start: Offset,
+        page: ExtentPage,
+        opts: FetchOptions,
+    ) -> Result<FetchResult, ReadError> {
+        let mut records = Vec::new();
+        let mut bytes = 0u64;
+        let mut next = start;
+        let max_records = opts.max_records.max(1);
+        let mut high_watermark = page.high_watermark;
+        let mut log_start_offset = page.log_start_offset;
+        let mut extents = page.extents;
+        'outer: loop {
+            for extent in &extents {
+                for r in self.read_extent(extent).await? {
+                    if r.offset < next {
+                        continue;
+                    }
+                    let size = r.record.size() as u64;
+                    if records.len() >= max_records
+                        || (!records.is_empty() && bytes + size > opts.max_bytes)
+                    {
+                        break 'outer;
+                    }
+                    bytes += size;
+                    next = r.offset.plus(1);
+                    records.push(r);
+                }
+                // Offsets of the extent that compaction removed are skipped too.
+                next = next.max(extent.last_offset.plus(1));
+            }
+            if records.len() >= max_records || bytes >= opts.max_bytes {
+                break;
+            }
+            let page = self
+                .meta
+                .extents(topic, partition, next, EXTENTS_PER_PAGE)
+                .await?;
+            high_watermark = page.high_watermark;
+            log_start_offset = page.log_start_offset;
+            if page.extents.is_empty() || next >= page.high_watermark {
+                break;
+            }
+            extents = page.extents;
+        }
+        Ok(FetchResult {
+            records,
+            next_offset: next,
+            high_watermark,
+            log_start_offset,
+        })
+    }
+
+    /// Reads and decodes one extent, preferring the local copy.
+    async fn read_extent(&self, extent: &Extent) -> Result<Vec<StoredRecord>, ReadError> {
+        if let Some(local) = &self.local {
+            let (local, object, start, len) = (
+                local.clone(),
+                extent.object.clone(),
+                extent.start,
+                extent.len,
+            );
+            let bytes = tokio::task::spawn_blocking(move || local.read(&object, start, len))
+                .await
+                .ok()
+                .flatten();
+            if let Some(bytes) = bytes {
+                match decode_section(&bytes, extent.base_offset) {
+                    Ok(records) => {
+                        self.stats
+                            .local_bytes
+                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        return Ok(records);
+                    }
+                    Err(e) => {
+                        self.stats.local_corrupt.fetch_add(1, Ordering::Relaxed);
+                        warn!(object = %extent.object, error = %e, "local copy failed its checks; reading the bucket");
+                    }
+                }
+            }
+        }
+        let bytes = self.get_range(extent).await?;
+        decode_section(&bytes, extent.base_offset).map_err(|source| {
+            error!(object = %extent.object, start = extent.start, error = %source, "corrupt data in the object store");
+            ReadError::Corrupt {
+                object: extent.object.clone(),
+                source,
+            }
+        })
+    }
+
+    async fn get_range(&self, extent: &Extent) -> Result<Bytes, ReadError> {
+        let path = Path::from(extent.object.as_str());
+        let range = extent.start..extent.start + extent.len;
+        let mut attempt = 0u32;
+        loop {
+            self.stats.store_gets.fetch_add(1, Ordering::Relaxed);
+            match self.store.get_range(&path, range.clone()).await {
+                Ok(bytes) if bytes.len() as u64 == extent.len => {
+                    self.stats
+                        .store_bytes
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    return Ok(bytes);
+                }
+                Ok(bytes) => {
+                    return Err(ReadError::Corrupt {
+                        object: extent.object.clone(),
+                        source: FormatError::Truncated {
+                            what: "object range",
+                            at: bytes.len() as u64,
+                        },
+                    });
+                }
+                Err(e @ object_store::Error::NotFound { .. }) => {
+                    return Err(ReadError::Store {
+                        object: extent.object.clone(),
+                        source: e,
+                    });
+                }
+                Err(e) if attempt >= 2 => {
+                    return Err(ReadError::Store {
+                        object: extent.object.clone(),
+                        source: e,
+                    });
+                }
+                Err(e) => {
+                    attempt += 1;
+                    warn!(object = %extent.object, attempt, error = %e, "ranged get failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

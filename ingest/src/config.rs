@@ -1,0 +1,49 @@
+//! Settings of the write path.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use strata_core::ids::NodeId;
+
+/// Settings of the write path of one node.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// This node's id: it names the objects the node ships.
+    pub node: NodeId,
+    /// Directory of the hot tier's segment files.
+    pub dir: PathBuf,
+    /// Seal and ship staged records at least this often.
+    pub flush_interval: Duration,
+    /// Seal and ship as soon as this many bytes are staged.
+    pub flush_bytes: u64,
+    /// Bytes accepted but not yet committed, across all requests; beyond it, `503`.
+    pub max_inflight_bytes: u64,
+    /// Hot-tier segment file size before rolling to a new one.
+    pub segment_bytes: u64,
+    /// Committed hot-tier bytes kept for reads by this node before deletion.
+    pub retain_bytes: u64,
+    /// Objects uploading at once.
+    pub max_concurrent_uploads: usize,
+    /// Objects at least this large are uploaded in parts.
+    pub multipart_threshold: u64,
+    /// How long an `acks=all` request waits for its commit before `503`.
+    pub commit_timeout: Duration,
+}
+
+impl IngestConfig {
+    /// Defaults for a node with the given id and hot-tier directory.
+    pub fn new(node: NodeId, dir: PathBuf) -> Self {
+        Self {
+            node,
+            dir,
+            flush_interval: Duration::from_millis(250),
+            flush_bytes: 8 * 1024 * 1024,
+            max_inflight_bytes: 256 * 1024 * 1024,
+            segment_bytes: 64 * 1024 * 1024,
+            retain_bytes: 256 * 1024 * 1024,
+            max_concurrent_uploads: 4,
+            multipart_threshold: 32 * 1024 * 1024,
+            commit_timeout: Duration::from_secs(30),
+        }
+    }
+}

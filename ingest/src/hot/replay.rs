@@ -1,0 +1,138 @@
+//! Replay of the hot tier at start: rebuild the flushes exactly as they were sealed.
+
+use bytes::Bytes;
+use strata_core::batch::{BatchHeader, KIND_BATCH, decode_header};
+use strata_core::frame::{FrameRead, decode_frame};
+use strata_core::ids::FlushSeq;
+use tracing::error;
+
+use super::Location;
+use super::marker::{KIND_COMMIT, KIND_SEAL, Marker};
+
+/// A batch found in the hot tier.
+#[derive(Debug, Clone)]
+pub struct ReplayedBatch {
+    /// Its header.
+    pub header: BatchHeader,
+    /// The whole frame, kept only while its flush may still need shipping.
+    pub frame: Option<Bytes>,
+    /// Where it is.
+    pub loc: Location,
+}
+
+/// A sealed flush found in the hot tier.
+#[derive(Debug, Clone)]
+pub struct ReplayedFlush {
+    /// Its sequence number.
+    pub seq: FlushSeq,
+    /// Its batches in log order.
+    pub batches: Vec<ReplayedBatch>,
+    /// A commit marker was found for it.
+    pub committed: bool,
+}
+
+/// What the hot tier held.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// Sealed flushes in sequence order.
+    pub flushes: Vec<ReplayedFlush>,
+    /// Batches after the last seal, in log order: they go into the next flush.
+    pub unsealed: Vec<ReplayedBatch>,
+}
+
+impl Replay {
+    /// Returns `(segment, flush)` for every segment holding a batch of a flush.
+    pub(crate) fn segment_flushes(&self) -> impl Iterator<Item = (u64, FlushSeq)> + '_ {
+        self.flushes
+            .iter()
+            .flat_map(|f| f.batches.iter().map(move |b| (b.loc.segment, f.seq)))
+    }
+
+    /// Returns the highest sealed flush sequence number.
+    pub fn max_seq(&self) -> Option<FlushSeq> {
+        self.flushes.iter().map(|f| f.seq).max()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Replayer {
+    out: Replay,
+}
+
+impl Replayer {
+    /// Reads one segment; returns the length of its valid prefix.
+    pub(crate) fn segment(&mut self, id: u64, bytes: &[u8], is_last: bool) -> u64 {
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let (body, len) = match decode_frame(&bytes[pos..]) {
+                Ok(FrameRead::Frame { body, len }) => (body, len),
+                Ok(FrameRead::Incomplete) => break,
+                Err(e) => {
+                    if !is_last {
+                        error!(segment = id, at = pos, error = %e, "corrupt frame inside a sealed hot-tier segment");
+                    }
+                    break;
+                }
+            };
+            let loc = Location {
+                segment: id,
+                offset: pos as u64,
+                len: len as u32,
+            };
+            match body.first().copied() {
+                Some(KIND_BATCH) => match decode_header(body) {
+                    Ok(header) => self.out.unsealed.push(ReplayedBatch {
+                        header,
+                        frame: Some(Bytes::copy_from_slice(&bytes[pos..pos + len])),
+                        loc,
+                    }),
+                    Err(e) => {
+                        error!(segment = id, at = pos, error = %e, "unreadable batch header in the hot tier");
+                        break;
+                    }
+                },
+                Some(KIND_SEAL | KIND_COMMIT) => match Marker::decode(body) {
+                    Ok(Marker::Seal { seq, batches }) => {
+                        let found = std::mem::take(&mut self.out.unsealed);
+                        if found.len() != batches as usize {
+                            error!(
+                                flush = %seq,
+                                sealed = batches,
+                                found = found.len(),
+                                "a hot-tier flush lost batches; shipping what is left"
+                            );
+                        }
+                        self.out.flushes.push(ReplayedFlush {
+                            seq,
+                            batches: found,
+                            committed: false,
+                        });
+                    }
+                    Ok(Marker::Commit { seq }) => {
+                        if let Some(f) = self.out.flushes.iter_mut().find(|f| f.seq == seq) {
+                            f.committed = true;
+                            for b in &mut f.batches {
+                                b.frame = None;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        error!(segment = id, at = pos, error = %e, "unreadable hot-tier marker");
+                        break;
+                    }
+                },
+                other => {
+                    error!(segment = id, at = pos, kind = ?other, "unknown frame kind in the hot tier");
+                    break;
+                }
+            }
+            pos += len;
+        }
+        pos as u64
+    }
+
+    pub(crate) fn finish(mut self) -> Replay {
+        self.out.flushes.sort_by_key(|f| f.seq);
+        self.out
+    }
+}

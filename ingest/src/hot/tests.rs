@@ -1,0 +1,136 @@
+use strata_core::batch::{UNASSIGNED, encode_batch};
+use strata_core::ids::{PartitionId, TopicId};
+use strata_core::record::Record;
+
+use super::*;
+
+fn frame(p: u32) -> Vec<u8> {
+    encode_batch(
+        TopicId(1),
+        PartitionId(p),
+        UNASSIGNED,
+        &[Record::default()],
+        None,
+        1,
+    )
+    .expect("encodes")
+    .frame
+    .to_vec()
+}
+
+#[test]
+fn replay_rebuilds_flushes_and_unsealed_batches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (mut log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("opens");
+        assert!(replay.flushes.is_empty() && replay.unsealed.is_empty());
+        log.append_batches(&[&frame(0), &frame(1)])
+            .expect("appends");
+        log.seal(FlushSeq(1), 2).expect("seals");
+        log.append_batches(&[&frame(0)]).expect("appends");
+        log.seal(FlushSeq(2), 1).expect("seals");
+        log.committed(FlushSeq(1), FlushIndex::new())
+            .expect("commits");
+        log.append_batches(&[&frame(2)]).expect("appends");
+        log.sync_job().expect("dirty").run().expect("syncs");
+    }
+    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("reopens");
+    assert_eq!(replay.flushes.len(), 2);
+    assert!(replay.flushes[0].committed);
+    assert!(
+        replay.flushes[0].batches.iter().all(|b| b.frame.is_none()),
+        "committed frames are dropped"
+    );
+    assert!(!replay.flushes[1].committed);
+    assert_eq!(replay.flushes[1].batches.len(), 1);
+    assert!(replay.flushes[1].batches[0].frame.is_some());
+    assert_eq!(replay.unsealed.len(), 1);
+    assert_eq!(replay.unsealed[0].header.partition, PartitionId(2));
+    assert_eq!(replay.max_seq(), Some(FlushSeq(2)));
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_writing_continues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path;
+    {
+        let (mut log, _) = HotLog::open(dir.path(), 1 << 20, 0).expect("opens");
+        log.append_batches(&[&frame(0)]).expect("appends");
+        log.seal(FlushSeq(1), 1).expect("seals");
+        log.append_batches(&[&frame(1)]).expect("appends");
+        path = segment_path(dir.path(), log.active_id);
+    }
+    // Tear the last frame in half, as a crash mid-write would.
+    let len = std::fs::metadata(&path).expect("exists").len();
+    let f = OpenOptions::new().write(true).open(&path).expect("opens");
+    f.set_len(len - 10).expect("truncates");
+    drop(f);
+    let (mut log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("reopens");
+    assert_eq!(replay.flushes.len(), 1);
+    assert!(replay.unsealed.is_empty(), "the torn batch is dropped");
+    let valid = std::fs::metadata(&path).expect("exists").len();
+    assert!(
+        valid < len - 10,
+        "the file is cut back to its last whole frame"
+    );
+    log.append_batches(&[&frame(3)])
+        .expect("appends after the cut");
+    drop(log);
+    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("reopens again");
+    assert_eq!(replay.unsealed.len(), 1);
+    assert_eq!(replay.unsealed[0].header.partition, PartitionId(3));
+}
+
+#[test]
+fn a_flipped_byte_ends_the_replay_at_that_frame() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path;
+    {
+        let (mut log, _) = HotLog::open(dir.path(), 1 << 20, 0).expect("opens");
+        log.append_batches(&[&frame(0), &frame(1), &frame(2)])
+            .expect("appends");
+        path = segment_path(dir.path(), log.active_id);
+    }
+    let mut bytes = std::fs::read(&path).expect("reads");
+    let second = frame(0).len() + 12;
+    bytes[second] ^= 0x40;
+    std::fs::write(&path, &bytes).expect("writes");
+    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("reopens");
+    assert_eq!(
+        replay.unsealed.len(),
+        1,
+        "only the frame before the bad one survives"
+    );
+}
+
+#[test]
+fn committed_segments_are_deleted_beyond_retention_but_never_uncommitted_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One-byte segments: every write rolls, so each frame is a segment of its own.
+    let (mut log, _) = HotLog::open(dir.path(), 1, 0).expect("opens");
+    let mut batch_segments = Vec::new();
+    for seq in 1..=3u64 {
+        let loc = log.append_batches(&[&frame(0)]).expect("appends")[0];
+        batch_segments.push(segment_path(dir.path(), loc.segment));
+        log.seal(FlushSeq(seq), 1).expect("seals");
+    }
+    log.committed(FlushSeq(1), FlushIndex::new())
+        .expect("commits");
+    assert!(
+        !batch_segments[0].exists(),
+        "flush 1 is committed: its segment is deleted"
+    );
+    assert!(
+        batch_segments[1].exists(),
+        "flush 2 is not committed: its segment stays"
+    );
+    assert!(
+        batch_segments[2].exists(),
+        "flush 3 is not committed: its segment stays"
+    );
+    log.committed(FlushSeq(3), FlushIndex::new())
+        .expect("commits");
+    assert!(!batch_segments[1].exists() && !batch_segments[2].exists());
+    let left = std::fs::read_dir(dir.path()).expect("lists").count();
+    assert_eq!(left, 1, "only the active segment is left");
+}

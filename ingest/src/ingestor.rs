@@ -1,0 +1,383 @@
+//! [`Ingestor`]: the write path of one node, from validated records to committed offsets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use strata_core::batch::{EncodedBatch, UNASSIGNED, encode_batch};
+use strata_core::clock::Clock;
+use strata_core::ids::{FlushSeq, Offset, PartitionId};
+use strata_core::meta::{MetaError, MetaStore, TopicInfo};
+use strata_core::record::Record;
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::acks::Acks;
+use crate::config::IngestConfig;
+use crate::error::IngestError;
+use crate::hot::{HotLog, HotReader};
+use crate::parse::ProduceRecord;
+use crate::partitioner::{StickyPartitioner, partition_for_key};
+use crate::plan::{StagedBatch, index_of};
+use crate::shipper::{self, ShipContext};
+use crate::stats::IngestStats;
+use crate::writer::{FlushError, FlushResult, SealedFlush, Writer, WriterMsg};
+
+/// Where one produced record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducedOffset {
+    /// Partition.
+    pub partition: PartitionId,
+    /// Offset, known only with `acks=all`.
+    pub offset: Option<Offset>,
+}
+
+/// The write path of one node.
+#[derive(Debug)]
+pub struct Ingestor {
+    config: IngestConfig,
+    meta: Arc<dyn MetaStore>,
+    clock: Arc<dyn Clock>,
+    admission: Arc<Semaphore>,
+    writer: mpsc::Sender<WriterMsg>,
+    sticky: StickyPartitioner,
+    stats: Arc<IngestStats>,
+    reader: HotReader,
+    stopping: AtomicBool,
+    cancel: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Ingestor {
+    /// Opens the hot tier, re-ships what it holds that the quorum has not committed, and starts
+    /// the writer and shipper.
+    pub async fn start(
+        config: IngestConfig,
+        meta: Arc<dyn MetaStore>,
+        store: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, IngestError> {
+        let (log, replay) = HotLog::open(&config.dir, config.segment_bytes, config.retain_bytes)
+            .map_err(IngestError::HotTier)?;
+        let mut log = log;
+        let last_committed = meta.last_flush_seq(config.node).await?;
+        let next_seq = FlushSeq(replay.max_seq().max(last_committed).map_or(1, |s| s.0 + 1));
+        let stats = Arc::new(IngestStats::default());
+        let cancel = CancellationToken::new();
+        let (sealed_tx, sealed_rx) = mpsc::channel(config.max_concurrent_uploads.max(1));
+        let (committed_tx, committed_rx) = mpsc::unbounded_channel();
+
+        // Flushes the quorum has not committed are shipped again, before anything new.
+        let mut reship = Vec::new();
+        for flush in replay.flushes {
+            let done = flush.committed || last_committed.is_some_and(|l| flush.seq <= l);
+            if done {
+                let headers: Vec<_> = flush.batches.iter().map(|b| b.header).collect();
+                let locations: Vec<_> = flush.batches.iter().map(|b| b.loc).collect();
+                log.index_committed(flush.seq, index_of(&headers, &locations));
+                continue;
+            }
+            let batches: Vec<StagedBatch> = flush
+                .batches
+                .into_iter()
+                .filter_map(|b| {
+                    Some(StagedBatch {
+                        header: b.header,
+                        frame: b.frame?,
+                        loc: b.loc,
+                    })
+                })
+                .collect();
+            reship.push(SealedFlush {
+                seq: flush.seq,
+                batches,
+                waiters: Vec::new(),
+                permits: Vec::new(),
+            });
+        }
+        let unsealed: Vec<StagedBatch> = replay
+            .unsealed
+            .into_iter()
+            .filter_map(|b| {
+                Some(StagedBatch {
+                    header: b.header,
+                    frame: b.frame?,
+                    loc: b.loc,
+                })
+            })
+            .collect();
+        if !reship.is_empty() || !unsealed.is_empty() {
+            info!(
+                flushes = reship.len(),
+                unsealed_batches = unsealed.len(),
+                "shipping what the hot tier held"
+            );
+        }
+
+        let reader = log.reader(config.node);
+        let ctx = ShipContext {
+            node: config.node,
+            store,
+            meta: meta.clone(),
+            clock: clock.clone(),
+            multipart_threshold: config.multipart_threshold,
+            stats: stats.clone(),
+            cancel: cancel.clone(),
+        };
+        let shipper = tokio::spawn(shipper::run(
+            ctx,
+            sealed_rx,
+            committed_tx,
+            config.max_concurrent_uploads,
+        ));
+        for flush in reship {
+            if sealed_tx.send(flush).await.is_err() {
+                break;
+            }
+        }
+        let (writer_tx, writer_rx) = mpsc::channel(1024);
+        let writer = Writer::new(
+            log,
+            next_seq,
+            config.flush_interval,
+            config.flush_bytes,
+            unsealed,
+            sealed_tx,
+            stats.clone(),
+        );
+        let writer_task = tokio::spawn(writer.run(writer_rx, committed_rx));
+        Ok(Arc::new(Self {
+            admission: Arc::new(Semaphore::new(
+                config.max_inflight_bytes.min(Semaphore::MAX_PERMITS as u64) as usize,
+            )),
+            config,
+            meta,
+            clock,
+            writer: writer_tx,
+            sticky: StickyPartitioner::default(),
+            stats,
+            reader,
+            stopping: AtomicBool::new(false),
+            cancel,
+            tasks: Mutex::new(vec![writer_task, shipper]),
+        }))
+    }
+
+    /// Returns the reader of what this node shipped.
+    pub fn hot_reader(&self) -> HotReader {
+        self.reader.clone()
+    }
+
+    /// Returns the write path's counters.
+    pub fn stats(&self) -> Arc<IngestStats> {
+        self.stats.clone()
+    }
+
+    /// Validates, partitions and stages `records` for `topic`, and acknowledges per `acks`.
+    /// The whole request is accepted or none of it is.
+    pub async fn produce(
+        &self,
+        topic: &str,
+        records: Vec<ProduceRecord>,
+        acks: Acks,
+    ) -> Result<Vec<ProducedOffset>, IngestError> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(IngestError::ShuttingDown);
+        }
+        if records.is_empty() {
+            return Err(IngestError::BadRequest(
+                "the request has no records".to_string(),
+            ));
+        }
+        let info = self.meta.topic(topic).await?;
+        let now = self.clock.now_ms();
+        let (batches, placement) = self.encode(&info, records, now)?;
+        let size: u64 = batches.iter().map(|b| b.frame.len() as u64).sum();
+        let raw: u64 = batches.iter().map(|b| b.raw_bytes).sum();
+        let count = placement.len() as u64;
+        if size > self.config.max_inflight_bytes {
+            return Err(IngestError::RequestTooLarge {
+                size,
+                limit: self.config.max_inflight_bytes,
+            });
+        }
+        let permit = self
+            .admission
+            .clone()
+            .try_acquire_many_owned(size as u32)
+            .map_err(|_| IngestError::Overloaded {
+                limit: self.config.max_inflight_bytes,
+            })?;
+        let partitions: Vec<PartitionId> = batches.iter().map(|b| b.header.partition).collect();
+        let (reply, appended) = oneshot::channel();
+        self.writer
+            .send(WriterMsg::Append {
+                batches,
+                acks,
+                permit: Some(permit),
+                reply,
+            })
+            .await
+            .map_err(|_| IngestError::ShuttingDown)?;
+        let appended = appended.await.map_err(|_| IngestError::ShuttingDown)??;
+        IngestStats::add(&self.stats.records, count);
+        IngestStats::add(&self.stats.raw_bytes, raw);
+        let Some(commit) = appended.commit else {
+            return Ok(placement
+                .iter()
+                .map(|(b, _)| ProducedOffset {
+                    partition: partitions[*b],
+                    offset: None,
+                })
+                .collect());
+        };
+        let offsets = match tokio::time::timeout(self.config.commit_timeout, commit).await {
+            Err(_) => {
+                return Err(IngestError::CommitTimeout {
+                    secs: self.config.commit_timeout.as_secs(),
+                });
+            }
+            Ok(Err(_)) | Ok(Ok(Err(FlushError::ShuttingDown))) => {
+                return Err(IngestError::ShuttingDown);
+            }
+            Ok(Ok(Err(FlushError::Unknown))) => {
+                return Err(IngestError::Meta(MetaError::Internal {
+                    reason: "commit outcome unknown".to_string(),
+                }));
+            }
+            Ok(Ok(Ok(o))) => o,
+        };
+        placement
+            .iter()
+            .map(|(b, i)| {
+                let base = offsets
+                    .bases
+                    .get(&(info.id, partitions[*b]))
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| IngestError::TopicDeleted {
+                        topic: topic.to_string(),
+                    })?;
+                Ok(ProducedOffset {
+                    partition: partitions[*b],
+                    offset: Some(base.plus(appended.positions[*b] + *i)),
+                })
+            })
+            .collect()
+    }
+
+    /// Validates and encodes one batch per partition. Returns the batches and, per record in
+    /// request order, `(batch index, position in batch)`.
+    #[allow(clippy::type_complexity)]
+    fn encode(
+        &self,
+        info: &TopicInfo,
+        records: Vec<ProduceRecord>,
+        now: i64,
+    ) -> Result<(Vec<EncodedBatch>, Vec<(usize, u64)>), IngestError> {
+        let c = &info.config;
+        let mut sticky = None;
+        let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
+        let mut placement = Vec::with_capacity(records.len());
+        for (index, r) in records.into_iter().enumerate() {
+            let size = r.record.size() as u64;
+            if size > c.max_message_bytes {
+                return Err(IngestError::RecordTooLarge {
+                    index,
+                    size,
+                    limit: c.max_message_bytes,
+                });
+            }
+            if c.cleanup_policy.compact && r.record.key.is_none() {
+                return Err(IngestError::KeyRequired {
+                    index,
+                    topic: info.name.clone(),
+                    policy: c.to_map()["cleanup.policy"].clone(),
+                });
+            }
+            let partition = match (r.partition, &r.record.key) {
+                (Some(p), _) if p >= info.partitions => {
+                    return Err(IngestError::Meta(MetaError::PartitionNotFound {
+                        topic: info.name.clone(),
+                        partition: p,
+                        partitions: info.partitions,
+                    }));
+                }
+                (Some(p), _) => p,
+                (None, Some(k)) => partition_for_key(k, info.partitions),
+                (None, None) => {
+                    *sticky.get_or_insert_with(|| self.sticky.next(&info.name, info.partitions))
+                }
+            };
+            let mut record = r.record;
+            record.timestamp = r.timestamp.unwrap_or(now);
+            let batch = by_partition.entry(partition).or_default();
+            placement.push((partition, batch.len() as u64));
+            batch.push(record);
+        }
+        let mut batch_index = BTreeMap::new();
+        let mut batches = Vec::with_capacity(by_partition.len());
+        for (p, records) in by_partition {
+            batch_index.insert(p, batches.len());
+            batches.push(encode_batch(
+                info.id,
+                PartitionId(p),
+                UNASSIGNED,
+                &records,
+                None,
+                c.compression,
+            )?);
+        }
+        let placement = placement
+            .into_iter()
+            .map(|(p, i)| (batch_index[&p], i))
+            .collect();
+        Ok((batches, placement))
+    }
+
+    /// Seals what is staged now and waits until it is committed (or `timeout` passes).
+    /// Returns whether everything staged before the call is committed.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self.writer.send(WriterMsg::Flush { reply }).await.is_err() {
+            return false;
+        }
+        let waiter: Option<oneshot::Receiver<FlushResult>> = match rx.await {
+            Ok(w) => w,
+            Err(_) => return false,
+        };
+        match waiter {
+            None => true,
+            Some(w) => matches!(tokio::time::timeout(timeout, w).await, Ok(Ok(Ok(_)))),
+        }
+    }
+
+    /// Stops taking records, seals and ships what is staged (waiting up to `drain`), then
+    /// stops the writer and shipper. What could not be shipped stays in the hot tier for the
+    /// next start.
+    pub async fn shutdown(&self, drain: Duration) {
+        self.stopping.store(true, Ordering::Release);
+        let _ = self.writer.send(WriterMsg::Shutdown).await;
+        let tasks = std::mem::take(&mut *self.tasks.lock().await);
+        let all = futures::future::join_all(tasks);
+        tokio::pin!(all);
+        tokio::select! {
+            _ = &mut all => {}
+            _ = tokio::time::sleep(drain) => {
+                warn!(?drain, "not everything was shipped in time; the rest ships at the next start");
+                self.cancel.cancel();
+                all.await;
+            }
+        }
+        self.cancel.cancel();
+    }
+
+    /// Returns whether the node has stopped taking records.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,440 @@
+//! Write-path tests against in-memory stores (the real-process tests live in `tests/`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use strata_cache::{FetchOptions, ReadPath, StartAt};
+use strata_core::clock::ManualClock;
+use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::meta::MetaStore;
+use strata_core::meta::memory::InMemoryMetaStore;
+
+use crate::parse::parse_json;
+use crate::{Acks, IngestConfig, IngestError, Ingestor};
+
+/// An object store whose writes fail while `down` is set.
+#[derive(Debug)]
+struct Flaky {
+    inner: InMemory,
+    down: AtomicBool,
+    puts: AtomicU64,
+}
+
+impl fmt::Display for Flaky {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Flaky")
+    }
+}
+
+impl Flaky {
+    fn check(&self) -> object_store::Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(object_store::Error::Generic {
+                store: "flaky",
+                source: "injected outage".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Flaky {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        self.check()?;
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.check()?;
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+struct Node {
+    ingest: Arc<Ingestor>,
+    meta: Arc<InMemoryMetaStore>,
+    store: Arc<Flaky>,
+    dir: tempfile::TempDir,
+}
+
+fn config(dir: &std::path::Path) -> IngestConfig {
+    let mut c = IngestConfig::new(NodeId(1), dir.to_path_buf());
+    c.flush_interval = Duration::from_millis(20);
+    c.commit_timeout = Duration::from_secs(20);
+    c
+}
+
+async fn node() -> Node {
+    let meta = Arc::new(InMemoryMetaStore::new(Arc::new(ManualClock::new(5000))));
+    meta.create_topic("t", 3, BTreeMap::new())
+        .await
+        .expect("creates");
+    meta.create_topic(
+        "compacted",
+        1,
+        BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]),
+    )
+    .await
+    .expect("creates");
+    let store = Arc::new(Flaky {
+        inner: InMemory::new(),
+        down: AtomicBool::new(false),
+        puts: AtomicU64::new(0),
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ingest = Ingestor::start(
+        config(dir.path()),
+        meta.clone(),
+        store.clone(),
+        Arc::new(ManualClock::new(5000)),
+    )
+    .await
+    .expect("starts");
+    Node {
+        ingest,
+        meta,
+        store,
+        dir,
+    }
+}
+
+impl Node {
+    async fn restart(&mut self) {
+        self.ingest.shutdown(Duration::from_secs(10)).await;
+        self.ingest = Ingestor::start(
+            config(self.dir.path()),
+            self.meta.clone(),
+            self.store.clone(),
+            Arc::new(ManualClock::new(5000)),
+        )
+        .await
+        .expect("restarts");
+    }
+
+    async fn read_all(&self, partition: u32) -> Vec<(i64, Option<Bytes>, Option<Bytes>)> {
+        let read = ReadPath::new(self.meta.clone(), self.store.clone(), None);
+        let mut opts = FetchOptions::from(StartAt::Offset(Offset(0)));
+        opts.max_records = 100_000;
+        read.fetch("t", PartitionId(partition), opts)
+            .await
+            .expect("fetches")
+            .records
+            .into_iter()
+            .map(|r| (r.offset.0, r.record.key, r.record.value))
+            .collect()
+    }
+}
+
+fn body(records: &[(&str, &str)]) -> Vec<crate::parse::ProduceRecord> {
+    let list: Vec<String> = records
+        .iter()
+        .map(|(k, v)| format!(r#"{{"key": "{k}", "value": "{v}"}}"#))
+        .collect();
+    parse_json(format!(r#"{{"records": [{}]}}"#, list.join(",")).as_bytes()).expect("parses")
+}
+
+#[tokio::test]
+async fn acks_all_returns_dense_offsets_in_request_order_and_ships_one_object_per_flush() {
+    let n = node().await;
+    let got = n
+        .ingest
+        .produce(
+            "t",
+            body(&[("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")]),
+            Acks::All,
+        )
+        .await
+        .expect("produces");
+    let pa = got[0].partition;
+    assert_eq!(got[2].partition, pa, "same key, same partition");
+    assert!(
+        got[2].offset > got[0].offset,
+        "request order is kept within a partition"
+    );
+    let last_in_pa = got
+        .iter()
+        .filter(|o| o.partition == pa)
+        .filter_map(|o| o.offset)
+        .max();
+    let second = n
+        .ingest
+        .produce("t", body(&[("a", "5")]), Acks::All)
+        .await
+        .expect("produces");
+    assert_eq!(
+        second[0].offset,
+        last_in_pa.map(|o| o.plus(1)),
+        "later request, later offset"
+    );
+    let partition = n.read_all(pa.0).await;
+    let a_values: Vec<_> = partition
+        .iter()
+        .filter(|(_, k, _)| k.as_deref() == Some(&b"a"[..]))
+        .map(|(_, _, v)| v.clone().expect("value"))
+        .collect();
+    assert_eq!(
+        a_values,
+        vec![Bytes::from("1"), Bytes::from("3"), Bytes::from("5")]
+    );
+    let offsets: Vec<i64> = partition.iter().map(|r| r.0).collect();
+    assert_eq!(
+        offsets,
+        (0..partition.len() as i64).collect::<Vec<_>>(),
+        "dense"
+    );
+    let objects = n.store.inner.list(None).count().await;
+    assert_eq!(objects as u64, n.store.puts.load(Ordering::SeqCst));
+    assert!(
+        objects <= 2,
+        "one object per flush, whatever the partition count: {objects}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_requests_change_nothing() {
+    let n = node().await;
+    let cases: Vec<(&str, Vec<crate::parse::ProduceRecord>, u16)> = vec![
+        ("nope", body(&[("a", "1")]), 404),
+        ("t", Vec::new(), 400),
+        (
+            "t",
+            parse_json(br#"{"records": [{"value": 1}, {"value": 2, "partition": 3}]}"#)
+                .expect("parses"),
+            404,
+        ),
+        (
+            "compacted",
+            parse_json(br#"{"records": [{"key": "k", "value": 1}, {"value": 2}]}"#)
+                .expect("parses"),
+            422,
+        ),
+        (
+            "t",
+            parse_json(
+                format!(
+                    r#"{{"records": [{{"value": "{}"}}]}}"#,
+                    "x".repeat(1_100_000)
+                )
+                .as_bytes(),
+            )
+            .expect("parses"),
+            413,
+        ),
+    ];
+    for (topic, records, status) in cases {
+        let err = n
+            .ingest
+            .produce(topic, records, Acks::All)
+            .await
+            .expect_err("refused");
+        let api: strata_core::api::ApiError = err.into();
+        assert_eq!(api.status, status, "{}", api.message);
+    }
+    assert!(n.ingest.flush(Duration::from_secs(5)).await);
+    for p in 0..3 {
+        assert!(n.read_all(p).await.is_empty());
+    }
+    assert_eq!(
+        n.store.puts.load(Ordering::SeqCst),
+        0,
+        "nothing was shipped"
+    );
+}
+
+#[tokio::test]
+async fn acks_local_records_survive_a_restart_before_their_flush() {
+    let mut n = node().await;
+    // The bucket is down: nothing can ship, but acks=local only needs the hot tier.
+    n.store.down.store(true, Ordering::SeqCst);
+    let got = n
+        .ingest
+        .produce("t", body(&[("k", "v1"), ("k", "v2")]), Acks::Local)
+        .await
+        .expect("produces");
+    assert!(got.iter().all(|o| o.offset.is_none()));
+    let p = got[0].partition.0;
+    // Stop without shipping (the bucket is still down), then bring the bucket back.
+    n.ingest.shutdown(Duration::from_millis(300)).await;
+    n.store.down.store(false, Ordering::SeqCst);
+    n.restart().await;
+    assert!(n.ingest.flush(Duration::from_secs(10)).await);
+    let records = n.read_all(p).await;
+    let values: Vec<_> = records
+        .iter()
+        .map(|(_, _, v)| v.clone().expect("value"))
+        .collect();
+    assert_eq!(values, vec![Bytes::from("v1"), Bytes::from("v2")]);
+    assert_eq!(records[0].0, 0);
+}
+
+#[tokio::test]
+async fn a_flush_reshipped_after_restart_is_not_committed_twice() {
+    let mut n = node().await;
+    let first = n
+        .ingest
+        .produce("t", body(&[("k", "v1")]), Acks::All)
+        .await
+        .expect("produces");
+    let p = first[0].partition.0;
+    n.restart().await;
+    n.restart().await;
+    n.ingest
+        .produce("t", body(&[("k", "v2")]), Acks::All)
+        .await
+        .expect("produces");
+    let records = n.read_all(p).await;
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 1]);
+}
+
+#[tokio::test]
+async fn an_object_store_outage_delays_acks_all_but_loses_nothing() {
+    let n = node().await;
+    n.store.down.store(true, Ordering::SeqCst);
+    let ingest = n.ingest.clone();
+    let pending = tokio::spawn(async move {
+        ingest
+            .produce("t", body(&[("k", "during")]), Acks::All)
+            .await
+    });
+    // Wait until the shipper has failed at least twice, then end the outage.
+    while n.store.puts.load(Ordering::SeqCst) < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !pending.is_finished(),
+        "not acknowledged while the bucket is down"
+    );
+    n.store.down.store(false, Ordering::SeqCst);
+    let got = pending
+        .await
+        .expect("joined")
+        .expect("committed after the outage");
+    assert_eq!(got[0].offset, Some(Offset(0)));
+    assert!(n.ingest.stats().upload_retries.load(Ordering::SeqCst) >= 2);
+    assert_eq!(n.read_all(got[0].partition.0).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_full_staging_quota_is_refused_with_503_and_frees_up_after_commit() {
+    let meta = Arc::new(InMemoryMetaStore::new(Arc::new(ManualClock::new(0))));
+    meta.create_topic("t", 1, BTreeMap::new())
+        .await
+        .expect("creates");
+    let store = Arc::new(Flaky {
+        inner: InMemory::new(),
+        down: AtomicBool::new(true),
+        puts: AtomicU64::new(0),
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = config(dir.path());
+    c.max_inflight_bytes = 4096;
+    let ingest = Ingestor::start(c, meta, store.clone(), Arc::new(ManualClock::new(0)))
+        .await
+        .expect("starts");
+    let big = |s: &str| {
+        parse_json(format!(r#"{{"records": [{{"value_base64": "{s}"}}]}}"#).as_bytes())
+            .expect("parses")
+    };
+    // Incompressible bytes, so the staged size is what we sent.
+    let noise = |n: usize| -> Vec<u8> {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    };
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::STANDARD.encode(noise(3000));
+    ingest
+        .produce("t", big(&payload), Acks::None)
+        .await
+        .expect("fits");
+    let err = ingest
+        .produce("t", big(&payload), Acks::None)
+        .await
+        .expect_err("quota full");
+    assert!(matches!(err, IngestError::Overloaded { .. }));
+    let api: strata_core::api::ApiError = err.into();
+    assert_eq!((api.status, api.retry_after_secs), (503, Some(1)));
+    let too_big = base64::engine::general_purpose::STANDARD.encode(noise(6000));
+    assert!(matches!(
+        ingest.produce("t", big(&too_big), Acks::None).await,
+        Err(IngestError::RequestTooLarge { .. })
+    ));
+    store.down.store(false, Ordering::SeqCst);
+    assert!(ingest.flush(Duration::from_secs(10)).await);
+    ingest
+        .produce("t", big(&payload), Acks::None)
+        .await
+        .expect("fits again after the commit");
+}

@@ -1,0 +1,108 @@
+//! Partition choice: explicit, else Kafka's murmur2 of the key, else sticky round-robin.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Kafka's `Utils.murmur2`: 32-bit murmur2 with seed `0x9747b28c`.
+pub fn murmur2(data: &[u8]) -> i32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let mut h: u32 = SEED ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let tail = chunks.remainder();
+    if tail.len() >= 3 {
+        h ^= u32::from(tail[2]) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= u32::from(tail[1]) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= u32::from(tail[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The partition Kafka's default partitioner gives a key: `toPositive(murmur2(key)) % n`.
+pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
+    ((murmur2(key) as u32) & 0x7fff_ffff) % partitions
+}
+
+/// Chooses partitions for records without a key or an explicit partition: all such records
+/// of one request go to one partition, and successive requests rotate through partitions.
+#[derive(Debug, Default)]
+pub struct StickyPartitioner {
+    next: Mutex<HashMap<String, u32>>,
+}
+
+impl StickyPartitioner {
+    /// Returns the partition for the key-less records of the next request to `topic`.
+    pub fn next(&self, topic: &str, partitions: u32) -> u32 {
+        let mut next = self.next.lock().expect("no panics while holding the lock");
+        let n = next.entry(topic.to_string()).or_insert(0);
+        let p = *n % partitions;
+        *n = n.wrapping_add(1);
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Vectors from Kafka's `UtilsTest.testMurmur2`.
+    #[test]
+    fn murmur2_matches_kafka() {
+        let cases: [(&[u8], i32); 6] = [
+            (b"21", -973_932_308),
+            (b"foobar", -790_332_482),
+            (b"a-little-bit-long-string", -985_981_536),
+            (b"a-little-bit-longer-string", -1_486_304_829),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58_897_971,
+            ),
+            (b"abc", 479_470_107),
+        ];
+        for (data, want) in cases {
+            assert_eq!(murmur2(data), want, "{:?}", String::from_utf8_lossy(data));
+        }
+    }
+
+    #[test]
+    fn key_partition_is_kafkas_to_positive_modulo() {
+        // toPositive(-973932308) = 1173551340; 1173551340 % 12 = 0.
+        assert_eq!(partition_for_key(b"21", 12), 1_173_551_340 % 12);
+        assert_eq!(partition_for_key(b"abc", 7), 479_470_107 % 7);
+        for n in 1..20 {
+            assert!(partition_for_key(b"foobar", n) < n);
+        }
+    }
+
+    #[test]
+    fn sticky_partitioner_rotates_per_topic() {
+        let s = StickyPartitioner::default();
+        assert_eq!(
+            (
+                s.next("a", 3),
+                s.next("a", 3),
+                s.next("a", 3),
+                s.next("a", 3)
+            ),
+            (0, 1, 2, 0)
+        );
+        assert_eq!(s.next("b", 3), 0);
+    }
+}

@@ -1,0 +1,153 @@
+//! The layout of a flush's object, computed the same way when shipping and when replaying.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use strata_core::batch::{BatchHeader, EncodedBatch};
+use strata_core::ids::{FlushSeq, NodeId, PartitionId, TopicId};
+use strata_core::meta::SectionCommit;
+use strata_core::object::{ObjectBuilder, Section};
+
+use crate::hot::{FlushIndex, Location};
+
+/// A batch staged in the hot tier and waiting in a flush.
+#[derive(Debug, Clone)]
+pub struct StagedBatch {
+    /// Its header.
+    pub header: BatchHeader,
+    /// The whole frame.
+    pub frame: Bytes,
+    /// Where it is in the hot tier.
+    pub loc: Location,
+}
+
+impl StagedBatch {
+    /// Returns the batch as encoded.
+    fn encoded(&self) -> EncodedBatch {
+        EncodedBatch {
+            header: self.header,
+            frame: self.frame.clone(),
+            raw_bytes: 0,
+        }
+    }
+}
+
+fn key(h: &BatchHeader) -> (TopicId, PartitionId) {
+    (h.topic_id, h.partition)
+}
+
+/// Returns batch indices in object order: grouped by (topic, partition), arrival order kept
+/// within a partition.
+pub fn object_order(headers: &[BatchHeader]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..headers.len()).collect();
+    order.sort_by_key(|&i| key(&headers[i]));
+    order
+}
+
+/// Builds the object of a flush and the hot-tier index of its sections.
+pub fn build_object(
+    node: NodeId,
+    seq: FlushSeq,
+    created_ms: i64,
+    batches: &[StagedBatch],
+) -> (Bytes, Vec<Section>, FlushIndex) {
+    let headers: Vec<BatchHeader> = batches.iter().map(|b| b.header).collect();
+    let capacity = batches.iter().map(|b| b.frame.len()).sum();
+    let mut builder = ObjectBuilder::new(node, seq.0, created_ms, capacity);
+    for i in object_order(&headers) {
+        builder
+            .push(&batches[i].encoded())
+            .expect("object order keeps each partition contiguous");
+    }
+    let (bytes, sections) = builder.finish();
+    let index = index_of(&headers, &batches.iter().map(|b| b.loc).collect::<Vec<_>>());
+    (bytes, sections, index)
+}
+
+/// Returns the hot-tier locations of each section's batches, by section start.
+pub fn index_of(headers: &[BatchHeader], locations: &[Location]) -> FlushIndex {
+    let mut index: FlushIndex = HashMap::new();
+    let mut start = 0u64;
+    let mut current: Option<((TopicId, PartitionId), u64)> = None;
+    for i in object_order(headers) {
+        let k = key(&headers[i]);
+        let section_start = match current {
+            Some((ck, s)) if ck == k => s,
+            _ => {
+                current = Some((k, start));
+                start
+            }
+        };
+        index.entry(section_start).or_default().push(locations[i]);
+        start += u64::from(locations[i].len);
+    }
+    index
+}
+
+/// Converts object sections to the quorum's commit form.
+pub fn section_commits(sections: &[Section]) -> Vec<SectionCommit> {
+    sections
+        .iter()
+        .map(|s| SectionCommit {
+            topic_id: s.topic_id,
+            partition: s.partition,
+            start: s.start,
+            len: s.len,
+            record_count: s.record_count,
+            min_timestamp: s.min_timestamp,
+            max_timestamp: s.max_timestamp,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_core::batch::{UNASSIGNED, encode_batch};
+    use strata_core::record::Record;
+
+    use super::*;
+
+    #[test]
+    fn index_matches_the_built_object() {
+        let mut batches = Vec::new();
+        let mut offset = 0u64;
+        for (t, p) in [(1u64, 1u32), (1, 0), (2, 0), (1, 1), (1, 0)] {
+            let b = encode_batch(
+                TopicId(t),
+                PartitionId(p),
+                UNASSIGNED,
+                &[Record::default()],
+                None,
+                1,
+            )
+            .expect("encodes");
+            let len = b.frame.len() as u32;
+            batches.push(StagedBatch {
+                header: b.header,
+                frame: b.frame,
+                loc: Location {
+                    segment: 0,
+                    offset,
+                    len,
+                },
+            });
+            offset += u64::from(len);
+        }
+        let (bytes, sections, index) = build_object(NodeId(1), FlushSeq(1), 0, &batches);
+        assert_eq!(sections.len(), 3);
+        for s in &sections {
+            let locs = &index[&s.start];
+            let from_hot: Vec<u8> = locs
+                .iter()
+                .flat_map(|l| {
+                    let b = batches.iter().find(|b| b.loc == *l).expect("known");
+                    b.frame.to_vec()
+                })
+                .collect();
+            assert_eq!(
+                &bytes[s.start as usize..(s.start + s.len) as usize],
+                &from_hot[..]
+            );
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The writer task: the only writer of the hot tier.
+//!
+//! It appends each request's batches, stages them for the current flush, fsyncs by group
+//! commit (every `acks=local` request and every seal waiting at the time shares one fsync,
+//! run off the async runtime), and seals a flush every `flush_interval` or `flush_bytes`.
+//! A sealed flush goes to the shipper only after the fsync that covers its seal marker.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use strata_core::batch::EncodedBatch;
+use strata_core::ids::{FlushSeq, Offset, PartitionId, TopicId};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{error, warn};
+
+use crate::acks::Acks;
+use crate::error::IngestError;
+use crate::hot::{FlushIndex, HotLog};
+use crate::plan::StagedBatch;
+use crate::stats::IngestStats;
+
+/// Base offset of each section of a committed flush (`None`: its topic is gone).
+#[derive(Debug, Default)]
+pub struct FlushOffsets {
+    /// By (topic incarnation, partition).
+    pub bases: HashMap<(TopicId, PartitionId), Option<Offset>>,
+}
+
+/// Why a flush's outcome is not known.
+#[derive(Debug, Clone)]
+pub enum FlushError {
+    /// The node stopped before the flush was committed; it will be re-shipped at the next start.
+    ShuttingDown,
+    /// The flush was committed before, but its offsets are no longer known.
+    Unknown,
+}
+
+/// The outcome of a flush for those waiting on it.
+pub type FlushResult = Result<Arc<FlushOffsets>, FlushError>;
+
+/// A flush sealed in the hot tier, ready to ship.
+#[derive(Debug)]
+pub struct SealedFlush {
+    /// Its sequence number; it names the object.
+    pub seq: FlushSeq,
+    /// Its batches in arrival order.
+    pub batches: Vec<StagedBatch>,
+    /// `acks=all` requests waiting for the commit.
+    pub waiters: Vec<oneshot::Sender<FlushResult>>,
+    /// Admission permits released once the flush is committed.
+    pub permits: Vec<OwnedSemaphorePermit>,
+}
+
+/// What an append returns.
+#[derive(Debug)]
+pub struct Appended {
+    /// For each batch, the position of its first record within its partition in the flush.
+    pub positions: Vec<u64>,
+    /// Resolves when the flush is committed (`acks=all`).
+    pub commit: Option<oneshot::Receiver<FlushResult>>,
+}
+
+/// A message to the writer.
+#[derive(Debug)]
+pub enum WriterMsg {
+    /// Append a request's batches.
+    Append {
+        batches: Vec<EncodedBatch>,
+        acks: Acks,
+        permit: Option<OwnedSemaphorePermit>,
+        reply: oneshot::Sender<Result<Appended, IngestError>>,
+    },
+    /// Seal now; the reply resolves when that flush is committed (`None`: nothing staged).
+    Flush {
+        reply: oneshot::Sender<Option<oneshot::Receiver<FlushResult>>>,
+    },
+    /// Seal what is staged, make it durable, hand it to the shipper, and stop.
+    Shutdown,
+}
+
+/// A flush committed by the shipper, reported back to the writer.
+#[derive(Debug)]
+pub struct Committed {
+    /// The flush.
+    pub seq: FlushSeq,
+    /// Where its sections' batches are in the hot tier.
+    pub index: FlushIndex,
+}
+
+enum SyncWaiter {
+    Reply(oneshot::Sender<Result<Appended, IngestError>>, Appended),
+    Sealed(SealedFlush),
+}
+
+#[derive(Default)]
+struct Staging {
+    batches: Vec<StagedBatch>,
+    bytes: u64,
+    records: HashMap<(TopicId, PartitionId), u64>,
+    waiters: Vec<oneshot::Sender<FlushResult>>,
+    permits: Vec<OwnedSemaphorePermit>,
+    since: Option<Instant>,
+}
+
+/// The writer task's state.
+pub struct Writer {
+    log: HotLog,
+    next_seq: FlushSeq,
+    flush_interval: Duration,
+    flush_bytes: u64,
+    staging: Staging,
+    waiting: Vec<SyncWaiter>,
+    running: Option<(JoinHandle<std::io::Result<()>>, Vec<SyncWaiter>)>,
+    sealed_tx: mpsc::Sender<SealedFlush>,
+    stats: Arc<IngestStats>,
+}
+
+impl Writer {
+    /// Creates the writer; `unsealed` batches from the replay are staged first.
+    pub fn new(
+        log: HotLog,
+        next_seq: FlushSeq,
+        flush_interval: Duration,
+        flush_bytes: u64,
+        unsealed: Vec<StagedBatch>,
+        sealed_tx: mpsc::Sender<SealedFlush>,
+        stats: Arc<IngestStats>,
+    ) -> Self {
+        let mut w = Self {
+            log,
+            next_seq,
+            flush_interval,
+            flush_bytes,
+            staging: Staging::default(),
+            waiting: Vec::new(),
+            running: None,
+            sealed_tx,
+            stats,
+        };
+        for b in unsealed {
+            w.stage(b);
+        }
+        w
+    }
+
+    /// Runs until told to shut down (or every sender is gone).
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<WriterMsg>,
+        mut committed_rx: mpsc::UnboundedReceiver<Committed>,
+    ) {
+        loop {
+            let deadline = self.staging.since.map(|t| t + self.flush_interval);
+            tokio::select! {
+                biased;
+                done = wait_sync(&mut self.running), if self.running.is_some() => {
+                    self.sync_done(done).await;
+                }
+                Some(c) = committed_rx.recv() => self.committed(c),
+                msg = rx.recv() => match msg {
+                    Some(WriterMsg::Append { batches, acks, permit, reply }) => {
+                        self.append(batches, acks, permit, reply);
+                    }
+                    Some(WriterMsg::Flush { reply }) => {
+                        let rx = (!self.staging.batches.is_empty()).then(|| {
+                            let (tx, rx) = oneshot::channel();
+                            self.staging.waiters.push(tx);
+                            rx
+                        });
+                        self.seal();
+                        let _ = reply.send(rx);
+                    }
+                    Some(WriterMsg::Shutdown) | None => break,
+                },
+                _ = sleep_until(deadline), if deadline.is_some() => self.seal(),
+            }
+            if self.staging.bytes >= self.flush_bytes {
+                self.seal();
+            }
+            if self.running.is_none() && !self.waiting.is_empty() {
+                self.start_sync();
+            }
+        }
+        // Seal the rest and make it durable; the shipper gets it unless the node stops first.
+        self.seal();
+        while self.running.is_some() || !self.waiting.is_empty() {
+            if self.running.is_none() {
+                self.start_sync();
+            }
+            let done = wait_sync(&mut self.running).await;
+            self.sync_done(done).await;
+        }
+    }
+
+    fn stage(&mut self, b: StagedBatch) -> u64 {
+        let key = (b.header.topic_id, b.header.partition);
+        let count = self.staging.records.entry(key).or_default();
+        let position = *count;
+        *count += u64::from(b.header.record_count);
+        self.staging.bytes += b.frame.len() as u64;
+        self.staging.since.get_or_insert_with(Instant::now);
+        self.staging.batches.push(b);
+        position
+    }
+
+    fn append(
+        &mut self,
+        batches: Vec<EncodedBatch>,
+        acks: Acks,
+        permit: Option<OwnedSemaphorePermit>,
+        reply: oneshot::Sender<Result<Appended, IngestError>>,
+    ) {
+        let frames: Vec<&[u8]> = batches.iter().map(|b| b.frame.as_ref()).collect();
+        let locations = match self.log.append_batches(&frames) {
+            Ok(l) => l,
+            Err(e) => {
+                error!(error = %e, "hot tier append failed");
+                let _ = reply.send(Err(IngestError::HotTier(e)));
+                return;
+            }
+        };
+        let written: u64 = frames.iter().map(|f| f.len() as u64).sum();
+        IngestStats::add(&self.stats.hot_bytes_written, written);
+        self.stats
+            .hot_tier_bytes
+            .store(self.log.total_bytes(), Ordering::Relaxed);
+        let positions = batches
+            .into_iter()
+            .zip(locations)
+            .map(|(b, loc)| {
+                self.stage(StagedBatch {
+                    header: b.header,
+                    frame: b.frame,
+                    loc,
+                })
+            })
+            .collect();
+        self.staging.permits.extend(permit);
+        let mut appended = Appended {
+            positions,
+            commit: None,
+        };
+        match acks {
+            Acks::All => {
+                let (tx, rx) = oneshot::channel();
+                self.staging.waiters.push(tx);
+                appended.commit = Some(rx);
+                let _ = reply.send(Ok(appended));
+            }
+            Acks::Local => self.waiting.push(SyncWaiter::Reply(reply, appended)),
+            Acks::None => {
+                let _ = reply.send(Ok(appended));
+            }
+        }
+    }
+
+    fn seal(&mut self) {
+        if self.staging.batches.is_empty() {
+            return;
+        }
+        let seq = self.next_seq;
+        let count = self.staging.batches.len() as u32;
+        if let Err(e) = self.log.seal(seq, count) {
+            // The staged batches stay staged; the next tick tries again.
+            warn!(flush = %seq, error = %e, "could not write the seal marker");
+            return;
+        }
+        self.next_seq = FlushSeq(seq.0 + 1);
+        let staging = std::mem::take(&mut self.staging);
+        IngestStats::add(&self.stats.flushes, 1);
+        self.waiting.push(SyncWaiter::Sealed(SealedFlush {
+            seq,
+            batches: staging.batches,
+            waiters: staging.waiters,
+            permits: staging.permits,
+        }));
+    }
+
+    fn start_sync(&mut self) {
+        let waiters = std::mem::take(&mut self.waiting);
+        let handle = match self.log.sync_job() {
+            Some(job) => tokio::task::spawn_blocking(move || job.run()),
+            None => tokio::spawn(async { Ok(()) }),
+        };
+        IngestStats::add(&self.stats.fsyncs, 1);
+        self.running = Some((handle, waiters));
+    }
+
+    async fn sync_done(&mut self, (result, waiters): (std::io::Result<()>, Vec<SyncWaiter>)) {
+        if let Err(e) = &result {
+            error!(error = %e, "hot tier fsync failed: acks=local requests fail; sealed flushes still ship");
+        }
+        for w in waiters {
+            match w {
+                SyncWaiter::Reply(reply, appended) => {
+                    let r = match &result {
+                        Ok(()) => Ok(appended),
+                        Err(e) => Err(IngestError::HotTier(std::io::Error::new(
+                            e.kind(),
+                            e.to_string(),
+                        ))),
+                    };
+                    let _ = reply.send(r);
+                }
+                SyncWaiter::Sealed(flush) => {
+                    if self.sealed_tx.send(flush).await.is_err() {
+                        warn!(
+                            "shipper stopped; the flush stays in the hot tier for the next start"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn committed(&mut self, c: Committed) {
+        if let Err(e) = self.log.committed(c.seq, c.index) {
+            warn!(flush = %c.seq, error = %e, "could not write the commit marker");
+        }
+        self.stats
+            .hot_tier_bytes
+            .store(self.log.total_bytes(), Ordering::Relaxed);
+    }
+}
+
+async fn wait_sync(
+    running: &mut Option<(JoinHandle<std::io::Result<()>>, Vec<SyncWaiter>)>,
+) -> (std::io::Result<()>, Vec<SyncWaiter>) {
+    let (handle, waiters) = running.as_mut().expect("checked by the caller");
+    let result = match handle.await {
+        Ok(r) => r,
+        Err(e) => Err(std::io::Error::other(format!("fsync task failed: {e}"))),
+    };
+    let waiters = std::mem::take(waiters);
+    *running = None;
+    (result, waiters)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
