@@ -130,6 +130,24 @@ pub struct ReadStats {
     pub store_gets: AtomicU64,
     /// Local copies that failed their checks and were re-read from the bucket.
     pub local_corrupt: AtomicU64,
+    /// Fetches parked at the high watermark right now.
+    pub waiting: AtomicU64,
+}
+
+/// Counts a parked fetch for as long as it lives (cancellation included).
+struct Parked<'a>(&'a AtomicU64);
+
+impl<'a> Parked<'a> {
+    fn new(c: &'a AtomicU64) -> Self {
+        c.fetch_add(1, Ordering::Relaxed);
+        Self(c)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The read path of a node.
@@ -198,6 +216,7 @@ impl ReadPath {
                     log_start_offset: page.log_start_offset,
                 });
             }
+            let _parked = Parked::new(&self.stats.waiting);
             tokio::select! {
                 changed = changes.changed() => {
                     if changed.is_err() {

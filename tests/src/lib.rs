@@ -1,1 +1,48 @@
-//! placeholder
+//! strata-tests: the cluster harness for end-to-end tests.
+//!
+//! Tests run real `strata serve` processes on loopback ports and, where they need S3, a real
+//! S3-compatible server (moto) on a free loopback port, optionally behind a [`Proxy`] that can
+//! cut the network. Nothing here sleeps to synchronise: every wait polls a condition against
+//! a deadline.
+//!
+//! - `STRATA_BIN`: the `strata` binary (default: built with cargo on first use).
+//! - `STRATA_MOTO`: the `moto_server` executable (default: `moto_server` on `PATH`).
+
+mod api;
+mod node;
+mod proxy;
+mod s3;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use api::{Api, Produced};
+pub use node::{Node, NodeOptions};
+pub use proxy::Proxy;
+pub use s3::S3Server;
+
+/// Polls `check` until it returns `Some`, or fails after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Returns a free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}

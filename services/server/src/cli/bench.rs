@@ -1,0 +1,338 @@
+//! `strata bench`: a load generator that produces JSON records over HTTP and reports
+//! throughput, latency, object-store PUTs per GiB, stored/raw bytes and the node's peak RSS.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::Args;
+use reqwest::Method;
+use serde_json::json;
+
+use super::Target;
+use super::client::Client;
+use crate::units::parse_duration;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Topic to produce to (created if missing)
+    #[arg(long, default_value = "bench")]
+    topic: String,
+    /// Partitions of the topic when it is created
+    #[arg(long, default_value_t = 8)]
+    partitions: u32,
+    /// Size of each record's JSON value in bytes
+    #[arg(long, default_value_t = 1024)]
+    record_bytes: usize,
+    /// Records per request
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Requests in flight
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// How long to measure
+    #[arg(long, default_value = "20s")]
+    duration: String,
+    /// Load before measuring starts
+    #[arg(long, default_value = "2s")]
+    warmup: String,
+    /// all, local or none
+    #[arg(long, default_value = "all")]
+    acks: String,
+    /// Pace requests to this many MiB/s of record values (default: as fast as it goes)
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// A tiny deterministic generator, so runs are repeatable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+const EVENTS: &[&str] = &[
+    "page_view",
+    "click",
+    "add_to_cart",
+    "checkout",
+    "search",
+    "login",
+];
+const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// A JSON event of exactly `size` bytes: a few typed fields and a random payload string.
+fn record(rng: &mut Rng, size: usize) -> (String, String) {
+    let user = rng.next() % 100_000;
+    let head = format!(
+        r#"{{"user_id":{user},"event":"{}","amount":{}.{:02},"session":"{:016x}","payload":""#,
+        EVENTS[(rng.next() % EVENTS.len() as u64) as usize],
+        rng.next() % 1000,
+        rng.next() % 100,
+        rng.next()
+    );
+    let fill = size.saturating_sub(head.len() + 2);
+    let mut v = head;
+    for _ in 0..fill {
+        v.push(ALNUM[(rng.next() % ALNUM.len() as u64) as usize] as char);
+    }
+    v.push_str("\"}");
+    (format!("user-{user}"), v)
+}
+
+fn bodies(args: &BenchArgs) -> Vec<Bytes> {
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    (0..32)
+        .map(|_| {
+            let records: Vec<String> = (0..args.batch)
+                .map(|_| {
+                    let (k, v) = record(&mut rng, args.record_bytes);
+                    format!(r#"{{"key":"{k}","value":{v}}}"#)
+                })
+                .collect();
+            Bytes::from(format!(r#"{{"records":[{}]}}"#, records.join(",")))
+        })
+        .collect()
+}
+
+async fn scrape(c: &Client) -> anyhow::Result<Vec<(String, f64)>> {
+    let (http, base) = c.parts();
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .context("cannot read /metrics")?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect())
+}
+
+fn metric(m: &[(String, f64)], name: &str) -> f64 {
+    m.iter().find(|(n, _)| n == name).map_or(0.0, |(_, v)| *v)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i] as f64 / 1000.0
+}
+
+pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
+    let duration = parse_duration(&args.duration).map_err(anyhow::Error::msg)?;
+    let warmup = parse_duration(&args.warmup).map_err(anyhow::Error::msg)?;
+    if args.batch == 0 || args.concurrency == 0 {
+        bail!("batch and concurrency must be at least 1");
+    }
+    let c = Client::new(&target.url);
+    let create = json!({"name": args.topic, "partitions": args.partitions});
+    match c.call(Method::POST, "/v1/topics", Some(&create)).await {
+        Ok(_) => {}
+        Err(e) if e.to_string().contains("already exists") => {}
+        Err(e) => return Err(e),
+    }
+    let bodies = Arc::new(bodies(&args));
+    let url = format!(
+        "{}/v1/topics/{}/records?acks={}",
+        target.url.trim_end_matches('/'),
+        args.topic,
+        args.acks
+    );
+    let value_bytes_per_request = (args.batch * args.record_bytes) as u64;
+    let interval_us = args
+        .rate
+        .map(|mib| (value_bytes_per_request as f64 / (mib * 1024.0 * 1024.0) * 1e6) as u64);
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let next_slot = Arc::new(AtomicU64::new(0));
+    let overloaded = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let before = Arc::new(tokio::sync::OnceCell::new());
+    let mut workers = Vec::new();
+    for w in 0..args.concurrency {
+        let (http, url, bodies) = (c.parts().0.clone(), url.clone(), bodies.clone());
+        let (next_slot, overloaded, errors, before, c) = (
+            next_slot.clone(),
+            overloaded.clone(),
+            errors.clone(),
+            before.clone(),
+            c.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut requests = 0u64;
+            let mut i = w;
+            loop {
+                if let Some(every) = interval_us {
+                    let slot = next_slot.fetch_add(every, Ordering::Relaxed);
+                    tokio::time::sleep_until((start + Duration::from_micros(slot)).into()).await;
+                }
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                if now >= measure_from {
+                    before
+                        .get_or_init(|| async { scrape(&c).await.unwrap_or_default() })
+                        .await;
+                }
+                let body = bodies[i % bodies.len()].clone();
+                i += 1;
+                let sent = Instant::now();
+                let resp = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                let took = sent.elapsed();
+                match resp {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        if sent >= measure_from {
+                            latencies.push(took.as_micros() as u64);
+                            requests += 1;
+                        }
+                    }
+                    Ok(r) if r.status().as_u16() == 503 => {
+                        overloaded.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            (latencies, requests)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut requests = 0u64;
+    for w in workers {
+        let (l, r) = w.await?;
+        latencies.extend(l);
+        requests += r;
+    }
+    let elapsed = duration.as_secs_f64();
+    let after = scrape(&c).await?;
+    let before = before.get().cloned().unwrap_or_default();
+    latencies.sort_unstable();
+    let records = requests * args.batch as u64;
+    let value_mib = (requests * value_bytes_per_request) as f64 / (1024.0 * 1024.0);
+    let delta = |name: &str| metric(&after, name) - metric(&before, name);
+    let puts = delta("strata_object_store_requests_total{op=\"put\"}")
+        + delta("strata_object_store_requests_total{op=\"put_part\"}");
+    let raw = delta("strata_ingest_raw_bytes_total");
+    let stored = delta("strata_object_uploaded_bytes_total");
+    let gib = raw / (1024.0 * 1024.0 * 1024.0);
+    let report = json!({
+        "acks": args.acks,
+        "concurrency": args.concurrency,
+        "records_per_request": args.batch,
+        "record_bytes": args.record_bytes,
+        "partitions": args.partitions,
+        "seconds": elapsed,
+        "rate_limit_mib_s": args.rate,
+        "mib_per_s": value_mib / elapsed,
+        "records_per_s": records as f64 / elapsed,
+        "latency_ms": {
+            "p50": percentile(&latencies, 0.50),
+            "p99": percentile(&latencies, 0.99),
+            "p999": percentile(&latencies, 0.999),
+            "max": latencies.last().map_or(0.0, |m| *m as f64 / 1000.0),
+        },
+        "object_store_puts": puts,
+        "puts_per_gib": if gib > 0.0 { puts / gib } else { 0.0 },
+        "stored_over_raw": if raw > 0.0 { stored / raw } else { 0.0 },
+        "server_peak_rss_mib": metric(&after, "strata_process_peak_resident_memory_bytes") / (1024.0 * 1024.0),
+        "requests_503": overloaded.load(Ordering::Relaxed),
+        "errors": errors.load(Ordering::Relaxed),
+    });
+    if args.json {
+        println!("{report}");
+        return Ok(());
+    }
+    let l = &report["latency_ms"];
+    println!(
+        "strata bench: acks={} concurrency={} {}x{}B records/request {} partitions, {:.0}s{}",
+        args.acks,
+        args.concurrency,
+        args.batch,
+        args.record_bytes,
+        args.partitions,
+        elapsed,
+        args.rate
+            .map_or(String::new(), |r| format!(", paced at {r} MiB/s"))
+    );
+    println!(
+        "  throughput     {:.1} MiB/s  {:.0} records/s",
+        report["mib_per_s"].as_f64().unwrap_or(0.0),
+        report["records_per_s"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "  latency        p50 {:.1} ms  p99 {:.1} ms  p999 {:.1} ms  max {:.1} ms",
+        l["p50"].as_f64().unwrap_or(0.0),
+        l["p99"].as_f64().unwrap_or(0.0),
+        l["p999"].as_f64().unwrap_or(0.0),
+        l["max"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "  object store   {} PUTs, {:.1} per GiB, stored/raw {:.3}",
+        puts,
+        report["puts_per_gib"].as_f64().unwrap_or(0.0),
+        report["stored_over_raw"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "  server         peak RSS {:.0} MiB",
+        report["server_peak_rss_mib"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "  rejected       {} x 503, {} other errors",
+        report["requests_503"], report["errors"]
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_valid_json_of_the_requested_size() {
+        let mut rng = Rng(1);
+        for size in [200, 1024, 4096] {
+            let (_, v) = record(&mut rng, size);
+            assert_eq!(v.len(), size);
+            let parsed: serde_json::Value = serde_json::from_str(&v).expect("valid json");
+            assert!(parsed["user_id"].is_u64());
+        }
+    }
+
+    #[test]
+    fn percentiles_pick_the_right_rank() {
+        let v: Vec<u64> = (1..=1000).map(|i| i * 1000).collect();
+        assert_eq!(percentile(&v, 0.5), 500.0);
+        assert_eq!(percentile(&v, 0.99), 990.0);
+        assert_eq!(percentile(&v, 0.999), 999.0);
+    }
+}

@@ -1,0 +1,149 @@
+//! The command line: `strata serve` and the client commands.
+
+mod bench;
+mod client;
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Overrides};
+
+/// Strata: event streams whose durable home is object storage.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where client commands send their requests.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Base URL of any strata node
+    #[arg(
+        long,
+        env = "STRATA_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node (with no flags: a single node on ./strata-data, listening on 127.0.0.1:8080)
+    Serve {
+        /// TOML config file (see strata.example.toml)
+        #[arg(long, env = "STRATA_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Create, list, describe and delete topics
+    Topic {
+        #[command(subcommand)]
+        command: commands::TopicCommand,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Produce records from flags or from standard input
+    Produce {
+        #[command(flatten)]
+        args: commands::ProduceArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Consume records of one partition as JSON lines
+    Consume {
+        #[command(flatten)]
+        args: commands::ConsumeArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Read and commit consumer-group offsets
+    Group {
+        #[command(subcommand)]
+        command: commands::GroupCommand,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Load-test a node: produce 1 KiB JSON records and report throughput and latency
+    Bench {
+        #[command(flatten)]
+        args: bench::BenchArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config, overrides } => serve(config, overrides).await,
+            Command::Topic { command, target } => commands::topic(&target, command).await,
+            Command::Produce { args, target } => commands::produce(&target, args).await,
+            Command::Consume { args, target } => commands::consume(&target, args).await,
+            Command::Group { command, target } => commands::group(&target, command).await,
+            Command::Bench { args, target } => bench::run(&target, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<()> {
+    let config = Config::load(file.as_deref(), &overrides).map_err(anyhow::Error::msg)?;
+    init_tracing(&config.log_format);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot watch SIGTERM");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        }
+        on_signal.cancel();
+    });
+    crate::node::run(config, listener, shutdown).await
+}

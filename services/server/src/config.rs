@@ -1,0 +1,387 @@
+//! The node's typed configuration: defaults, then a TOML file, then `STRATA_*` environment
+//! variables and flags (clap reads both; flags win).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use strata_core::ids::NodeId;
+
+use crate::units::{parse_duration, parse_size};
+
+/// A role a node can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// A voter of the metadata quorum.
+    Meta,
+    /// Takes produce and fetch requests.
+    Ingest,
+    /// Merges and compacts segments (issue 5).
+    Compactor,
+    /// Writes the Parquet archive (issue 6).
+    Archiver,
+}
+
+impl Role {
+    fn parse(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "meta" => Ok(Role::Meta),
+            "ingest" => Ok(Role::Ingest),
+            "compactor" => Ok(Role::Compactor),
+            "archiver" => Ok(Role::Archiver),
+            other => Err(format!(
+                "unknown role {other:?}: roles are meta, ingest, compactor and archiver"
+            )),
+        }
+    }
+
+    /// Returns the role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Meta => "meta",
+            Role::Ingest => "ingest",
+            Role::Compactor => "compactor",
+            Role::Archiver => "archiver",
+        }
+    }
+}
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Hot tier, quorum state and cache live here.
+    pub data_dir: PathBuf,
+    /// Address of the whole HTTP API.
+    pub listen: SocketAddr,
+    /// `file:///abs/path`, `memory://` or `s3://bucket/prefix`.
+    pub object_store: String,
+    /// Roles this node runs.
+    pub roles: Vec<Role>,
+    /// This node's id.
+    pub node_id: NodeId,
+    /// Voters of the quorum, `id=host:port`.
+    pub meta_peers: Vec<(NodeId, String)>,
+    /// Seal and ship at least this often.
+    pub flush_interval: Duration,
+    /// Seal and ship once this many bytes are staged.
+    pub flush_bytes: u64,
+    /// Bytes accepted and not yet committed, before `503`.
+    pub max_inflight_bytes: u64,
+    /// Largest produce request body.
+    pub max_request_bytes: u64,
+    /// Hot-tier segment size.
+    pub hot_segment_bytes: u64,
+    /// Committed hot-tier bytes kept for local reads.
+    pub hot_retain_bytes: u64,
+    /// Objects uploading at once.
+    pub max_concurrent_uploads: usize,
+    /// Objects at least this large are uploaded in parts.
+    pub multipart_threshold: u64,
+    /// How long `acks=all` waits for its commit.
+    pub commit_timeout: Duration,
+    /// Log entries between quorum snapshots.
+    pub snapshot_logs: u64,
+    /// How long `SIGTERM` waits for staged records to ship.
+    pub shutdown_timeout: Duration,
+    /// `text` or `json` logs.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./strata-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            object_store: String::new(),
+            roles: vec![Role::Meta, Role::Ingest, Role::Compactor, Role::Archiver],
+            node_id: NodeId(1),
+            meta_peers: Vec::new(),
+            flush_interval: Duration::from_millis(250),
+            flush_bytes: 8 << 20,
+            max_inflight_bytes: 256 << 20,
+            max_request_bytes: 64 << 20,
+            hot_segment_bytes: 64 << 20,
+            hot_retain_bytes: 256 << 20,
+            max_concurrent_uploads: 4,
+            multipart_threshold: 32 << 20,
+            commit_timeout: Duration::from_secs(30),
+            snapshot_logs: 10_000,
+            shutdown_timeout: Duration::from_secs(30),
+            log_format: "text".to_string(),
+        }
+    }
+}
+
+/// The TOML file's shape: every key optional, human units as strings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    object_store: Option<String>,
+    roles: Option<Vec<String>>,
+    node_id: Option<u64>,
+    meta_peers: Option<String>,
+    flush_interval: Option<String>,
+    flush_bytes: Option<String>,
+    max_inflight_bytes: Option<String>,
+    max_request_bytes: Option<String>,
+    hot_segment_bytes: Option<String>,
+    hot_retain_bytes: Option<String>,
+    max_concurrent_uploads: Option<usize>,
+    multipart_threshold: Option<String>,
+    commit_timeout: Option<String>,
+    snapshot_logs: Option<u64>,
+    shutdown_timeout: Option<String>,
+    log_format: Option<String>,
+}
+
+/// Values from the environment and flags (`None` = not given).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// Hot tier, quorum state and cache directory [default: ./strata-data]
+    #[arg(long, env = "STRATA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the HTTP API [default: 127.0.0.1:8080]
+    #[arg(long, env = "STRATA_LISTEN")]
+    pub listen: Option<String>,
+    /// file:///abs/path, memory:// or s3://bucket/prefix [default: file://<data-dir>/bucket]
+    #[arg(long, env = "STRATA_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    /// Comma-separated roles: meta,ingest,compactor,archiver [default: all]
+    #[arg(long, env = "STRATA_ROLES")]
+    pub roles: Option<String>,
+    /// This node's id [default: 1]
+    #[arg(long, env = "STRATA_NODE_ID")]
+    pub node_id: Option<u64>,
+    /// Voters of the quorum: 1=HOST:PORT,2=HOST:PORT,...
+    #[arg(long, env = "STRATA_META_PEERS")]
+    pub meta_peers: Option<String>,
+    /// Seal and ship at least this often, e.g. 250ms
+    #[arg(long, env = "STRATA_FLUSH_INTERVAL")]
+    pub flush_interval: Option<String>,
+    /// Seal and ship once this much is staged, e.g. 8MiB
+    #[arg(long, env = "STRATA_FLUSH_BYTES")]
+    pub flush_bytes: Option<String>,
+    /// Bytes accepted but not yet committed before 503, e.g. 256MiB
+    #[arg(long, env = "STRATA_MAX_INFLIGHT_BYTES")]
+    pub max_inflight_bytes: Option<String>,
+    /// How long acks=all waits for its commit, e.g. 30s
+    #[arg(long, env = "STRATA_COMMIT_TIMEOUT")]
+    pub commit_timeout: Option<String>,
+    /// How long SIGTERM waits for staged records to ship, e.g. 30s
+    #[arg(long, env = "STRATA_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<String>,
+    /// Log format: text or json [default: text]
+    #[arg(long, env = "STRATA_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+impl Config {
+    /// Defaults for tests: short flushes, everything in `dir`.
+    pub fn for_test(dir: &Path) -> Self {
+        Self {
+            data_dir: dir.to_path_buf(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            flush_interval: Duration::from_millis(20),
+            shutdown_timeout: Duration::from_secs(5),
+            ..Self::default()
+        }
+    }
+
+    /// Builds the config from defaults, an optional TOML file and the overrides.
+    pub fn load(file: Option<&Path>, o: &Overrides) -> Result<Self, String> {
+        let f: FileConfig = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| format!("invalid config file {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let mut c = Config::default();
+        macro_rules! set {
+            ($field:ident, $parse:expr) => {
+                if let Some(v) = o.$field.clone().or(f.$field.clone()) {
+                    c.$field = $parse(v).map_err(|e: String| {
+                        format!("{}: {e}", stringify!($field).replace('_', "-"))
+                    })?;
+                }
+            };
+        }
+        set!(data_dir, |v: PathBuf| Ok(v));
+        set!(listen, |v: String| v
+            .parse::<SocketAddr>()
+            .map_err(|e| format!("{v:?} is not HOST:PORT ({e})")));
+        set!(object_store, |v: String| Ok(v));
+        if let Some(roles) = o.roles.clone().or(f.roles.as_ref().map(|r| r.join(","))) {
+            c.roles = parse_roles(&roles).map_err(|e| format!("roles: {e}"))?;
+        }
+        set!(node_id, |v: u64| if v == 0 {
+            Err("node-id must be at least 1".to_string())
+        } else {
+            Ok(NodeId(v))
+        });
+        set!(meta_peers, |v: String| parse_peers(&v));
+        set!(flush_interval, |v: String| parse_duration(&v));
+        set!(flush_bytes, |v: String| parse_size(&v));
+        set!(max_inflight_bytes, |v: String| parse_size(&v));
+        set!(commit_timeout, |v: String| parse_duration(&v));
+        set!(shutdown_timeout, |v: String| parse_duration(&v));
+        set!(log_format, |v: String| match v.as_str() {
+            "text" | "json" => Ok(v),
+            _ => Err("expected text or json".to_string()),
+        });
+        macro_rules! file_only {
+            ($field:ident, $parse:expr) => {
+                if let Some(v) = f.$field.clone() {
+                    c.$field = $parse(v).map_err(|e: String| {
+                        format!("{}: {e}", stringify!($field).replace('_', "-"))
+                    })?;
+                }
+            };
+        }
+        file_only!(max_request_bytes, |v: String| parse_size(&v));
+        file_only!(hot_segment_bytes, |v: String| parse_size(&v));
+        file_only!(hot_retain_bytes, |v: String| parse_size(&v));
+        file_only!(multipart_threshold, |v: String| parse_size(&v));
+        file_only!(max_concurrent_uploads, |v: usize| if v == 0 {
+            Err("must be at least 1".to_string())
+        } else {
+            Ok(v)
+        });
+        file_only!(snapshot_logs, |v: u64| if v == 0 {
+            Err("must be at least 1".to_string())
+        } else {
+            Ok(v)
+        });
+        if c.object_store.is_empty() {
+            let abs = std::path::absolute(&c.data_dir)
+                .map_err(|e| format!("data-dir {}: {e}", c.data_dir.display()))?;
+            c.object_store = format!("file://{}", abs.join("bucket").display());
+        }
+        if c.flush_interval.is_zero() {
+            return Err("flush-interval must be above zero".to_string());
+        }
+        Ok(c)
+    }
+
+    /// Returns whether the node runs `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+fn parse_roles(s: &str) -> Result<Vec<Role>, String> {
+    let mut roles: Vec<Role> = s
+        .split(',')
+        .filter(|r| !r.trim().is_empty())
+        .map(Role::parse)
+        .collect::<Result<_, _>>()?;
+    roles.sort();
+    roles.dedup();
+    if roles.is_empty() {
+        return Err("give at least one role".to_string());
+    }
+    Ok(roles)
+}
+
+fn parse_peers(s: &str) -> Result<Vec<(NodeId, String)>, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (id, addr) = p
+                .split_once('=')
+                .ok_or_else(|| format!("peer {p:?} is not ID=HOST:PORT"))?;
+            let id: u64 = id
+                .trim()
+                .parse()
+                .map_err(|_| format!("peer id {id:?} is not a number"))?;
+            Ok((NodeId(id), addr.trim().to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../strata.example.toml");
+        let c = Config::load(Some(&example), &Overrides::default()).expect("parses");
+        let d = Config::load(None, &Overrides::default()).expect("defaults");
+        assert_eq!(c, d, "the example documents the defaults");
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nflush-interval = \"1s\"\nroles = [\"meta\", \"ingest\"]\nhot-retain-bytes = \"1MiB\"\n").expect("writes");
+        let o = Overrides {
+            flush_interval: Some("100ms".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(Some(&file), &o).expect("loads");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.flush_interval, Duration::from_millis(100));
+        assert_eq!(c.roles, vec![Role::Meta, Role::Ingest]);
+        assert_eq!(c.hot_retain_bytes, 1 << 20);
+        assert!(c.object_store.starts_with("file:///"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_named() {
+        for (o, needle) in [
+            (
+                Overrides {
+                    flush_bytes: Some("8 lots".into()),
+                    ..Default::default()
+                },
+                "flush-bytes",
+            ),
+            (
+                Overrides {
+                    roles: Some("meta,brokers".into()),
+                    ..Default::default()
+                },
+                "brokers",
+            ),
+            (
+                Overrides {
+                    listen: Some("nowhere".into()),
+                    ..Default::default()
+                },
+                "listen",
+            ),
+            (
+                Overrides {
+                    node_id: Some(0),
+                    ..Default::default()
+                },
+                "node-id",
+            ),
+            (
+                Overrides {
+                    meta_peers: Some("1:host".into()),
+                    ..Default::default()
+                },
+                "ID=HOST:PORT",
+            ),
+        ] {
+            let e = Config::load(None, &o).expect_err("refused");
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "flush-intervall = \"1s\"\n").expect("writes");
+        assert!(
+            Config::load(Some(&file), &Overrides::default())
+                .expect_err("typo")
+                .contains("unknown field")
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! Consumer-group offset routes.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use strata_core::ids::{Offset, PartitionId};
+use strata_core::meta::GroupOffset;
+
+use super::{ApiResult, Shared, json, json_body, read_body};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitIn {
+    offsets: Vec<OffsetIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetIn {
+    topic: String,
+    partition: u32,
+    offset: i64,
+}
+
+#[derive(Serialize)]
+struct OffsetOut {
+    topic: String,
+    partition: u32,
+    offset: i64,
+    lag: i64,
+}
+
+pub async fn commit(
+    State(s): State<Shared>,
+    Path(group): Path<String>,
+    body: axum::body::Body,
+) -> ApiResult<StatusCode> {
+    let body = read_body(body, 4 << 20).await?;
+    let req: CommitIn = json_body(&body)?;
+    let offsets = req
+        .offsets
+        .into_iter()
+        .map(|o| GroupOffset {
+            topic: o.topic,
+            partition: PartitionId(o.partition),
+            offset: Offset(o.offset),
+        })
+        .collect();
+    s.meta.commit_group_offsets(&group, offsets).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list(State(s): State<Shared>, Path(group): Path<String>) -> ApiResult<Response> {
+    let mut out = Vec::new();
+    for o in s.meta.group_offsets(&group).await? {
+        let hwm = s
+            .meta
+            .partitions(&o.topic)
+            .await
+            .ok()
+            .and_then(|p| p.get(o.partition.0 as usize).map(|p| p.high_watermark.0))
+            .unwrap_or(o.offset.0);
+        out.push(OffsetOut {
+            topic: o.topic,
+            partition: o.partition.0,
+            offset: o.offset.0,
+            lag: (hwm - o.offset.0).max(0),
+        });
+    }
+    Ok(json(StatusCode::OK, &serde_json::json!({ "offsets": out })))
+}

@@ -1,0 +1,227 @@
+//! The HTTP API (API.md): routes, shared state, and the JSON error contract.
+
+mod groups;
+mod ops;
+mod records;
+mod topics;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{MatchedPath, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use object_store::ObjectStore;
+use serde::de::DeserializeOwned;
+use strata_cache::ReadPath;
+use strata_core::api::{ApiError, codes};
+use strata_core::meta::MetaStore;
+use strata_ingest::Ingestor;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    /// The node's config.
+    pub config: Config,
+    /// The quorum.
+    pub meta: Arc<dyn MetaStore>,
+    /// The bucket.
+    pub store: Arc<dyn ObjectStore>,
+    /// The write path (nodes with the ingest role).
+    pub ingest: Option<Arc<Ingestor>>,
+    /// The read path.
+    pub read: ReadPath,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when the node stops; long-polls return early.
+    pub shutdown: CancellationToken,
+}
+
+/// Shared state handle.
+pub type Shared = Arc<AppState>;
+
+/// An API error as an HTTP response.
+#[derive(Debug)]
+pub struct HttpError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for HttpError {
+    fn from(e: E) -> Self {
+        HttpError(e.into())
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&e).expect("errors serialize");
+        let mut r = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        if let Some(secs) = e.retry_after_secs {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
+    }
+}
+
+/// The result type of handlers.
+pub type ApiResult<T> = Result<T, HttpError>;
+
+/// Parses a JSON body with our error contract.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")).into())
+}
+
+/// Returns a JSON response.
+pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    let body = serde_json::to_vec(value).expect("responses serialize");
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Query parameters as pairs; unknown names are refused so typos do not pass silently.
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Extracts the query, refusing names not in `known`.
+    pub fn from_query(
+        q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+        known: &[&str],
+    ) -> ApiResult<Self> {
+        let Query(pairs) =
+            q.map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+            return Err(ApiError::bad_request(format!(
+                "unknown query parameter {k:?}; known: {}",
+                known.join(", ")
+            ))
+            .into());
+        }
+        Ok(Self(pairs))
+    }
+
+    /// Returns a parameter's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parses a numeric parameter within `min..=max`, with a default.
+    pub fn number<T>(&self, name: &str, default: T, min: T, max: T) -> ApiResult<T>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(v) = self.get(name) else {
+            return Ok(default);
+        };
+        match v.parse::<T>() {
+            Ok(n) if n >= min && n <= max => Ok(n),
+            _ => Err(ApiError::bad_request(format!(
+                "{name} must be a number from {min} to {max}, got {v:?}"
+            ))
+            .into()),
+        }
+    }
+}
+
+/// Builds the router of the whole API.
+pub fn router(state: Shared) -> Router {
+    let max_body = state.config.max_request_bytes as usize;
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/v1/cluster", get(ops::cluster))
+        .route("/v1/topics", post(topics::create).get(topics::list))
+        .route(
+            "/v1/topics/{topic}",
+            get(topics::describe).delete(topics::delete),
+        )
+        .route(
+            "/v1/topics/{topic}/config",
+            axum::routing::patch(topics::update_config),
+        )
+        .route("/v1/topics/{topic}/records", post(records::produce))
+        .route(
+            "/v1/topics/{topic}/partitions/{partition}/records",
+            get(records::consume),
+        )
+        .route(
+            "/v1/groups/{group}/offsets",
+            post(groups::commit).get(groups::list),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> HttpError {
+    ApiError::new(
+        404,
+        codes::ROUTE_NOT_FOUND,
+        "no such route; see API.md for the routes",
+    )
+    .into()
+}
+
+async fn method_not_allowed() -> HttpError {
+    ApiError::new(
+        405,
+        codes::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
+    .into()
+}
+
+async fn count_requests(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let r = next.run(req).await;
+    s.metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), r.status().as_str()])
+        .inc();
+    tracing::trace!(route, status = r.status().as_u16(), elapsed = ?started.elapsed(), "request");
+    r
+}
+
+/// Reads a request body, turning the body-limit rejection into our `413`.
+pub async fn read_body(body: axum::body::Body, limit: u64) -> ApiResult<bytes::Bytes> {
+    axum::body::to_bytes(body, limit as usize)
+        .await
+        .map_err(|e| {
+            let too_big = std::error::Error::source(&e)
+                .is_some_and(|s| s.to_string().contains("length limit"))
+                || e.to_string().contains("length limit");
+            if too_big {
+                HttpError(ApiError::new(
+                    413,
+                    codes::REQUEST_TOO_LARGE,
+                    format!("request body is over this node's limit of {limit} bytes; split it"),
+                ))
+            } else {
+                HttpError(ApiError::bad_request(format!(
+                    "could not read the request body: {e}"
+                )))
+            }
+        })
+}

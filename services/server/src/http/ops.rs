@@ -1,0 +1,71 @@
+//! Operations routes: health, readiness, metrics, cluster view.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json as j;
+use strata_core::api::{ApiError, codes};
+
+use super::{ApiResult, Shared, json};
+use crate::store;
+
+pub async fn healthz() -> Response {
+    json(StatusCode::OK, &j!({"status": "ok"}))
+}
+
+pub async fn readyz(State(s): State<Shared>) -> ApiResult<Response> {
+    let q = s.meta.status();
+    if q.leader.is_none() {
+        return Err(ApiError::unavailable(
+            codes::QUORUM_UNAVAILABLE,
+            "the metadata quorum has no leader",
+            1,
+        )
+        .into());
+    }
+    if let Err(e) = store::ping(s.store.as_ref()).await {
+        return Err(ApiError::unavailable(
+            codes::STORE_UNAVAILABLE,
+            format!("object store unreachable: {e}"),
+            1,
+        )
+        .into());
+    }
+    if s.ingest.as_ref().is_some_and(|i| i.is_stopping()) || s.shutdown.is_cancelled() {
+        return Err(
+            ApiError::unavailable(codes::SHUTTING_DOWN, "this node is shutting down", 1).into(),
+        );
+    }
+    Ok(json(StatusCode::OK, &j!({"status": "ready"})))
+}
+
+pub async fn metrics(State(s): State<Shared>) -> Response {
+    let ingest = s.ingest.as_ref().map(|i| i.stats());
+    let text = s
+        .metrics
+        .render(ingest.as_deref(), &s.read.stats(), Some(&s.meta.status()));
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response()
+}
+
+pub async fn cluster(State(s): State<Shared>) -> Response {
+    let q = s.meta.status();
+    let roles: Vec<&str> = s.config.roles.iter().map(|r| r.as_str()).collect();
+    json(
+        StatusCode::OK,
+        &j!({
+            "node": {"id": s.config.node_id.0, "roles": roles, "listen": s.config.listen.to_string()},
+            "nodes": [{"id": s.config.node_id.0, "roles": roles, "listen": s.config.listen.to_string()}],
+            "quorum": {
+                "leader": q.leader.map(|l| l.0),
+                "term": q.term,
+                "applied_index": q.applied_index,
+                "voters": q.voters.iter().map(|v| v.0).collect::<Vec<_>>(),
+            }
+        }),
+    )
+}

@@ -1,0 +1,142 @@
+//! Topic routes.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use strata_core::api::ApiError;
+use strata_core::meta::{PartitionInfo, TopicInfo};
+
+use super::{ApiResult, Shared, json, json_body, read_body};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTopic {
+    name: String,
+    #[serde(default = "one")]
+    partitions: u32,
+    #[serde(default)]
+    config: BTreeMap<String, Value>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A topic as the API shows it.
+#[derive(Serialize)]
+pub struct TopicOut {
+    name: String,
+    id: u64,
+    partitions: Vec<PartitionOut>,
+    config: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct PartitionOut {
+    partition: u32,
+    log_start_offset: i64,
+    high_watermark: i64,
+    leader: String,
+    extents: u64,
+    bytes: u64,
+}
+
+fn topic_out(node: u64, t: TopicInfo, parts: Vec<PartitionInfo>) -> TopicOut {
+    TopicOut {
+        name: t.name,
+        id: t.id.0,
+        partitions: parts
+            .into_iter()
+            .map(|p| PartitionOut {
+                partition: p.partition.0,
+                log_start_offset: p.log_start_offset.0,
+                high_watermark: p.high_watermark.0,
+                // Any node serves any partition; the one answering is as good a leader as any.
+                leader: format!("node-{node}"),
+                extents: p.extents,
+                bytes: p.bytes,
+            })
+            .collect(),
+        config: t.config.to_map(),
+    }
+}
+
+/// Turns config values given as strings, numbers or booleans into strings.
+pub fn config_strings(config: BTreeMap<String, Value>) -> ApiResult<BTreeMap<String, String>> {
+    config
+        .into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "config value of {k:?} must be a string or a number, got {other}"
+                    ))
+                    .into());
+                }
+            };
+            Ok((k, s))
+        })
+        .collect()
+}
+
+async fn described(s: &Shared, name: &str) -> ApiResult<TopicOut> {
+    let t = s.meta.topic(name).await?;
+    let parts = s.meta.partitions(name).await?;
+    Ok(topic_out(s.config.node_id.0, t, parts))
+}
+
+pub async fn create(State(s): State<Shared>, body: axum::body::Body) -> ApiResult<Response> {
+    let body = read_body(body, 1 << 20).await?;
+    let req: CreateTopic = json_body(&body)?;
+    let config = config_strings(req.config)?;
+    let t = s
+        .meta
+        .create_topic(&req.name, req.partitions, config)
+        .await?;
+    let out = described(&s, &t.name).await?;
+    Ok(json(StatusCode::CREATED, &out))
+}
+
+pub async fn list(State(s): State<Shared>) -> ApiResult<Response> {
+    let mut topics = Vec::new();
+    for t in s.meta.list_topics().await? {
+        let parts = s.meta.partitions(&t.name).await?;
+        topics.push(topic_out(s.config.node_id.0, t, parts));
+    }
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "topics": topics }),
+    ))
+}
+
+pub async fn describe(State(s): State<Shared>, Path(topic): Path<String>) -> ApiResult<Response> {
+    Ok(json(StatusCode::OK, &described(&s, &topic).await?))
+}
+
+pub async fn update_config(
+    State(s): State<Shared>,
+    Path(topic): Path<String>,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let body = read_body(body, 1 << 20).await?;
+    let changes: BTreeMap<String, Value> = json_body(&body)?;
+    if changes.is_empty() {
+        return Err(ApiError::bad_request("no config changes given").into());
+    }
+    s.meta
+        .update_topic_config(&topic, config_strings(changes)?)
+        .await?;
+    Ok(json(StatusCode::OK, &described(&s, &topic).await?))
+}
+
+pub async fn delete(State(s): State<Shared>, Path(topic): Path<String>) -> ApiResult<StatusCode> {
+    s.meta.delete_topic(&topic).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,324 @@
+//! `/metrics`: Prometheus text built from request-level metrics and the roles' counters.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+use strata_cache::ReadStats;
+use strata_core::meta::QuorumStatus;
+use strata_ingest::IngestStats;
+
+/// Reads one counter of the write path.
+type StatFn = fn(&IngestStats) -> u64;
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Every metric the node exports.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// HTTP requests by route and status.
+    pub http_requests: IntCounterVec,
+    /// Produce latency by acks mode.
+    pub produce_latency: HistogramVec,
+    /// Records produced by acks mode.
+    pub produce_records: IntCounterVec,
+    /// Fetch latency (including long-poll waits).
+    pub fetch_latency: Histogram,
+    /// Records fetched.
+    pub fetch_records: IntCounter,
+    /// Record bytes fetched.
+    pub fetch_bytes: IntCounter,
+    /// Object-store requests by operation.
+    pub store_requests: IntCounterVec,
+    /// Object-store errors by operation.
+    pub store_errors: IntCounterVec,
+    /// Object-store bytes by direction (`up`, `down`).
+    pub store_bytes: IntCounterVec,
+    ingest_counters: Vec<(IntCounter, StatFn)>,
+    ingest_gauges: Vec<(IntGauge, StatFn)>,
+    read_bytes: IntCounterVec,
+    fetch_waiting: IntGauge,
+    quorum_leader: IntGauge,
+    quorum_term: IntGauge,
+    quorum_applied: IntGauge,
+    rss: IntGauge,
+    peak_rss: IntGauge,
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("registered once");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("registered once");
+    g
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("registered once");
+    c
+}
+
+fn histogram(r: &Registry, name: &str, help: &str) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()))
+        .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("registered once");
+    h
+}
+
+fn histogram_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+        labels,
+    )
+    .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("registered once");
+    h
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let ingest_counters: Vec<(IntCounter, StatFn)> = vec![
+            (
+                counter(&r, "strata_ingest_records_total", "Records accepted"),
+                |s| s.records.load(Ordering::Relaxed),
+            ),
+            (
+                counter(
+                    &r,
+                    "strata_ingest_raw_bytes_total",
+                    "Record bytes accepted, before compression",
+                ),
+                |s| s.raw_bytes.load(Ordering::Relaxed),
+            ),
+            (
+                counter(
+                    &r,
+                    "strata_hot_tier_written_bytes_total",
+                    "Batch bytes written to the hot tier",
+                ),
+                |s| s.hot_bytes_written.load(Ordering::Relaxed),
+            ),
+            (
+                counter(
+                    &r,
+                    "strata_hot_tier_fsyncs_total",
+                    "Hot-tier group-commit fsyncs",
+                ),
+                |s| s.fsyncs.load(Ordering::Relaxed),
+            ),
+            (counter(&r, "strata_flushes_total", "Flushes sealed"), |s| {
+                s.flushes.load(Ordering::Relaxed)
+            }),
+            (
+                counter(
+                    &r,
+                    "strata_objects_uploaded_total",
+                    "Objects shipped to the object store",
+                ),
+                |s| s.objects_uploaded.load(Ordering::Relaxed),
+            ),
+            (
+                counter(
+                    &r,
+                    "strata_object_uploaded_bytes_total",
+                    "Bytes of objects shipped",
+                ),
+                |s| s.object_bytes.load(Ordering::Relaxed),
+            ),
+            (
+                counter(
+                    &r,
+                    "strata_upload_retries_total",
+                    "Uploads that failed and were retried",
+                ),
+                |s| s.upload_retries.load(Ordering::Relaxed),
+            ),
+            (
+                counter(
+                    &r,
+                    "strata_commit_retries_total",
+                    "Quorum commits that failed and were retried",
+                ),
+                |s| s.commit_retries.load(Ordering::Relaxed),
+            ),
+            (
+                counter(
+                    &r,
+                    "strata_commits_total",
+                    "Flushes committed to the quorum",
+                ),
+                |s| s.commits.load(Ordering::Relaxed),
+            ),
+        ];
+        let ingest_gauges: Vec<(IntGauge, StatFn)> = vec![(
+            gauge(
+                &r,
+                "strata_hot_tier_bytes",
+                "Bytes in hot-tier segment files",
+            ),
+            |s| s.hot_tier_bytes.load(Ordering::Relaxed),
+        )];
+        Self {
+            http_requests: counter_vec(
+                &r,
+                "strata_http_requests_total",
+                "HTTP requests by route and status",
+                &["route", "status"],
+            ),
+            produce_latency: histogram_vec(
+                &r,
+                "strata_produce_latency_seconds",
+                "Produce latency by acks mode",
+                &["acks"],
+            ),
+            produce_records: counter_vec(
+                &r,
+                "strata_produce_records_total",
+                "Records produced by acks mode",
+                &["acks"],
+            ),
+            fetch_latency: histogram(
+                &r,
+                "strata_fetch_latency_seconds",
+                "Fetch latency, long-poll waits included",
+            ),
+            fetch_records: counter(&r, "strata_fetch_records_total", "Records fetched"),
+            fetch_bytes: counter(&r, "strata_fetch_bytes_total", "Record bytes fetched"),
+            store_requests: counter_vec(
+                &r,
+                "strata_object_store_requests_total",
+                "Object-store requests by operation",
+                &["op"],
+            ),
+            store_errors: counter_vec(
+                &r,
+                "strata_object_store_errors_total",
+                "Object-store errors by operation",
+                &["op"],
+            ),
+            store_bytes: counter_vec(
+                &r,
+                "strata_object_store_bytes_total",
+                "Object-store bytes by direction",
+                &["direction"],
+            ),
+            read_bytes: counter_vec(
+                &r,
+                "strata_read_bytes_total",
+                "Bytes read for fetches by source",
+                &["source"],
+            ),
+            fetch_waiting: gauge(
+                &r,
+                "strata_fetch_waiting",
+                "Fetches parked at the high watermark (long-polls)",
+            ),
+            quorum_leader: gauge(
+                &r,
+                "strata_quorum_has_leader",
+                "1 if the quorum has a leader this node knows",
+            ),
+            quorum_term: gauge(&r, "strata_quorum_term", "Current Raft term"),
+            quorum_applied: gauge(
+                &r,
+                "strata_quorum_applied_index",
+                "Last applied Raft log index",
+            ),
+            rss: gauge(
+                &r,
+                "strata_process_resident_memory_bytes",
+                "Resident memory of this process",
+            ),
+            peak_rss: gauge(
+                &r,
+                "strata_process_peak_resident_memory_bytes",
+                "Peak resident memory of this process",
+            ),
+            ingest_counters,
+            ingest_gauges,
+            registry: r,
+        }
+    }
+
+    /// Renders every metric, first bringing the roles' counters up to date.
+    pub fn render(
+        &self,
+        ingest: Option<&IngestStats>,
+        read: &ReadStats,
+        quorum: Option<&QuorumStatus>,
+    ) -> String {
+        if let Some(s) = ingest {
+            for (c, get) in &self.ingest_counters {
+                catch_up(c, get(s));
+            }
+            for (g, get) in &self.ingest_gauges {
+                g.set(get(s) as i64);
+            }
+        }
+        catch_up(
+            &self.read_bytes.with_label_values(&["hot_tier"]),
+            read.local_bytes.load(Ordering::Relaxed),
+        );
+        catch_up(
+            &self.read_bytes.with_label_values(&["object_store"]),
+            read.store_bytes.load(Ordering::Relaxed),
+        );
+        self.fetch_waiting
+            .set(read.waiting.load(Ordering::Relaxed) as i64);
+        if let Some(q) = quorum {
+            self.quorum_leader.set(i64::from(q.leader.is_some()));
+            self.quorum_term.set(q.term as i64);
+            self.quorum_applied.set(q.applied_index as i64);
+        }
+        if let Some((rss, peak)) = memory() {
+            self.rss.set(rss as i64);
+            self.peak_rss.set(peak as i64);
+        }
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("prometheus text is utf-8")
+    }
+}
+
+/// Moves a monotonic counter up to `value`.
+fn catch_up(c: &IntCounter, value: u64) {
+    let now = c.get();
+    if value > now {
+        c.inc_by(value - now);
+    }
+}
+
+/// Returns (resident, peak resident) bytes of this process, from `/proc/self/status`.
+pub fn memory() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Shared handle to the metrics.
+pub type SharedMetrics = Arc<Metrics>;

@@ -1,0 +1,231 @@
+//! A real `strata serve` process.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::api::Api;
+
+/// Returns the `strata` binary, building it once per test process if `STRATA_BIN` is unset.
+pub fn strata_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(p) = std::env::var("STRATA_BIN") {
+            return PathBuf::from(p);
+        }
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "strata-server", "--bin", "strata"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the strata binary failed");
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/debug/deps/<test> -> target/debug/strata
+        exe.parent()
+            .and_then(Path::parent)
+            .map(|d| d.join("strata"))
+            .expect("target directory")
+    })
+    .clone()
+}
+
+/// How to start a node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Object store URL (`file://` under the data dir when `None`).
+    pub object_store: Option<String>,
+    /// Extra environment (AWS settings for S3).
+    pub env: Vec<(String, String)>,
+    /// Extra `serve` flags.
+    pub args: Vec<String>,
+    /// TOML config file contents.
+    pub config: Option<String>,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        Self {
+            object_store: None,
+            env: Vec::new(),
+            args: vec!["--flush-interval".into(), "50ms".into()],
+            config: None,
+        }
+    }
+}
+
+/// A running (or stopped) node with its data directory.
+#[derive(Debug)]
+pub struct Node {
+    child: Option<Child>,
+    addr: String,
+    data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    opts: NodeOptions,
+    /// Standard error of the last run, for diagnostics.
+    pub log: PathBuf,
+}
+
+impl Node {
+    /// Starts a node on a fresh data directory.
+    pub async fn start(opts: NodeOptions) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut node = Self {
+            child: None,
+            addr: String::new(),
+            data_dir: dir.path().join("data"),
+            log: dir.path().join("stderr.log"),
+            _dir: Some(dir),
+            opts,
+        };
+        node.launch().await?;
+        Ok(node)
+    }
+
+    /// Returns the data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Returns `http://HOST:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Returns an API client for this node.
+    pub fn api(&self) -> Api {
+        Api::new(&self.url())
+    }
+
+    /// Returns the object store URL the node uses.
+    pub fn object_store(&self) -> String {
+        self.opts
+            .object_store
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("bucket").display()))
+    }
+
+    /// Starts the process and waits for its `listening on` line.
+    async fn launch(&mut self) -> anyhow::Result<()> {
+        let mut cmd = Command::new(strata_bin());
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--object-store")
+            .arg(self.object_store())
+            .args(&self.opts.args)
+            .envs(self.opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "info,strata_ingest=debug,openraft=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.log)?,
+            )
+            .kill_on_drop(true);
+        if let Some(text) = &self.opts.config {
+            let file = self.data_dir.with_file_name("strata.toml");
+            std::fs::write(&file, text)?;
+            cmd.arg("--config").arg(file);
+        }
+        let mut child = cmd.spawn().context("cannot start strata")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    return Ok(addr.to_string());
+                }
+            }
+            bail!("strata exited before listening")
+        })
+        .await;
+        let addr = match addr {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => bail!("{e}; its log:\n{}", self.tail_log()),
+            Err(_) => bail!(
+                "strata did not listen within 60s; its log:\n{}",
+                self.tail_log()
+            ),
+        };
+        // Keep draining stdout so the process never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        self.addr = addr;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Returns the last lines of the node's log.
+    pub fn tail_log(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Kills the process with SIGKILL and waits for it.
+    pub async fn kill9(&mut self) -> anyhow::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.start_kill()?;
+            c.wait().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let mut c = self.child.take().context("not running")?;
+        let pid = c.id().context("no pid")?;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        Ok(tokio::time::timeout(Duration::from_secs(60), c.wait()).await??)
+    }
+
+    /// Starts the node again on the same data directory (a new port).
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            self.kill9().await?;
+        }
+        self.launch().await
+    }
+
+    /// Runs a `strata` client command against this node and returns (success, stdout, stderr).
+    pub async fn cli(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> anyhow::Result<(bool, String, String)> {
+        let mut cmd = Command::new(strata_bin());
+        cmd.args(args)
+            .env("STRATA_URL", self.url())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn()?;
+        if let Some(input) = stdin {
+            use tokio::io::AsyncWriteExt;
+            let mut s = child.stdin.take().context("stdin")?;
+            s.write_all(input.as_bytes()).await?;
+            drop(s);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await??;
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+}
