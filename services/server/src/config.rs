@@ -146,7 +146,7 @@ pub struct Overrides {
     /// Address of the HTTP API [default: 127.0.0.1:8080]
     #[arg(long, env = "STRATA_LISTEN")]
     pub listen: Option<String>,
-    /// file:///abs/path, memory:// or s3://bucket/prefix [default: file://<data-dir>/bucket]
+    /// file:///abs/path, memory:// or s3://bucket/prefix [default: file://DATA_DIR/bucket]
     #[arg(long, env = "STRATA_OBJECT_STORE")]
     pub object_store: Option<String>,
     /// Comma-separated roles: meta,ingest,compactor,archiver [default: all]

@@ -15,7 +15,8 @@ use strata_ingest::IngestStats;
 type StatFn = fn(&IngestStats) -> u64;
 
 const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
+    0.75, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
 /// Every metric the node exports.
@@ -40,6 +41,8 @@ pub struct Metrics {
     pub store_errors: IntCounterVec,
     /// Object-store bytes by direction (`up`, `down`).
     pub store_bytes: IntCounterVec,
+    /// Object-store request latency by operation.
+    pub store_latency: HistogramVec,
     ingest_counters: Vec<(IntCounter, StatFn)>,
     ingest_gauges: Vec<(IntGauge, StatFn)>,
     read_bytes: IntCounterVec,
@@ -220,6 +223,12 @@ impl Metrics {
                 "strata_object_store_bytes_total",
                 "Object-store bytes by direction",
                 &["direction"],
+            ),
+            store_latency: histogram_vec(
+                &r,
+                "strata_object_store_request_seconds",
+                "Object-store request latency by operation",
+                &["op"],
             ),
             read_bytes: counter_vec(
                 &r,

@@ -317,7 +317,13 @@ impl ObjectStore for Metered {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         let len = payload.content_length() as u64;
-        let r = self.count("put", self.inner.put_opts(location, payload, opts).await);
+        let started = std::time::Instant::now();
+        let r = self.inner.put_opts(location, payload, opts).await;
+        self.metrics
+            .store_latency
+            .with_label_values(&["put"])
+            .observe(started.elapsed().as_secs_f64());
+        let r = self.count("put", r);
         if r.is_ok() {
             self.metrics
                 .store_bytes
@@ -354,7 +360,13 @@ impl ObjectStore for Metered {
         } else {
             "get"
         };
-        let r = self.count(op, self.inner.get_opts(location, options).await);
+        let started = std::time::Instant::now();
+        let r = self.inner.get_opts(location, options).await;
+        self.metrics
+            .store_latency
+            .with_label_values(&[op])
+            .observe(started.elapsed().as_secs_f64());
+        let r = self.count(op, r);
         if let Ok(g) = &r {
             self.metrics
                 .store_bytes

@@ -128,6 +128,37 @@ fn metric(m: &[(String, f64)], name: &str) -> f64 {
     m.iter().find(|(n, _)| n == name).map_or(0.0, |(_, v)| *v)
 }
 
+/// Estimates a quantile (ms) of a Prometheus histogram from the change of its buckets:
+/// the upper bound of the first bucket holding the quantile.
+fn histogram_quantile(
+    before: &[(String, f64)],
+    after: &[(String, f64)],
+    prefix: &str,
+    q: f64,
+) -> Option<f64> {
+    let mut buckets: Vec<(f64, f64)> = after
+        .iter()
+        .filter_map(|(name, v)| {
+            let le = name.strip_prefix(prefix)?.strip_suffix("\"}")?;
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((bound, v - metric(before, name)))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    buckets
+        .iter()
+        .find(|(_, count)| *count >= total * q)
+        .map(|(bound, _)| bound * 1000.0)
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -262,6 +293,10 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
             "max": latencies.last().map_or(0.0, |m| *m as f64 / 1000.0),
         },
         "object_store_puts": puts,
+        "put_latency_ms_le": {
+            "p50": histogram_quantile(&before, &after, "strata_object_store_request_seconds_bucket{op=\"put\",le=\"", 0.5),
+            "p99": histogram_quantile(&before, &after, "strata_object_store_request_seconds_bucket{op=\"put\",le=\"", 0.99),
+        },
         "puts_per_gib": if gib > 0.0 { puts / gib } else { 0.0 },
         "stored_over_raw": if raw > 0.0 { stored / raw } else { 0.0 },
         "server_peak_rss_mib": metric(&after, "strata_process_peak_resident_memory_bytes") / (1024.0 * 1024.0),
@@ -303,6 +338,10 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
         report["stored_over_raw"].as_f64().unwrap_or(0.0)
     );
     println!(
+        "  PUT latency    p50 <= {} ms  p99 <= {} ms (histogram bounds)",
+        report["put_latency_ms_le"]["p50"], report["put_latency_ms_le"]["p99"]
+    );
+    println!(
         "  server         peak RSS {:.0} MiB",
         report["server_peak_rss_mib"].as_f64().unwrap_or(0.0)
     );
@@ -326,6 +365,25 @@ mod tests {
             let parsed: serde_json::Value = serde_json::from_str(&v).expect("valid json");
             assert!(parsed["user_id"].is_u64());
         }
+    }
+
+    #[test]
+    fn histogram_quantiles_come_from_bucket_deltas() {
+        let b = |le: &str, v: f64| (format!("h_bucket{{le=\"{le}\"}}"), v);
+        let before = vec![b("0.1", 5.0), b("1", 5.0), b("+Inf", 5.0)];
+        let after = vec![b("0.1", 95.0), b("1", 104.0), b("+Inf", 105.0)];
+        assert_eq!(
+            histogram_quantile(&before, &after, "h_bucket{le=\"", 0.5),
+            Some(100.0)
+        );
+        assert_eq!(
+            histogram_quantile(&before, &after, "h_bucket{le=\"", 0.99),
+            Some(1000.0)
+        );
+        assert_eq!(
+            histogram_quantile(&after, &after, "h_bucket{le=\"", 0.5),
+            None
+        );
     }
 
     #[test]
