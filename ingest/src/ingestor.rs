@@ -19,13 +19,27 @@ use tracing::{info, warn};
 use crate::acks::Acks;
 use crate::config::IngestConfig;
 use crate::error::IngestError;
-use crate::hot::{HotLog, HotReader};
+use crate::hot::{HotLog, HotReader, ReplayedBatch};
 use crate::parse::ProduceRecord;
 use crate::partitioner::{StickyPartitioner, partition_for_key};
 use crate::plan::{StagedBatch, index_of};
 use crate::shipper::{self, ShipContext};
 use crate::stats::IngestStats;
 use crate::writer::{FlushError, FlushResult, SealedFlush, Writer, WriterMsg};
+
+/// Turns replayed batches that still hold their bytes into staged batches.
+fn staged(batches: Vec<ReplayedBatch>) -> Vec<StagedBatch> {
+    batches
+        .into_iter()
+        .filter_map(|b| {
+            Some(StagedBatch {
+                header: b.header,
+                frame: b.frame?,
+                loc: b.loc,
+            })
+        })
+        .collect()
+}
 
 /// Where one produced record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,35 +95,14 @@ impl Ingestor {
                 log.index_committed(flush.seq, index_of(&headers, &locations));
                 continue;
             }
-            let batches: Vec<StagedBatch> = flush
-                .batches
-                .into_iter()
-                .filter_map(|b| {
-                    Some(StagedBatch {
-                        header: b.header,
-                        frame: b.frame?,
-                        loc: b.loc,
-                    })
-                })
-                .collect();
             reship.push(SealedFlush {
                 seq: flush.seq,
-                batches,
+                batches: staged(flush.batches),
                 waiters: Vec::new(),
                 permits: Vec::new(),
             });
         }
-        let unsealed: Vec<StagedBatch> = replay
-            .unsealed
-            .into_iter()
-            .filter_map(|b| {
-                Some(StagedBatch {
-                    header: b.header,
-                    frame: b.frame?,
-                    loc: b.loc,
-                })
-            })
-            .collect();
+        let unsealed = staged(replay.unsealed);
         if !reship.is_empty() || !unsealed.is_empty() {
             info!(
                 flushes = reship.len(),

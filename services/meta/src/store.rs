@@ -9,12 +9,9 @@ use async_trait::async_trait;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, SnapshotPolicy};
 use strata_core::clock::Clock;
-use strata_core::ids::{FlushSeq, NodeId, Offset, PartitionId};
-use strata_core::meta::state::{Command, CommandResult};
-use strata_core::meta::{
-    CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaStore, ObjectCommit, PartitionInfo,
-    QuorumStatus, TopicInfo,
-};
+use strata_core::ids::NodeId;
+use strata_core::meta::state::{Command, CommandResult, MetaState};
+use strata_core::meta::{MetaError, QuorumStatus, StateStore};
 use tokio::sync::watch;
 use tracing::info;
 
@@ -145,8 +142,11 @@ impl RaftMetaStore {
             tracing::warn!("quorum storage still open 10s after raft stopped");
         }
     }
+}
 
-    async fn write(&self, cmd: Command) -> Result<CommandResult, MetaError> {
+#[async_trait]
+impl StateStore for RaftMetaStore {
+    async fn apply(&self, cmd: Command) -> Result<CommandResult, MetaError> {
         // Refuse what the state would refuse without spending a log entry on it.
         self.shared.read().state.check(&cmd)?;
         let response = tokio::time::timeout(self.write_timeout, self.raft.client_write(cmd))
@@ -170,136 +170,20 @@ impl RaftMetaStore {
             }),
         }
     }
-}
 
-fn unexpected(r: CommandResult) -> MetaError {
-    internal("unexpected command result", format!("{r:?}"))
-}
-
-#[async_trait]
-impl MetaStore for RaftMetaStore {
-    async fn create_topic(
-        &self,
-        name: &str,
-        partitions: u32,
-        config: BTreeMap<String, String>,
-    ) -> Result<TopicInfo, MetaError> {
-        match self
-            .write(Command::CreateTopic {
-                name: name.to_string(),
-                partitions,
-                config,
-                now_ms: self.clock.now_ms(),
-            })
-            .await?
-        {
-            CommandResult::Topic(t) => Ok(t),
-            other => Err(unexpected(other)),
-        }
+    fn read<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
+        f(&self.shared.read().state)
     }
 
-    async fn delete_topic(&self, name: &str) -> Result<(), MetaError> {
-        self.write(Command::DeleteTopic {
-            name: name.to_string(),
-        })
-        .await
-        .map(|_| ())
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
-    async fn update_topic_config(
-        &self,
-        name: &str,
-        changes: BTreeMap<String, String>,
-    ) -> Result<TopicInfo, MetaError> {
-        match self
-            .write(Command::UpdateTopicConfig {
-                name: name.to_string(),
-                changes,
-            })
-            .await?
-        {
-            CommandResult::Topic(t) => Ok(t),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn list_topics(&self) -> Result<Vec<TopicInfo>, MetaError> {
-        Ok(self.shared.read().state.list_topics())
-    }
-
-    async fn topic(&self, name: &str) -> Result<TopicInfo, MetaError> {
-        self.shared.read().state.topic(name)
-    }
-
-    async fn partitions(&self, name: &str) -> Result<Vec<PartitionInfo>, MetaError> {
-        self.shared.read().state.partitions(name)
-    }
-
-    async fn commit_object(&self, commit: ObjectCommit) -> Result<CommitOutcome, MetaError> {
-        match self
-            .write(Command::CommitObject {
-                commit,
-                now_ms: self.clock.now_ms(),
-            })
-            .await?
-        {
-            CommandResult::Committed(o) => Ok(o),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn extents(
-        &self,
-        topic: &str,
-        partition: PartitionId,
-        from: Offset,
-        limit: usize,
-    ) -> Result<ExtentPage, MetaError> {
-        self.shared
-            .read()
-            .state
-            .extents(topic, partition, from, limit)
-    }
-
-    async fn extents_from_timestamp(
-        &self,
-        topic: &str,
-        partition: PartitionId,
-        timestamp: i64,
-        limit: usize,
-    ) -> Result<ExtentPage, MetaError> {
-        self.shared
-            .read()
-            .state
-            .extents_from_timestamp(topic, partition, timestamp, limit)
-    }
-
-    async fn commit_group_offsets(
-        &self,
-        group: &str,
-        offsets: Vec<GroupOffset>,
-    ) -> Result<(), MetaError> {
-        self.write(Command::CommitGroupOffsets {
-            group: group.to_string(),
-            offsets,
-        })
-        .await
-        .map(|_| ())
-    }
-
-    async fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>, MetaError> {
-        self.shared.read().state.group_offsets(group)
-    }
-
-    async fn last_flush_seq(&self, node: NodeId) -> Result<Option<FlushSeq>, MetaError> {
-        Ok(self.shared.read().state.last_flush_seq(node))
-    }
-
-    fn changes(&self) -> watch::Receiver<u64> {
+    fn subscribe(&self) -> watch::Receiver<u64> {
         self.shared.subscribe()
     }
 
-    fn status(&self) -> QuorumStatus {
+    fn quorum(&self) -> QuorumStatus {
         let m = self.raft.metrics().borrow().clone();
         let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
         QuorumStatus {

@@ -1,20 +1,18 @@
-//! An in-memory [`MetaStore`] for unit tests: the same state machine, no consensus.
+//! An in-memory [`MetaStore`](super::MetaStore) for unit tests: the same state machine, no
+//! consensus.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use tokio::sync::watch;
 
 use super::state::{Command, CommandResult, MetaState};
-use super::{
-    CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaStore, ObjectCommit, PartitionInfo,
-    QuorumStatus, TopicInfo,
-};
+use super::store::StateStore;
+use super::{MetaError, QuorumStatus};
 use crate::clock::Clock;
-use crate::ids::{FlushSeq, NodeId, Offset, PartitionId};
+use crate::ids::NodeId;
 
-/// A [`MetaStore`] holding [`MetaState`] in memory.
+/// A store holding [`MetaState`] in memory.
 #[derive(Debug)]
 pub struct InMemoryMetaStore {
     state: RwLock<MetaState>,
@@ -31,12 +29,11 @@ impl InMemoryMetaStore {
             clock,
         }
     }
+}
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, MetaState> {
-        self.state.read().expect("no panics while holding the lock")
-    }
-
-    fn write(&self, cmd: Command) -> Result<CommandResult, MetaError> {
+#[async_trait]
+impl StateStore for InMemoryMetaStore {
+    async fn apply(&self, cmd: Command) -> Result<CommandResult, MetaError> {
         let result = self
             .state
             .write()
@@ -45,116 +42,20 @@ impl InMemoryMetaStore {
         self.version.send_modify(|v| *v += 1);
         result.into_result()
     }
-}
 
-#[async_trait]
-impl MetaStore for InMemoryMetaStore {
-    async fn create_topic(
-        &self,
-        name: &str,
-        partitions: u32,
-        config: BTreeMap<String, String>,
-    ) -> Result<TopicInfo, MetaError> {
-        match self.write(Command::CreateTopic {
-            name: name.to_string(),
-            partitions,
-            config,
-            now_ms: self.clock.now_ms(),
-        })? {
-            CommandResult::Topic(t) => Ok(t),
-            other => Err(unexpected(other)),
-        }
+    fn read<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
+        f(&self.state.read().expect("no panics while holding the lock"))
     }
 
-    async fn delete_topic(&self, name: &str) -> Result<(), MetaError> {
-        self.write(Command::DeleteTopic {
-            name: name.to_string(),
-        })
-        .map(|_| ())
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
-    async fn update_topic_config(
-        &self,
-        name: &str,
-        changes: BTreeMap<String, String>,
-    ) -> Result<TopicInfo, MetaError> {
-        match self.write(Command::UpdateTopicConfig {
-            name: name.to_string(),
-            changes,
-        })? {
-            CommandResult::Topic(t) => Ok(t),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn list_topics(&self) -> Result<Vec<TopicInfo>, MetaError> {
-        Ok(self.read().list_topics())
-    }
-
-    async fn topic(&self, name: &str) -> Result<TopicInfo, MetaError> {
-        self.read().topic(name)
-    }
-
-    async fn partitions(&self, name: &str) -> Result<Vec<PartitionInfo>, MetaError> {
-        self.read().partitions(name)
-    }
-
-    async fn commit_object(&self, commit: ObjectCommit) -> Result<CommitOutcome, MetaError> {
-        match self.write(Command::CommitObject {
-            commit,
-            now_ms: self.clock.now_ms(),
-        })? {
-            CommandResult::Committed(o) => Ok(o),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn extents(
-        &self,
-        topic: &str,
-        partition: PartitionId,
-        from: Offset,
-        limit: usize,
-    ) -> Result<ExtentPage, MetaError> {
-        self.read().extents(topic, partition, from, limit)
-    }
-
-    async fn extents_from_timestamp(
-        &self,
-        topic: &str,
-        partition: PartitionId,
-        timestamp: i64,
-        limit: usize,
-    ) -> Result<ExtentPage, MetaError> {
-        self.read()
-            .extents_from_timestamp(topic, partition, timestamp, limit)
-    }
-
-    async fn commit_group_offsets(
-        &self,
-        group: &str,
-        offsets: Vec<GroupOffset>,
-    ) -> Result<(), MetaError> {
-        self.write(Command::CommitGroupOffsets {
-            group: group.to_string(),
-            offsets,
-        })
-        .map(|_| ())
-    }
-
-    async fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>, MetaError> {
-        self.read().group_offsets(group)
-    }
-
-    async fn last_flush_seq(&self, node: NodeId) -> Result<Option<FlushSeq>, MetaError> {
-        Ok(self.read().last_flush_seq(node))
-    }
-
-    fn changes(&self) -> watch::Receiver<u64> {
+    fn subscribe(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
     }
 
-    fn status(&self) -> QuorumStatus {
+    fn quorum(&self) -> QuorumStatus {
         QuorumStatus {
             node: NodeId(1),
             leader: Some(NodeId(1)),
@@ -165,16 +66,11 @@ impl MetaStore for InMemoryMetaStore {
     }
 }
 
-fn unexpected(r: CommandResult) -> MetaError {
-    MetaError::Internal {
-        reason: format!("unexpected command result {r:?}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::meta::MetaStore;
 
     #[tokio::test]
     async fn in_memory_store_passes_the_conformance_suite() {

@@ -20,6 +20,9 @@ pub mod conformance;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod state;
+mod store;
+
+pub use store::StateStore;
 
 /// Largest partition count of one topic.
 pub const MAX_PARTITIONS: u32 = 10_000;
