@@ -531,6 +531,59 @@ async fn every_api_error_is_reachable_and_changes_nothing() -> anyhow::Result<()
 }
 
 #[tokio::test]
+async fn bodies_being_received_are_bounded_and_the_excess_gets_503() -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let node = Node::start(opts_with_config("max-buffered-request-bytes = \"10KiB\"\n")).await?;
+    let api = node.api();
+    api.create_topic("t", 1, json!({})).await?;
+    // A slow client declares 8 KB and sends a little: it holds most of the 10 KiB budget.
+    let mut slow = tokio::net::TcpStream::connect(node.url().trim_start_matches("http://")).await?;
+    slow.write_all(b"POST /v1/topics/t/records HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 8000\r\n\r\n{\"records\": [").await?;
+    let body = format!(r#"{{"records": [{{"value": "{}"}}]}}"#, "z".repeat(3000));
+    let refused = eventually(
+        Duration::from_secs(10),
+        "a 503 while the slow body holds the budget",
+        || {
+            let (api, body) = (api.clone(), body.clone());
+            async move {
+                let (s, v, h) = api
+                    .send(
+                        Method::POST,
+                        "/v1/topics/t/records",
+                        Some("application/json"),
+                        Some(body),
+                    )
+                    .await
+                    .ok()?;
+                (s == 503).then_some((v, h))
+            }
+        },
+    )
+    .await?;
+    assert_eq!(refused.0["error_code"], json!(50301), "{}", refused.0);
+    assert!(refused.1.contains_key("retry-after"));
+    drop(slow);
+    // Once the slow client is gone, the budget is back.
+    eventually(Duration::from_secs(10), "the budget to come back", || {
+        let (api, body) = (api.clone(), body.clone());
+        async move {
+            let (s, _, _) = api
+                .send(
+                    Method::POST,
+                    "/v1/topics/t/records",
+                    Some("application/json"),
+                    Some(body),
+                )
+                .await
+                .ok()?;
+            (s == 200).then_some(())
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_restarted_node_serves_the_same_records_and_continues_the_offsets() -> anyhow::Result<()>
 {
     let mut node = Node::start(NodeOptions::default()).await?;

@@ -70,6 +70,8 @@ pub struct Config {
     pub max_inflight_bytes: u64,
     /// Largest produce request body.
     pub max_request_bytes: u64,
+    /// Request bytes being received and parsed at once, across requests, before `503`.
+    pub max_buffered_request_bytes: u64,
     /// Hot-tier segment size.
     pub hot_segment_bytes: u64,
     /// Committed hot-tier bytes kept for local reads.
@@ -101,6 +103,7 @@ impl Default for Config {
             flush_bytes: 8 << 20,
             max_inflight_bytes: 256 << 20,
             max_request_bytes: 64 << 20,
+            max_buffered_request_bytes: 256 << 20,
             hot_segment_bytes: 64 << 20,
             hot_retain_bytes: 256 << 20,
             max_concurrent_uploads: 4,
@@ -127,6 +130,7 @@ pub struct FileConfig {
     flush_bytes: Option<String>,
     max_inflight_bytes: Option<String>,
     max_request_bytes: Option<String>,
+    max_buffered_request_bytes: Option<String>,
     hot_segment_bytes: Option<String>,
     hot_retain_bytes: Option<String>,
     max_concurrent_uploads: Option<usize>,
@@ -244,6 +248,7 @@ impl Config {
             };
         }
         file_only!(max_request_bytes, |v: String| parse_size(&v));
+        file_only!(max_buffered_request_bytes, |v: String| parse_size(&v));
         file_only!(hot_segment_bytes, |v: String| parse_size(&v));
         file_only!(hot_retain_bytes, |v: String| parse_size(&v));
         file_only!(multipart_threshold, |v: String| parse_size(&v));

@@ -140,6 +140,11 @@ pub async fn run(
         read,
         metrics,
         shutdown: shutdown.clone(),
+        request_budget: Arc::new(tokio::sync::Semaphore::new(
+            config
+                .max_buffered_request_bytes
+                .min(tokio::sync::Semaphore::MAX_PERMITS as u64) as usize,
+        )),
     });
     let addr = listener.local_addr()?;
     info!(%addr, node = %config.node_id, cluster = %ident.cluster_id, object_store = %config.object_store, "strata is ready");

@@ -43,6 +43,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Cancelled when the node stops; long-polls return early.
     pub shutdown: CancellationToken,
+    /// Bytes of produce bodies being received and parsed right now.
+    pub request_budget: Arc<tokio::sync::Semaphore>,
 }
 
 /// Shared state handle.

@@ -75,12 +75,50 @@ pub async fn produce(
             .into());
         }
     };
-    let body = read_body(body, s.config.max_request_bytes).await?;
+    // Bound the memory of bodies being received and parsed, before reading any of them.
+    let limit = s.config.max_request_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared
+        && n > limit
+    {
+        return Err(ApiError::new(
+            413,
+            codes::REQUEST_TOO_LARGE,
+            format!(
+                "request body of {n} bytes is over this node's limit of {limit} bytes; split it"
+            ),
+        )
+        .into());
+    }
+    let capacity = s.config.max_buffered_request_bytes.max(1);
+    let want = declared
+        .unwrap_or(limit)
+        .clamp(1, capacity)
+        .min(u64::from(u32::MAX));
+    let receiving = s
+        .request_budget
+        .clone()
+        .try_acquire_many_owned(want as u32)
+        .map_err(|_| {
+            ApiError::unavailable(
+                codes::OVERLOADED,
+                format!(
+                    "this node is receiving {capacity} bytes of requests already; retry shortly"
+                ),
+                1,
+            )
+        })?;
+    let body = read_body(body, limit).await?;
     let records = if ndjson {
         parse_ndjson(&body)?
     } else {
         parse_json(&body)?
     };
+    // From here the staging quota accounts for the records.
+    drop((body, receiving));
     let count = records.len() as u64;
     let offsets = ingest.produce(&topic, records, acks).await?;
     s.metrics
