@@ -539,6 +539,22 @@ async fn bodies_being_received_are_bounded_and_the_excess_gets_503() -> anyhow::
     // A slow client declares 8 KB and sends a little: it holds most of the 10 KiB budget.
     let mut slow = tokio::net::TcpStream::connect(node.url().trim_start_matches("http://")).await?;
     slow.write_all(b"POST /v1/topics/t/records HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 8000\r\n\r\n{\"records\": [").await?;
+    eventually(
+        Duration::from_secs(10),
+        "the slow body to hold the budget",
+        || {
+            let api = api.clone();
+            async move {
+                let m = api.metrics().await.ok()?;
+                (m.get("strata_produce_receiving_bytes")
+                    .copied()
+                    .unwrap_or(0.0)
+                    >= 8000.0)
+                    .then_some(())
+            }
+        },
+    )
+    .await?;
     let body = format!(r#"{{"records": [{{"value": "{}"}}]}}"#, "z".repeat(3000));
     let refused = eventually(
         Duration::from_secs(10),
@@ -546,15 +562,15 @@ async fn bodies_being_received_are_bounded_and_the_excess_gets_503() -> anyhow::
         || {
             let (api, body) = (api.clone(), body.clone());
             async move {
-                let (s, v, h) = api
+                let r = api
                     .send(
                         Method::POST,
                         "/v1/topics/t/records",
                         Some("application/json"),
                         Some(body),
                     )
-                    .await
-                    .ok()?;
+                    .await;
+                let (s, v, h) = r.ok()?;
                 (s == 503).then_some((v, h))
             }
         },

@@ -256,11 +256,6 @@ async fn an_object_store_outage_delays_or_refuses_writes_but_loses_nothing() -> 
     let stored = check_all_acknowledged(&api, "t", 3, &acked).await?;
     // Requests refused with 503 may still land (at most once): they were staged before the outage.
     assert!(stored >= acked.len());
-    let m = api.metrics().await?;
-    assert!(
-        m["strata_upload_retries_total"] >= 1.0,
-        "uploads were retried"
-    );
     Ok(())
 }
 

@@ -47,6 +47,7 @@ pub struct Metrics {
     ingest_gauges: Vec<(IntGauge, StatFn)>,
     read_bytes: IntCounterVec,
     fetch_waiting: IntGauge,
+    receiving: IntGauge,
     quorum_leader: IntGauge,
     quorum_term: IntGauge,
     quorum_applied: IntGauge,
@@ -236,6 +237,11 @@ impl Metrics {
                 "Bytes read for fetches by source",
                 &["source"],
             ),
+            receiving: gauge(
+                &r,
+                "strata_produce_receiving_bytes",
+                "Bytes of produce bodies being received and parsed",
+            ),
             fetch_waiting: gauge(
                 &r,
                 "strata_fetch_waiting",
@@ -274,7 +280,9 @@ impl Metrics {
         ingest: Option<&IngestStats>,
         read: &ReadStats,
         quorum: Option<&QuorumStatus>,
+        receiving: u64,
     ) -> String {
+        self.receiving.set(receiving as i64);
         if let Some(s) = ingest {
             for (c, get) in &self.ingest_counters {
                 catch_up(c, get(s));

@@ -206,6 +206,13 @@ async fn count_requests(State(s): State<Shared>, req: Request, next: Next) -> Re
     r
 }
 
+/// Reads and discards a request body.
+pub async fn drain(body: axum::body::Body) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    while let Some(Ok(_)) = stream.next().await {}
+}
+
 /// Reads a request body, turning the body-limit rejection into our `413`.
 pub async fn read_body(body: axum::body::Body, limit: u64) -> ApiResult<bytes::Bytes> {
     axum::body::to_bytes(body, limit as usize)

@@ -41,9 +41,17 @@ pub async fn readyz(State(s): State<Shared>) -> ApiResult<Response> {
 
 pub async fn metrics(State(s): State<Shared>) -> Response {
     let ingest = s.ingest.as_ref().map(|i| i.stats());
-    let text = s
-        .metrics
-        .render(ingest.as_deref(), &s.read.stats(), Some(&s.meta.status()));
+    let budget = s
+        .config
+        .max_buffered_request_bytes
+        .min(tokio::sync::Semaphore::MAX_PERMITS as u64);
+    let receiving = budget.saturating_sub(s.request_budget.available_permits() as u64);
+    let text = s.metrics.render(
+        ingest.as_deref(),
+        &s.read.stats(),
+        Some(&s.meta.status()),
+        receiving,
+    );
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

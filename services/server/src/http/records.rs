@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
@@ -16,8 +17,9 @@ use strata_cache::{FetchOptions, StartAt};
 use strata_core::api::{ApiError, codes};
 use strata_core::ids::{Offset, PartitionId};
 use strata_core::record::StoredRecord;
-use strata_ingest::Acks;
 use strata_ingest::parse::{parse_json, parse_ndjson};
+use strata_ingest::{Acks, Ingestor};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{ApiResult, Params, Shared, json, read_body};
 
@@ -27,14 +29,21 @@ struct OffsetOut {
     offset: Option<i64>,
 }
 
-pub async fn produce(
-    State(s): State<Shared>,
-    Path(topic): Path<String>,
+/// What a produce request needs before its body is read.
+struct Admitted {
+    acks: Acks,
+    ingest: Arc<Ingestor>,
+    ndjson: bool,
+    receiving: OwnedSemaphorePermit,
+}
+
+/// Checks everything that can refuse a produce request before its body is read: parameters,
+/// role, content type, declared size, and the budget of bytes being received.
+fn admit(
+    s: &Shared,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> ApiResult<Response> {
-    let started = Instant::now();
+    headers: &HeaderMap,
+) -> ApiResult<Admitted> {
     let params = Params::from_query(q, &["acks"])?;
     let acks: Acks = params
         .get("acks")
@@ -75,12 +84,8 @@ pub async fn produce(
             .into());
         }
     };
-    // Bound the memory of bodies being received and parsed, before reading any of them.
     let limit = s.config.max_request_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(headers);
     if let Some(n) = declared
         && n > limit
     {
@@ -93,6 +98,7 @@ pub async fn produce(
         )
         .into());
     }
+    // Bound the memory of bodies being received and parsed, before reading any of them.
     let capacity = s.config.max_buffered_request_bytes.max(1);
     let want = declared
         .unwrap_or(limit)
@@ -111,6 +117,46 @@ pub async fn produce(
                 1,
             )
         })?;
+    Ok(Admitted {
+        acks,
+        ingest,
+        ndjson,
+        receiving,
+    })
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+pub async fn produce(
+    State(s): State<Shared>,
+    Path(topic): Path<String>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let limit = s.config.max_request_bytes;
+    let Admitted {
+        acks,
+        ingest,
+        ndjson,
+        receiving,
+    } = match admit(&s, q, &headers) {
+        Ok(a) => a,
+        Err(e) => {
+            // Read and discard the body (it is not kept) so the client sees this answer
+            // rather than a connection reset mid-upload; far larger bodies are cut off at once.
+            if declared_length(&headers).is_none_or(|n| n <= limit.saturating_mul(4)) {
+                super::drain(body).await;
+            }
+            return Err(e);
+        }
+    };
     let body = read_body(body, limit).await?;
     let records = if ndjson {
         parse_ndjson(&body)?
@@ -129,18 +175,19 @@ pub async fn produce(
         .produce_records
         .with_label_values(&[acks.as_str()])
         .inc_by(count);
-    let out: Vec<OffsetOut> = offsets
+    let offsets = offsets
         .into_iter()
         .map(|o| OffsetOut {
             partition: o.partition.0,
             offset: o.offset.map(|o| o.0),
         })
         .collect();
-    #[derive(Serialize)]
-    struct ProduceOut {
-        offsets: Vec<OffsetOut>,
-    }
-    Ok(json(StatusCode::OK, &ProduceOut { offsets: out }))
+    Ok(json(StatusCode::OK, &ProduceOut { offsets }))
+}
+
+#[derive(Serialize)]
+struct ProduceOut {
+    offsets: Vec<OffsetOut>,
 }
 
 #[derive(Serialize)]
