@@ -1,112 +1,25 @@
 //! Fault tests: processes killed with SIGKILL, object-store outages, full quotas, SIGTERM.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use strata_tests::{Api, Node, NodeOptions, Proxy, S3Server, eventually};
-
-/// An acknowledged record: its id and where the node said it is.
-type Acked = Arc<Mutex<Vec<((u64, u64), u32, i64)>>>;
-
-/// Runs `workers` producers of `acks=all` requests until `stop`; records every acknowledgement.
-fn spawn_producers(
-    api: &Api,
-    topic: &str,
-    workers: u64,
-    acked: &Acked,
-    stop: &Arc<AtomicBool>,
-    failures: &Arc<AtomicU64>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..workers)
-        .map(|w| {
-            let (api, topic, acked, stop, failures) = (api.clone(), topic.to_string(), acked.clone(), stop.clone(), failures.clone());
-            tokio::spawn(async move {
-                let mut n = 0u64;
-                while !stop.load(Ordering::SeqCst) {
-                    let records: Vec<Value> = (0..20)
-                        .map(|i| json!({"key": format!("w{w}-k{}", (n + i) % 5), "value": {"w": w, "n": n + i}}))
-                        .collect();
-                    match api.produce(&topic, "all", &records).await {
-                        Ok(placed) => {
-                            let mut a = acked.lock().expect("lock");
-                            for (i, p) in placed.iter().enumerate() {
-                                a.push(((w, n + i as u64), p.partition, p.offset.expect("acks=all offset")));
-                            }
-                        }
-                        Err(_) => {
-                            failures.fetch_add(1, Ordering::SeqCst);
-                        }
-                    }
-                    n += 20;
-                }
-            })
-        })
-        .collect()
-}
-
-/// Checks that every acknowledged record is where it was acknowledged, that offsets are dense,
-/// and that no record appears twice.
-async fn check_all_acknowledged(
-    api: &Api,
-    topic: &str,
-    partitions: u32,
-    acked: &[((u64, u64), u32, i64)],
-) -> anyhow::Result<usize> {
-    let mut stored: BTreeMap<(u32, i64), (u64, u64)> = BTreeMap::new();
-    let mut ids = BTreeSet::new();
-    for p in 0..partitions {
-        let records = api.fetch_all(topic, p, "json").await?;
-        for (i, r) in records.iter().enumerate() {
-            assert_eq!(r["offset"], json!(i as i64), "partition {p} is dense");
-            let id = (
-                r["value"]["w"].as_u64().expect("w"),
-                r["value"]["n"].as_u64().expect("n"),
-            );
-            assert!(ids.insert(id), "record {id:?} is stored twice");
-            stored.insert((p, i as i64), id);
-        }
-    }
-    for (id, p, o) in acked {
-        assert_eq!(
-            stored.get(&(*p, *o)),
-            Some(id),
-            "acknowledged record {id:?} is not at {p}/{o}"
-        );
-    }
-    Ok(stored.len())
-}
+use strata_tests::load::{Load, check_acknowledged};
+use strata_tests::{Node, NodeOptions, Proxy, S3Server, eventually};
 
 async fn kill_9_under_load(opts: NodeOptions) -> anyhow::Result<()> {
     let mut node = Node::start(opts).await?;
     let api = node.api();
     api.create_topic("t", 4, json!({})).await?;
-    let acked: Acked = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let failures = Arc::new(AtomicU64::new(0));
-    let producers = spawn_producers(&api, "t", 4, &acked, &stop, &failures);
-    let a = acked.clone();
-    eventually(Duration::from_secs(60), "600 acknowledged records", || {
-        let a = a.clone();
-        async move { (a.lock().expect("lock").len() >= 600).then_some(()) }
-    })
-    .await?;
+    let load = Load::start(&api, "t", 0, 4, "all");
+    load.wait_acked(600, Duration::from_secs(60)).await?;
     node.kill9().await?;
-    stop.store(true, Ordering::SeqCst);
-    for p in producers {
-        p.await?;
-    }
-    assert!(
-        failures.load(Ordering::SeqCst) > 0,
-        "the kill hit requests in flight"
-    );
+    load.wait_failures(1, Duration::from_secs(30)).await?;
+    let acked = load.stop().await;
     node.restart().await?;
-    let acked = acked.lock().expect("lock").clone();
-    let stored = check_all_acknowledged(&node.api(), "t", 4, &acked).await?;
-    assert!(stored >= acked.len());
+    let stored = check_acknowledged(&node.api(), "t", 4, &acked).await?;
+    assert!(stored.len() >= acked.len());
     // The restarted node keeps taking writes on the same offset space.
     let more = node
         .api()
@@ -180,7 +93,7 @@ async fn acks_local_records_reappear_after_a_kill_9_while_the_bucket_was_down() 
         async move { (api.high_watermarks("t").await.ok()?.iter().sum::<i64>() == 50).then_some(()) }
     })
     .await?;
-    assert_eq!(check_all_acknowledged(&api, "t", 2, &[]).await?, 50);
+    assert_eq!(check_acknowledged(&api, "t", 2, &[]).await?.len(), 50);
     // Per key, the records kept the order they were sent in.
     for p in 0..2 {
         let mut last = BTreeMap::new();
@@ -199,25 +112,12 @@ async fn an_object_store_outage_delays_or_refuses_writes_but_loses_nothing() -> 
     let (_s3, proxy, node) = behind_proxy("commit-timeout = \"2s\"\n").await?;
     let api = node.api();
     api.create_topic("t", 3, json!({})).await?;
-    let acked: Acked = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let failures = Arc::new(AtomicU64::new(0));
-    let producers = spawn_producers(&api, "t", 3, &acked, &stop, &failures);
-    let a = acked.clone();
-    eventually(Duration::from_secs(30), "writes before the outage", || {
-        let a = a.clone();
-        async move { (a.lock().expect("lock").len() >= 100).then_some(()) }
-    })
-    .await?;
+    let load = Load::start(&api, "t", 0, 3, "all");
+    load.wait_acked(100, Duration::from_secs(30)).await?;
     proxy.down();
-    let acked_at_outage = acked.lock().expect("lock").len();
+    let acked_at_outage = load.acked();
     // While the bucket is down, acks=all requests are not acknowledged: they time out with 503.
-    let f = failures.clone();
-    eventually(Duration::from_secs(30), "a 503 during the outage", || {
-        let f = f.clone();
-        async move { (f.load(Ordering::SeqCst) >= 3).then_some(()) }
-    })
-    .await?;
+    load.wait_failures(3, Duration::from_secs(30)).await?;
     let (status, body, headers) = api
         .send(
             Method::POST,
@@ -235,27 +135,19 @@ async fn an_object_store_outage_delays_or_refuses_writes_but_loses_nothing() -> 
         body["error_code"] == json!(50304) || body["error_code"] == json!(50301),
         "{body}"
     );
-    let during = acked.lock().expect("lock").len() - acked_at_outage;
+    let during = load.acked() - acked_at_outage;
     assert!(
         during <= 60,
         "at most the requests already uploaded were acknowledged: {during}"
     );
     assert!(proxy.refused() > 0, "the node kept retrying the bucket");
     proxy.up();
-    let a = acked.clone();
-    eventually(Duration::from_secs(60), "writes to resume", || {
-        let a = a.clone();
-        async move { (a.lock().expect("lock").len() >= acked_at_outage + during + 100).then_some(()) }
-    })
-    .await?;
-    stop.store(true, Ordering::SeqCst);
-    for p in producers {
-        p.await?;
-    }
-    let acked = acked.lock().expect("lock").clone();
-    let stored = check_all_acknowledged(&api, "t", 3, &acked).await?;
+    load.wait_acked(acked_at_outage + during + 100, Duration::from_secs(60))
+        .await?;
+    let acked = load.stop().await;
+    let stored = check_acknowledged(&api, "t", 3, &acked).await?;
     // Requests refused with 503 may still land (at most once): they were staged before the outage.
-    assert!(stored >= acked.len());
+    assert!(stored.len() >= acked.len());
     Ok(())
 }
 
@@ -304,7 +196,7 @@ async fn a_full_staging_quota_answers_503_with_retry_after_then_recovers() -> an
     })
     .await?;
     assert_eq!(
-        check_all_acknowledged(&api, "t", 1, &[]).await?,
+        check_acknowledged(&api, "t", 1, &[]).await?.len(),
         accepted as usize + 1
     );
     Ok(())

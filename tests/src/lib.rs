@@ -9,6 +9,8 @@
 //! - `STRATA_MOTO`: the `moto_server` executable (default: `moto_server` on `PATH`).
 
 mod api;
+mod cluster;
+pub mod load;
 mod node;
 mod proxy;
 mod s3;
@@ -17,6 +19,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use api::{Api, Produced};
+pub use cluster::Cluster;
 pub use node::{Node, NodeOptions};
 pub use proxy::Proxy;
 pub use s3::S3Server;

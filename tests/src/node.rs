@@ -45,6 +45,10 @@ pub struct NodeOptions {
     pub args: Vec<String>,
     /// TOML config file contents.
     pub config: Option<String>,
+    /// Listen on this port (voters need fixed addresses); `None` picks a free one.
+    pub port: Option<u16>,
+    /// Wait for `/readyz` before returning from start (voters alone cannot be ready).
+    pub wait_ready: bool,
 }
 
 impl Default for NodeOptions {
@@ -54,6 +58,8 @@ impl Default for NodeOptions {
             env: Vec::new(),
             args: vec!["--flush-interval".into(), "50ms".into()],
             config: None,
+            port: None,
+            wait_ready: true,
         }
     }
 }
@@ -116,7 +122,7 @@ impl Node {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(format!("127.0.0.1:{}", self.opts.port.unwrap_or(0)))
             .arg("--object-store")
             .arg(self.object_store())
             .args(&self.opts.args)
@@ -160,7 +166,59 @@ impl Node {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.addr = addr;
         self.child = Some(child);
+        if self.opts.wait_ready {
+            self.wait_ready(Duration::from_secs(60)).await?;
+        }
         Ok(())
+    }
+
+    /// Waits until `/readyz` answers `200`; fails at once if the process exits.
+    pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let http = reqwest::Client::new();
+        let url = format!("{}/readyz", self.url());
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(c) = self.child.as_mut()
+                && let Some(status) = c.try_wait()?
+            {
+                self.child = None;
+                bail!(
+                    "strata exited ({status}) before it was ready; its log:\n{}",
+                    self.tail_log()
+                );
+            }
+            if let Ok(r) = http.get(&url).timeout(Duration::from_secs(2)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!(
+                    "strata was not ready within {timeout:?}; its log:\n{}",
+                    self.tail_log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, `TERM`, ...) to the process.
+    pub fn signal(&self, sig: &str) -> anyhow::Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .context("not running")?;
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -{sig} failed");
+        Ok(())
+    }
+
+    /// Returns whether the process runs.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// Returns the last lines of the node's log.

@@ -7,7 +7,10 @@
 //!
 //! - [`kv`]: the only module that knows sled (log and named values).
 //! - [`log_store`] / [`state_machine`]: openraft's storage traits over [`kv::Kv`].
-//! - [`network`]: the Raft transport (none for a quorum of one).
+//! - [`network`]: the Raft transport, openraft's RPCs over HTTP; [`http`] serves them and the
+//!   quorum's internal API ([`wire`]) to other nodes.
+//! - [`RemoteMetaStore`]: the `MetaStore` of nodes that are not voters, through
+//!   [`QuorumClient`] (leader found, redirects followed, retries across elections).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), strata_core::meta::MetaError> {
@@ -24,14 +27,22 @@
 // openraft's traits fix `StorageError` (224 bytes) as the error type of the storage layer.
 #![allow(clippy::result_large_err)]
 
+pub mod client;
+pub mod http;
 pub mod kv;
 pub mod log_store;
 pub mod network;
+mod remote;
 pub mod state_machine;
 mod store;
 pub mod types;
+pub mod wire;
 
-pub use store::{MetaConfig, RaftMetaStore};
+pub use client::QuorumClient;
+pub use remote::RemoteMetaStore;
+pub use store::{LocalWriteError, MetaConfig, RaftMetaStore};
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod tests;

@@ -1,59 +1,122 @@
-//! Raft networking. A quorum of one never sends an RPC; multi-voter clusters (issue 3) plug
-//! an HTTP transport in here without touching storage or the state machine.
+//! Raft's transport: openraft's RPCs as JSON over HTTP between voters.
+
+use std::time::Duration;
 
 use openraft::BasicNode;
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::types::{RaftNodeId, TypeConfig};
 
-type RpcResult<T, E = RaftError<RaftNodeId>> = Result<T, RPCError<RaftNodeId, BasicNode, E>>;
-
-/// A transport with no peers: every RPC fails as unreachable.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoPeers;
-
-fn unreachable<E: std::error::Error>() -> RPCError<RaftNodeId, BasicNode, E> {
-    RPCError::Unreachable(Unreachable::new(&std::io::Error::other(
-        "this node runs a quorum of one and has no peers",
-    )))
+/// Opens HTTP connections to peers, sharing one connection pool.
+#[derive(Debug, Clone)]
+pub struct HttpNetwork {
+    http: reqwest::Client,
 }
 
-impl RaftNetworkFactory<TypeConfig> for NoPeers {
-    type Network = NoPeers;
-
-    async fn new_client(&mut self, _target: RaftNodeId, _node: &BasicNode) -> Self::Network {
-        NoPeers
+impl Default for HttpNetwork {
+    fn default() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build()
+                .expect("an http client builds"),
+        }
     }
 }
 
-impl RaftNetwork<TypeConfig> for NoPeers {
+/// A connection to one peer.
+#[derive(Debug, Clone)]
+pub struct HttpPeer {
+    http: reqwest::Client,
+    target: RaftNodeId,
+    addr: String,
+}
+
+impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
+    type Network = HttpPeer;
+
+    async fn new_client(&mut self, target: RaftNodeId, node: &BasicNode) -> Self::Network {
+        HttpPeer {
+            http: self.http.clone(),
+            target,
+            addr: node.addr.clone(),
+        }
+    }
+}
+
+impl HttpPeer {
+    async fn rpc<Req, Resp, E>(
+        &self,
+        path: &str,
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<RaftNodeId, BasicNode, RaftError<RaftNodeId, E>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let resp = self
+            .http
+            .post(format!("http://{}/internal/raft/{path}", self.addr))
+            .json(req)
+            .timeout(option.hard_ttl())
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    RPCError::Unreachable(Unreachable::new(&e))
+                } else {
+                    RPCError::Network(NetworkError::new(&e))
+                }
+            })?;
+        if !resp.status().is_success() {
+            let e = std::io::Error::other(format!("{} answered {}", self.addr, resp.status()));
+            return Err(RPCError::Network(NetworkError::new(&e)));
+        }
+        let result: Result<Resp, RaftError<RaftNodeId, E>> = resp
+            .json()
+            .await
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+type RpcResult<T, E = RaftError<RaftNodeId>> = Result<T, RPCError<RaftNodeId, BasicNode, E>>;
+
+impl RaftNetwork<TypeConfig> for HttpPeer {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<RaftNodeId>> {
-        Err(unreachable())
+        self.rpc("append", &rpc, &option).await
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<RaftNodeId>, RaftError<RaftNodeId, InstallSnapshotError>>
     {
-        Err(unreachable())
+        self.rpc("snapshot", &rpc, &option).await
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<RaftNodeId>,
-        _option: RPCOption,
+        rpc: VoteRequest<RaftNodeId>,
+        option: RPCOption,
     ) -> RpcResult<VoteResponse<RaftNodeId>> {
-        Err(unreachable())
+        self.rpc("vote", &rpc, &option).await
     }
 }

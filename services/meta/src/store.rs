@@ -1,4 +1,4 @@
-//! [`RaftMetaStore`]: the [`MetaStore`] backed by openraft.
+//! [`RaftMetaStore`]: the metadata store of a voter, on openraft.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -7,19 +7,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
-use openraft::{BasicNode, SnapshotPolicy};
+use openraft::{BasicNode, ChangeMembers, SnapshotPolicy};
 use strata_core::clock::Clock;
 use strata_core::ids::NodeId;
 use strata_core::meta::state::{Command, CommandResult, MetaState};
 use strata_core::meta::{MetaError, QuorumStatus, StateStore};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
+use crate::client::QuorumClient;
 use crate::kv::{Kv, KvHandle};
 use crate::log_store::LogStore;
-use crate::network::NoPeers;
+use crate::network::HttpNetwork;
 use crate::state_machine::{Shared, StateMachine};
 use crate::types::Raft;
+use crate::wire::{ChangesResponse, MembershipChange};
 
 /// Settings of the metadata quorum.
 #[derive(Debug, Clone)]
@@ -28,8 +30,8 @@ pub struct MetaConfig {
     pub node: NodeId,
     /// Directory of the quorum's storage.
     pub dir: PathBuf,
-    /// Address other voters reach this node at.
-    pub advertise: String,
+    /// The voters, this node included: id and `host:port`. Empty means a quorum of one.
+    pub peers: Vec<(NodeId, String)>,
     /// Log entries between snapshots.
     pub snapshot_logs: u64,
     /// How long a write waits for the quorum before failing as unavailable.
@@ -42,11 +44,20 @@ impl MetaConfig {
         Self {
             node,
             dir,
-            advertise: String::new(),
+            peers: Vec::new(),
             snapshot_logs: 10_000,
             write_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// Why a write could not run on this node.
+#[derive(Debug)]
+pub enum LocalWriteError {
+    /// This node is not the leader; the leader it knows, if any (id, address).
+    NotLeader(Option<(u64, String)>),
+    /// The write failed.
+    Failed(MetaError),
 }
 
 /// The metadata store of a node that is a voter of the quorum.
@@ -57,6 +68,7 @@ pub struct RaftMetaStore {
     clock: Arc<dyn Clock>,
     write_timeout: Duration,
     storage: KvHandle,
+    forward: QuorumClient,
 }
 
 impl std::fmt::Debug for RaftMetaStore {
@@ -74,8 +86,10 @@ fn internal(what: &str, e: impl std::fmt::Display) -> MetaError {
 }
 
 impl RaftMetaStore {
-    /// Opens the quorum's storage in `config.dir`, starts Raft, forms a quorum of one on first
-    /// start, and waits until this node leads.
+    /// Opens the quorum's storage in `config.dir` and starts Raft. On a first start the voter
+    /// with the lowest id forms the quorum of every voter in `config.peers` (unless a peer
+    /// already belongs to one); starting again is harmless. A quorum of one waits until it
+    /// leads; larger quorums elect a leader once a majority is up.
     pub async fn open(config: MetaConfig, clock: Arc<dyn Clock>) -> Result<Self, MetaError> {
         std::fs::create_dir_all(&config.dir)
             .map_err(|e| internal(&format!("create {}", config.dir.display()), e))?;
@@ -87,8 +101,8 @@ impl RaftMetaStore {
         let raft_config = openraft::Config {
             cluster_name: "strata".to_string(),
             heartbeat_interval: 100,
-            election_timeout_min: 300,
-            election_timeout_max: 600,
+            election_timeout_min: 400,
+            election_timeout_max: 800,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_logs),
             max_in_snapshot_log_to_keep: 100,
             ..Default::default()
@@ -96,42 +110,89 @@ impl RaftMetaStore {
         .validate()
         .map_err(|e| internal("raft config", e))?;
         let node = config.node;
-        let raft = Raft::new(node.0, Arc::new(raft_config), NoPeers, log, sm)
-            .await
-            .map_err(|e| internal("start raft", e))?;
-        let initialized = raft
-            .is_initialized()
-            .await
-            .map_err(|e| internal("read raft state", e))?;
-        if !initialized {
-            let members = BTreeMap::from([(node.0, BasicNode::new(&config.advertise))]);
-            match raft.initialize(members).await {
-                Ok(()) => info!(node = %node, "formed a quorum of one"),
-                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-                Err(e) => return Err(internal("initialize quorum", e)),
-            }
-        }
-        raft.wait(Some(Duration::from_secs(30)))
-            .current_leader(node.0, "waiting for this voter to lead")
-            .await
-            .map_err(|e| MetaError::Unavailable {
-                reason: format!("no leader elected: {e}"),
-            })?;
-        Ok(Self {
+        let mut peers: BTreeMap<u64, String> = config
+            .peers
+            .iter()
+            .map(|(id, a)| (id.0, a.clone()))
+            .collect();
+        peers.entry(node.0).or_default();
+        let raft = Raft::new(
+            node.0,
+            Arc::new(raft_config),
+            HttpNetwork::default(),
+            log,
+            sm,
+        )
+        .await
+        .map_err(|e| internal("start raft", e))?;
+        let store = Self {
             raft,
             shared,
             node,
             clock,
             write_timeout: config.write_timeout,
             storage,
-        })
+            forward: QuorumClient::new(
+                peers.values().filter(|a| !a.is_empty()).cloned().collect(),
+                config.write_timeout,
+            ),
+        };
+        let initialized = store
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| internal("read raft state", e))?;
+        let lowest = *peers.keys().next().expect("this node is a peer");
+        if !initialized && lowest == node.0 && !store.a_peer_has_a_quorum(&peers).await {
+            let members: BTreeMap<u64, BasicNode> = peers
+                .iter()
+                .map(|(id, a)| (*id, BasicNode::new(a)))
+                .collect();
+            match store.raft.initialize(members).await {
+                Ok(()) => info!(node = %node, voters = peers.len(), "formed the quorum"),
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                Err(e) => return Err(internal("initialize quorum", e)),
+            }
+        }
+        if peers.len() == 1 {
+            store
+                .raft
+                .wait(Some(Duration::from_secs(30)))
+                .current_leader(node.0, "waiting for this voter to lead")
+                .await
+                .map_err(|e| MetaError::Unavailable {
+                    reason: format!("no leader elected: {e}"),
+                })?;
+        }
+        Ok(store)
+    }
+
+    /// Asks the other voters whether one of them already belongs to a quorum.
+    async fn a_peer_has_a_quorum(&self, peers: &BTreeMap<u64, String>) -> bool {
+        let others: Vec<&String> = peers
+            .iter()
+            .filter(|(id, a)| **id != self.node.0 && !a.is_empty())
+            .map(|(_, a)| a)
+            .collect();
+        let http = reqwest::Client::new();
+        for addr in others {
+            let url = format!("http://{addr}/internal/meta/changes?after=0&wait_ms=0");
+            if let Ok(r) = http.get(url).timeout(Duration::from_secs(1)).send().await
+                && let Ok(c) = r.json::<ChangesResponse>().await
+                && !c.status.voters.is_empty()
+            {
+                info!(peer = %addr, "a peer already belongs to a quorum; joining it");
+                return true;
+            }
+        }
+        false
     }
 
     /// Stops Raft and waits (up to 10 s) until its storage is closed, so the directory can be
     /// opened again at once.
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
-            tracing::warn!(error = %e, "raft did not stop cleanly");
+            warn!(error = %e, "raft did not stop cleanly");
         }
         // Snapshot builds run in their own tasks and may still hold the storage briefly.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -139,8 +200,103 @@ impl RaftMetaStore {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         if !self.storage.is_closed() {
-            tracing::warn!("quorum storage still open 10s after raft stopped");
+            warn!("quorum storage still open 10s after raft stopped");
         }
+    }
+
+    pub(crate) fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Returns the applied log index.
+    pub fn applied_index(&self) -> u64 {
+        *self.shared.subscribe().borrow()
+    }
+
+    /// Waits until the applied index reaches `index` (or `timeout` passes).
+    pub async fn wait_applied(&self, index: u64, timeout: Duration) -> bool {
+        let mut rx = self.shared.subscribe();
+        let wait = rx.wait_for(|applied| *applied >= index);
+        matches!(tokio::time::timeout(timeout, wait).await, Ok(Ok(_)))
+    }
+
+    fn leader(&self) -> Option<(u64, String)> {
+        let m = self.raft.metrics().borrow().clone();
+        let id = m.current_leader?;
+        let addr = m.membership_config.membership().get_node(&id)?.addr.clone();
+        Some((id, addr))
+    }
+
+    /// Runs a command if this node leads; returns its result and log index.
+    pub async fn apply_local(&self, cmd: Command) -> Result<(CommandResult, u64), LocalWriteError> {
+        let response = tokio::time::timeout(self.write_timeout, self.raft.client_write(cmd))
+            .await
+            .map_err(|_| {
+                LocalWriteError::Failed(MetaError::Unavailable {
+                    reason: format!("no answer from the quorum within {:?}", self.write_timeout),
+                })
+            })?;
+        match response {
+            Ok(r) => Ok((r.data, r.log_id.index)),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                let leader = f.leader_id.zip(f.leader_node.map(|n| n.addr));
+                Err(LocalWriteError::NotLeader(leader))
+            }
+            Err(RaftError::APIError(e)) => {
+                Err(LocalWriteError::Failed(internal("quorum write", e)))
+            }
+            Err(RaftError::Fatal(e)) => Err(LocalWriteError::Failed(MetaError::Unavailable {
+                reason: format!("raft stopped: {e}"),
+            })),
+        }
+    }
+
+    /// Changes the voters (on the leader): a new voter catches up as a learner first.
+    pub async fn change_membership(
+        &self,
+        change: &MembershipChange,
+    ) -> Result<(), LocalWriteError> {
+        if self.leader().map(|(id, _)| id) != Some(self.node.0) {
+            return Err(LocalWriteError::NotLeader(self.leader()));
+        }
+        let fail = |e: RaftError<u64, ClientWriteError<u64, BasicNode>>| match e {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+                LocalWriteError::NotLeader(f.leader_id.zip(f.leader_node.map(|n| n.addr)))
+            }
+            other => LocalWriteError::Failed(internal("membership change", other)),
+        };
+        match change {
+            MembershipChange::AddVoter { id, addr } => {
+                self.raft
+                    .add_learner(*id, BasicNode::new(addr), true)
+                    .await
+                    .map_err(fail)?;
+                self.raft
+                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([*id])), false)
+                    .await
+                    .map_err(fail)?;
+            }
+            MembershipChange::RemoveVoter { id } => {
+                self.raft
+                    .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([*id])), false)
+                    .await
+                    .map_err(fail)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks this voter to start an election now.
+    pub async fn elect(&self) -> Result<(), MetaError> {
+        self.raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|e| internal("trigger election", e))
     }
 }
 
@@ -149,25 +305,18 @@ impl StateStore for RaftMetaStore {
     async fn apply(&self, cmd: Command) -> Result<CommandResult, MetaError> {
         // Refuse what the state would refuse without spending a log entry on it.
         self.shared.read().state.check(&cmd)?;
-        let response = tokio::time::timeout(self.write_timeout, self.raft.client_write(cmd))
-            .await
-            .map_err(|_| MetaError::Unavailable {
-                reason: format!("no answer from the quorum within {:?}", self.write_timeout),
-            })?;
-        match response {
-            Ok(r) => r.data.into_result(),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(MetaError::Unavailable {
-                    reason: match f.leader_id {
-                        Some(l) => format!("this node is not the leader; node {l} is"),
-                        None => "no leader elected".to_string(),
-                    },
-                })
+        match self.apply_local(cmd.clone()).await {
+            Ok((result, _)) => result.into_result(),
+            Err(LocalWriteError::Failed(e)) => Err(e),
+            Err(LocalWriteError::NotLeader(_)) => {
+                // A follower hands the write to the leader, then waits until it has applied
+                // the entry itself, so its own reads see the write.
+                let r = self.forward.apply(&cmd).await?;
+                if !self.wait_applied(r.log_index, self.write_timeout).await {
+                    warn!(index = r.log_index, "this voter lags behind the leader");
+                }
+                r.result.into_result()
             }
-            Err(RaftError::APIError(e)) => Err(internal("quorum write", e)),
-            Err(RaftError::Fatal(e)) => Err(MetaError::Unavailable {
-                reason: format!("raft stopped: {e}"),
-            }),
         }
     }
 

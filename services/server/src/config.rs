@@ -54,6 +54,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address of the whole HTTP API.
     pub listen: SocketAddr,
+    /// Address other nodes and clients reach this node at (default: its `meta-peers` entry,
+    /// else the listen address).
+    pub advertise: Option<String>,
     /// `file:///abs/path`, `memory://` or `s3://bucket/prefix`.
     pub object_store: String,
     /// Roles this node runs.
@@ -95,6 +98,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("./strata-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            advertise: None,
             object_store: String::new(),
             roles: vec![Role::Meta, Role::Ingest, Role::Compactor, Role::Archiver],
             node_id: NodeId(1),
@@ -122,6 +126,7 @@ impl Default for Config {
 pub struct FileConfig {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
+    advertise: Option<String>,
     object_store: Option<String>,
     roles: Option<Vec<String>>,
     node_id: Option<u64>,
@@ -150,6 +155,9 @@ pub struct Overrides {
     /// Address of the HTTP API [default: 127.0.0.1:8080]
     #[arg(long, env = "STRATA_LISTEN")]
     pub listen: Option<String>,
+    /// Address other nodes reach this node at [default: its --meta-peers entry, else --listen]
+    #[arg(long, env = "STRATA_ADVERTISE")]
+    pub advertise: Option<String>,
     /// file:///abs/path, memory:// or s3://bucket/prefix [default: file://DATA_DIR/bucket]
     #[arg(long, env = "STRATA_OBJECT_STORE")]
     pub object_store: Option<String>,
@@ -220,6 +228,9 @@ impl Config {
             .parse::<SocketAddr>()
             .map_err(|e| format!("{v:?} is not HOST:PORT ({e})")));
         set!(object_store, |v: String| Ok(v));
+        if let Some(a) = o.advertise.clone().or(f.advertise.clone()) {
+            c.advertise = (!a.trim().is_empty()).then_some(a);
+        }
         if let Some(roles) = o.roles.clone().or(f.roles.as_ref().map(|r| r.join(","))) {
             c.roles = parse_roles(&roles).map_err(|e| format!("roles: {e}"))?;
         }
@@ -271,6 +282,17 @@ impl Config {
             return Err("flush-interval must be above zero".to_string());
         }
         Ok(c)
+    }
+
+    /// Returns the address this node tells others to reach it at.
+    pub fn advertised(&self, bound: SocketAddr) -> String {
+        if let Some(a) = &self.advertise {
+            return a.clone();
+        }
+        if let Some((_, a)) = self.meta_peers.iter().find(|(id, _)| *id == self.node_id) {
+            return a.clone();
+        }
+        bound.to_string()
     }
 
     /// Returns whether the node runs `role`.

@@ -1,22 +1,27 @@
 //! `strata serve`: start every role of the node on a bound listener, stop on a token.
+//!
+//! The HTTP API (and, on voters, the quorum's internal API) serves at once, so voters can form
+//! the quorum; the roles that need the quorum (the cluster's name, the bucket claim, the write
+//! path) start in the background, and the node is ready (`/readyz`) once they are up.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use strata_cache::{LocalSource, ReadPath};
 use strata_core::clock::{Clock, SystemClock};
 use strata_core::ids::NodeId;
-use strata_core::meta::MetaStore;
+use strata_core::meta::{MetaStore, NodeInfo};
 use strata_ingest::{IngestConfig, Ingestor};
-use strata_meta::{MetaConfig, RaftMetaStore};
+use strata_meta::{MetaConfig, RaftMetaStore, RemoteMetaStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{debug, info, warn};
 
 use crate::config::{Config, Role};
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Started};
 use crate::metrics::Metrics;
 use crate::store;
 
@@ -25,8 +30,18 @@ use crate::store;
 pub struct Identity {
     /// The node id the directory was created with.
     pub node_id: u64,
-    /// The cluster the directory belongs to.
-    pub cluster_id: String,
+    /// The cluster the directory belongs to, once it has joined one.
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+}
+
+fn write_identity(data_dir: &Path, id: &Identity) -> anyhow::Result<()> {
+    let tmp = data_dir.join("node.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(id)?)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, data_dir.join("node.json"))?;
+    std::fs::File::open(data_dir)?.sync_all()?;
+    Ok(())
 }
 
 /// Reads the data directory's identity, or creates one for a new directory.
@@ -50,66 +65,192 @@ pub fn identity(data_dir: &Path, node: NodeId) -> anyhow::Result<Identity> {
             Ok(id)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let nanos =
-                SystemClock.now_ms() as u128 * 1_000_000 + u128::from(std::process::id()) * 7_919;
             let id = Identity {
                 node_id: node.0,
-                cluster_id: format!(
-                    "{:016x}",
-                    (nanos as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                ),
+                cluster_id: None,
             };
-            let tmp = data_dir.join("node.json.tmp");
-            std::fs::write(&tmp, serde_json::to_vec_pretty(&id)?)?;
-            std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(data_dir)?.sync_all()?;
+            write_identity(data_dir, &id)?;
             Ok(id)
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }
 
+/// A name for a new cluster: time and process id, mixed.
+fn new_cluster_id() -> String {
+    let nanos = SystemClock.now_ms() as u128 * 1_000_000 + u128::from(std::process::id()) * 7_919;
+    format!(
+        "{:016x}",
+        (nanos as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    )
+}
+
 /// Runs a node on `listener` until `shutdown` is cancelled, then drains and stops.
-/// Prints `listening on ADDR` on stdout once every role is up.
+/// Prints `listening on ADDR` on stdout once the HTTP API serves; `/readyz` answers `200` once
+/// every role is up.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    if !config.has_role(Role::Meta) {
+    let bound = listener.local_addr()?;
+    let advertise = config.advertised(bound);
+    let voter = config.has_role(Role::Meta);
+    if voter
+        && !config.meta_peers.is_empty()
+        && !config
+            .meta_peers
+            .iter()
+            .any(|(id, _)| *id == config.node_id)
+    {
         bail!(
-            "this version runs the meta role on every node (a quorum of one); --roles must include meta"
+            "--meta-peers must list this voter (node {}) with its address",
+            config.node_id
         );
     }
-    if config
-        .meta_peers
-        .iter()
-        .any(|(id, _)| *id != config.node_id)
-    {
-        bail!("multi-voter quorums are not available yet: --meta-peers may only name this node");
+    if !voter && config.meta_peers.is_empty() {
+        bail!("a node without the meta role needs --meta-peers to find the quorum");
     }
+    let ident = identity(&config.data_dir, config.node_id)?;
+    let metrics = Arc::new(Metrics::new());
+    let store = store::open(&config.object_store, metrics.clone()).map_err(anyhow::Error::msg)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let raft = if voter {
+        let meta_config = MetaConfig {
+            node: config.node_id,
+            dir: config.data_dir.join("meta"),
+            peers: config.meta_peers.clone(),
+            snapshot_logs: config.snapshot_logs,
+            write_timeout: Duration::from_secs(10),
+        };
+        Some(Arc::new(
+            RaftMetaStore::open(meta_config, clock.clone())
+                .await
+                .context("cannot start the metadata quorum")?,
+        ))
+    } else {
+        None
+    };
+    let meta: Arc<dyn MetaStore> = match &raft {
+        Some(r) => r.clone(),
+        None => Arc::new(RemoteMetaStore::new(
+            config.node_id,
+            config.meta_peers.iter().map(|(_, a)| a.clone()).collect(),
+            Duration::from_secs(10),
+            clock.clone(),
+        )),
+    };
+    let state = Arc::new(AppState {
+        config: config.clone(),
+        meta: meta.clone(),
+        store: store.clone(),
+        started: std::sync::OnceLock::new(),
+        advertise: advertise.clone(),
+        metrics,
+        shutdown: shutdown.clone(),
+        request_budget: Arc::new(tokio::sync::Semaphore::new(
+            config
+                .max_buffered_request_bytes
+                .min(tokio::sync::Semaphore::MAX_PERMITS as u64) as usize,
+        )),
+    });
+    let mut router = http::router(state.clone());
+    if let Some(r) = &raft {
+        router = router.merge(strata_meta::http::router(r.clone()));
+    }
+    println!("listening on {bound}");
+    let server = tokio::spawn(
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future(),
+    );
+    let startup = start_roles(
+        &config,
+        &ident,
+        meta.clone(),
+        store,
+        clock,
+        &state,
+        &advertise,
+        &shutdown,
+    );
+    if let Err(e) = startup.await {
+        shutdown.cancel();
+        let _ = server.await;
+        if let Some(r) = &raft {
+            r.shutdown().await;
+        }
+        return Err(e);
+    }
+    server
+        .await
+        .context("http server task failed")?
+        .context("http server failed")?;
+    info!("draining");
+    if let Some(i) = state.started.get().and_then(|s| s.ingest.clone()) {
+        i.shutdown(config.shutdown_timeout).await;
+    }
+    drop(meta);
+    if let Some(r) = raft {
+        r.shutdown().await;
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Brings up what needs the quorum; returns once the node is ready (or stopping).
+#[allow(clippy::too_many_arguments)]
+async fn start_roles(
+    config: &Config,
+    ident: &Identity,
+    meta: Arc<dyn MetaStore>,
+    store: Arc<dyn object_store::ObjectStore>,
+    clock: Arc<dyn Clock>,
+    state: &Arc<AppState>,
+    advertise: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    // The quorum names the cluster (the first proposal wins); wait for it as long as it takes.
+    let proposal = ident.cluster_id.clone().unwrap_or_else(new_cluster_id);
+    let cluster_id = loop {
+        let attempt = tokio::select! {
+            r = meta.init_cluster(&proposal) => r,
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        match attempt {
+            Ok(id) => break id,
+            Err(e) if e.is_retryable() => {
+                info!(error = %e, "waiting for the metadata quorum");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+            }
+            Err(e) => return Err(e).context("cannot name the cluster"),
+        }
+    };
+    match &ident.cluster_id {
+        Some(mine) if *mine != cluster_id => bail!(
+            "data directory {} belongs to cluster {mine}, but the quorum is cluster {cluster_id}: use another --data-dir",
+            config.data_dir.display()
+        ),
+        Some(_) => {}
+        None => write_identity(
+            &config.data_dir,
+            &Identity {
+                node_id: config.node_id.0,
+                cluster_id: Some(cluster_id.clone()),
+            },
+        )?,
+    }
+    store::claim(store.as_ref(), &cluster_id)
+        .await
+        .map_err(anyhow::Error::msg)?;
     for role in [Role::Compactor, Role::Archiver] {
         if config.has_role(role) {
             info!(role = role.as_str(), "role has no work in this version yet");
         }
     }
-    let ident = identity(&config.data_dir, config.node_id)?;
-    let metrics = Arc::new(Metrics::new());
-    let store = store::open(&config.object_store, metrics.clone()).map_err(anyhow::Error::msg)?;
-    store::claim(store.as_ref(), &ident.cluster_id)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut meta_config = MetaConfig::single(config.node_id, config.data_dir.join("meta"));
-    meta_config.advertise = config.listen.to_string();
-    meta_config.snapshot_logs = config.snapshot_logs;
-    let raft = Arc::new(
-        RaftMetaStore::open(meta_config, clock.clone())
-            .await
-            .context("cannot start the metadata quorum")?,
-    );
-    let meta: Arc<dyn MetaStore> = raft.clone();
     let ingest = if config.has_role(Role::Ingest) {
         let mut c = IngestConfig::new(config.node_id, config.data_dir.join("hot"));
         c.flush_interval = config.flush_interval;
@@ -131,33 +272,56 @@ pub async fn run(
     let local = ingest
         .as_ref()
         .map(|i| Arc::new(i.hot_reader()) as Arc<dyn LocalSource>);
-    let read = ReadPath::new(meta.clone(), store.clone(), local);
-    let state = Arc::new(AppState {
-        config: config.clone(),
+    let read = ReadPath::new(meta.clone(), store, local);
+    state
+        .started
+        .set(Started { ingest, read })
+        .expect("roles start once");
+    let roles: Vec<String> = config
+        .roles
+        .iter()
+        .map(|r| r.as_str().to_string())
+        .collect();
+    tokio::spawn(heartbeat(
         meta,
-        store,
-        ingest: ingest.clone(),
-        read,
-        metrics,
-        shutdown: shutdown.clone(),
-        request_budget: Arc::new(tokio::sync::Semaphore::new(
-            config
-                .max_buffered_request_bytes
-                .min(tokio::sync::Semaphore::MAX_PERMITS as u64) as usize,
-        )),
-    });
-    let addr = listener.local_addr()?;
-    info!(%addr, node = %config.node_id, cluster = %ident.cluster_id, object_store = %config.object_store, "strata is ready");
-    println!("listening on {addr}");
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("http server failed")?;
-    info!("draining");
-    if let Some(i) = ingest {
-        i.shutdown(config.shutdown_timeout).await;
-    }
-    raft.shutdown().await;
-    info!("stopped");
+        config.node_id,
+        advertise.to_string(),
+        roles,
+        clock,
+        shutdown.clone(),
+    ));
+    info!(addr = %advertise, node = %config.node_id, cluster = %cluster_id, object_store = %config.object_store, "strata is ready");
     Ok(())
+}
+
+/// Registers the node in the quorum every few seconds, for `/v1/cluster`.
+async fn heartbeat(
+    meta: Arc<dyn MetaStore>,
+    node: NodeId,
+    addr: String,
+    roles: Vec<String>,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) {
+    let mut warned = false;
+    loop {
+        let info = NodeInfo {
+            id: node,
+            addr: addr.clone(),
+            roles: roles.clone(),
+            last_seen_ms: clock.now_ms(),
+        };
+        match meta.register_node(info).await {
+            Ok(()) => warned = false,
+            Err(e) if !warned => {
+                warn!(error = %e, "cannot register this node with the quorum");
+                warned = true;
+            }
+            Err(e) => debug!(error = %e, "cannot register this node with the quorum"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }

@@ -23,6 +23,28 @@ where
     extents_are_found_by_offset_and_timestamp(make().await).await;
     changes_tick_after_a_commit(make().await).await;
     group_offsets_round_trip(make().await).await;
+    nodes_register_and_the_first_cluster_name_wins(make().await).await;
+}
+
+async fn nodes_register_and_the_first_cluster_name_wins(store: Arc<dyn MetaStore>) {
+    assert_eq!(store.init_cluster("first").await.expect("names"), "first");
+    assert_eq!(store.init_cluster("second").await.expect("keeps"), "first");
+    let node = super::NodeInfo {
+        id: NodeId(4),
+        addr: "127.0.0.1:9".to_string(),
+        roles: vec!["ingest".to_string()],
+        last_seen_ms: 10,
+    };
+    store.register_node(node.clone()).await.expect("registers");
+    let again = super::NodeInfo {
+        last_seen_ms: 20,
+        ..node
+    };
+    store
+        .register_node(again.clone())
+        .await
+        .expect("registers again");
+    assert_eq!(store.nodes().await.expect("lists"), vec![again]);
 }
 
 fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -79,7 +79,7 @@ pub struct Extent {
 }
 
 /// A page of a partition's extents with the partition's bounds at the time of the read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtentPage {
     /// Extents in offset order.
     pub extents: Vec<Extent>,
@@ -140,6 +140,73 @@ pub struct GroupOffset {
     pub partition: PartitionId,
     /// Next offset the group will read.
     pub offset: Offset,
+}
+
+/// A node of the cluster, as it last registered itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Node id.
+    pub id: NodeId,
+    /// Address of its HTTP API.
+    pub addr: String,
+    /// Roles it runs.
+    pub roles: Vec<String>,
+    /// When it last registered (ms since epoch).
+    pub last_seen_ms: i64,
+}
+
+/// A read of the metadata, in a form that can cross the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetaQuery {
+    /// Every topic.
+    ListTopics,
+    /// One topic.
+    Topic { name: String },
+    /// A topic's partitions.
+    Partitions { name: String },
+    /// Extents from an offset.
+    Extents {
+        topic: String,
+        partition: PartitionId,
+        from: Offset,
+        limit: usize,
+    },
+    /// Extents from a timestamp.
+    ExtentsFromTimestamp {
+        topic: String,
+        partition: PartitionId,
+        timestamp: i64,
+        limit: usize,
+    },
+    /// A group's offsets.
+    GroupOffsets { group: String },
+    /// A node's last committed flush.
+    LastFlushSeq { node: NodeId },
+    /// Registered nodes.
+    Nodes,
+    /// The cluster's name.
+    ClusterId,
+}
+
+/// The answer to a [`MetaQuery`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueryResult {
+    /// Topics.
+    Topics(Vec<TopicInfo>),
+    /// One topic.
+    Topic(TopicInfo),
+    /// Partitions.
+    Partitions(Vec<PartitionInfo>),
+    /// Extents.
+    Extents(ExtentPage),
+    /// Group offsets.
+    GroupOffsets(Vec<GroupOffset>),
+    /// A flush sequence number.
+    FlushSeq(Option<FlushSeq>),
+    /// Nodes.
+    Nodes(Vec<NodeInfo>),
+    /// The cluster's name, once it has one.
+    ClusterId(Option<String>),
 }
 
 /// What a node knows of the quorum right now.
@@ -271,6 +338,15 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Returns the last flush sequence number `node` committed.
     async fn last_flush_seq(&self, node: NodeId) -> Result<Option<FlushSeq>, MetaError>;
+
+    /// Records that a node is alive at an address with some roles.
+    async fn register_node(&self, node: NodeInfo) -> Result<(), MetaError>;
+
+    /// Returns every node that ever registered.
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, MetaError>;
+
+    /// Names the cluster `cluster_id` unless it has a name; returns the name it has.
+    async fn init_cluster(&self, cluster_id: &str) -> Result<String, MetaError>;
 
     /// Returns a receiver that changes after every applied change.
     fn changes(&self) -> watch::Receiver<u64>;

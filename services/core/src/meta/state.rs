@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CommitOutcome, Extent, ExtentPage, GroupOffset, MAX_PARTITIONS, MetaError, ObjectCommit,
-    PartitionInfo, TopicInfo,
+    CommitOutcome, Extent, ExtentPage, GroupOffset, MAX_PARTITIONS, MetaError, MetaQuery, NodeInfo,
+    ObjectCommit, PartitionInfo, QueryResult, TopicInfo,
 };
 use crate::ids::{FlushSeq, NodeId, Offset, PartitionId, TopicId, validate_topic_name};
 use crate::topic_config::TopicConfig;
@@ -39,6 +39,10 @@ pub enum Command {
         group: String,
         offsets: Vec<GroupOffset>,
     },
+    /// Record that a node is alive.
+    RegisterNode { node: NodeInfo },
+    /// Name the cluster, unless it has a name already (the first proposal wins).
+    InitCluster { cluster_id: String },
 }
 
 /// The result of applying a [`Command`].
@@ -50,6 +54,8 @@ pub enum CommandResult {
     Topic(TopicInfo),
     /// The offsets assigned to an object.
     Committed(CommitOutcome),
+    /// The cluster's name.
+    ClusterId(String),
     /// The command was refused; the state is unchanged.
     Refused(MetaError),
 }
@@ -96,6 +102,10 @@ pub struct MetaState {
     objects: BTreeMap<String, ObjectState>,
     node_seqs: BTreeMap<NodeId, FlushSeq>,
     groups: BTreeMap<String, BTreeMap<String, BTreeMap<PartitionId, Offset>>>,
+    #[serde(default)]
+    nodes: BTreeMap<NodeId, NodeInfo>,
+    #[serde(default)]
+    cluster_id: Option<String>,
 }
 
 impl MetaState {
@@ -170,6 +180,22 @@ impl MetaState {
                 }
                 Ok(())
             }
+            Command::InitCluster { cluster_id } => {
+                if cluster_id.is_empty() {
+                    return Err(MetaError::Invalid {
+                        reason: "a cluster id cannot be empty".to_string(),
+                    });
+                }
+                Ok(())
+            }
+            Command::RegisterNode { node } => {
+                if node.id.0 == 0 || node.addr.is_empty() {
+                    return Err(MetaError::Invalid {
+                        reason: "a node needs an id above 0 and an address".to_string(),
+                    });
+                }
+                Ok(())
+            }
         }
     }
 
@@ -233,6 +259,15 @@ impl MetaState {
                 }
                 CommandResult::Done
             }
+            Command::RegisterNode { node } => {
+                self.nodes.insert(node.id, node.clone());
+                CommandResult::Done
+            }
+            Command::InitCluster { cluster_id } => CommandResult::ClusterId(
+                self.cluster_id
+                    .get_or_insert_with(|| cluster_id.clone())
+                    .clone(),
+            ),
         }
     }
 
@@ -408,6 +443,45 @@ impl MetaState {
     /// Returns the last flush sequence number `node` committed.
     pub fn last_flush_seq(&self, node: NodeId) -> Option<FlushSeq> {
         self.node_seqs.get(&node).copied()
+    }
+
+    /// Returns every node that ever registered.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        self.nodes.values().cloned().collect()
+    }
+
+    /// Returns the cluster's name, once it has one.
+    pub fn cluster_id(&self) -> Option<String> {
+        self.cluster_id.clone()
+    }
+
+    /// Answers a query.
+    pub fn query(&self, q: &MetaQuery) -> Result<QueryResult, MetaError> {
+        Ok(match q {
+            MetaQuery::ListTopics => QueryResult::Topics(self.list_topics()),
+            MetaQuery::Topic { name } => QueryResult::Topic(self.topic(name)?),
+            MetaQuery::Partitions { name } => QueryResult::Partitions(self.partitions(name)?),
+            MetaQuery::Extents {
+                topic,
+                partition,
+                from,
+                limit,
+            } => QueryResult::Extents(self.extents(topic, *partition, *from, *limit)?),
+            MetaQuery::ExtentsFromTimestamp {
+                topic,
+                partition,
+                timestamp,
+                limit,
+            } => QueryResult::Extents(
+                self.extents_from_timestamp(topic, *partition, *timestamp, *limit)?,
+            ),
+            MetaQuery::GroupOffsets { group } => {
+                QueryResult::GroupOffsets(self.group_offsets(group)?)
+            }
+            MetaQuery::LastFlushSeq { node } => QueryResult::FlushSeq(self.last_flush_seq(*node)),
+            MetaQuery::Nodes => QueryResult::Nodes(self.nodes()),
+            MetaQuery::ClusterId => QueryResult::ClusterId(self.cluster_id()),
+        })
     }
 }
 

@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::state::{Command, CommandResult, MetaState};
 use super::{
-    CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaStore, ObjectCommit, PartitionInfo,
-    QuorumStatus, TopicInfo,
+    CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaStore, NodeInfo, ObjectCommit,
+    PartitionInfo, QuorumStatus, TopicInfo,
 };
 use crate::ids::{FlushSeq, NodeId, Offset, PartitionId};
 
@@ -144,6 +144,27 @@ impl<S: StateStore> MetaStore for S {
 
     async fn last_flush_seq(&self, node: NodeId) -> Result<Option<FlushSeq>, MetaError> {
         Ok(self.read(|s| s.last_flush_seq(node)))
+    }
+
+    async fn register_node(&self, node: NodeInfo) -> Result<(), MetaError> {
+        self.apply(Command::RegisterNode { node }).await.map(|_| ())
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, MetaError> {
+        Ok(self.read(MetaState::nodes))
+    }
+
+    async fn init_cluster(&self, cluster_id: &str) -> Result<String, MetaError> {
+        if let Some(id) = self.read(MetaState::cluster_id) {
+            return Ok(id);
+        }
+        let cmd = Command::InitCluster {
+            cluster_id: cluster_id.to_string(),
+        };
+        match self.apply(cmd).await? {
+            CommandResult::ClusterId(id) => Ok(id),
+            other => Err(unexpected(other)),
+        }
     }
 
     fn changes(&self) -> watch::Receiver<u64> {

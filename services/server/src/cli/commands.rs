@@ -328,3 +328,82 @@ pub async fn group(target: &Target, cmd: GroupCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Show the nodes, their roles and liveness, and the quorum's leader and term
+    Status,
+    /// Add a voter (it catches up as a learner first), e.g. to replace a dead one
+    AddVoter {
+        /// The new voter, ID=HOST:PORT; start it first with the new --meta-peers
+        voter: String,
+    },
+    /// Remove a voter from the quorum
+    RemoveVoter {
+        /// Its node id
+        id: u64,
+    },
+    /// Ask the voter at --url to start an election now
+    Elect,
+}
+
+fn host_port(url: &str) -> String {
+    url.trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()> {
+    use strata_meta::QuorumClient;
+    use strata_meta::wire::MembershipChange;
+    let c = Client::new(&target.url);
+    let quorum = || {
+        QuorumClient::new(
+            vec![host_port(&target.url)],
+            std::time::Duration::from_secs(120),
+        )
+    };
+    match cmd {
+        ClusterCommand::Status => print(&c.call(Method::GET, "/v1/cluster", None).await?),
+        ClusterCommand::AddVoter { voter } => {
+            let (id, addr) = voter
+                .split_once('=')
+                .with_context(|| format!("voter {voter:?} is not ID=HOST:PORT"))?;
+            let id: u64 = id
+                .parse()
+                .with_context(|| format!("voter id {id:?} is not a number"))?;
+            eprintln!("adding voter {id} at {addr}: it catches up first, this can take a while");
+            let r = quorum()
+                .change_membership(&MembershipChange::AddVoter {
+                    id,
+                    addr: addr.to_string(),
+                })
+                .await?;
+            print(&serde_json::to_value(r.status)?);
+        }
+        ClusterCommand::RemoveVoter { id } => {
+            let r = quorum()
+                .change_membership(&MembershipChange::RemoveVoter { id })
+                .await?;
+            print(&serde_json::to_value(r.status)?);
+        }
+        ClusterCommand::Elect => {
+            let (http, base) = c.parts();
+            let r = http
+                .post(format!("{base}/internal/meta/elect"))
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {base}"))?;
+            if !r.status().is_success() {
+                bail!(
+                    "{base} refused: {} {}",
+                    r.status(),
+                    r.text().await.unwrap_or_default()
+                );
+            }
+            eprintln!("election started on {base}");
+        }
+    }
+    Ok(())
+}

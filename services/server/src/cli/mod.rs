@@ -71,6 +71,13 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Show the cluster and change the quorum's voters
+    Cluster {
+        #[command(subcommand)]
+        command: commands::ClusterCommand,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Load-test a node: produce 1 KiB JSON records and report throughput and latency
     Bench {
         #[command(flatten)]
@@ -97,6 +104,7 @@ pub fn main() -> ExitCode {
             Command::Produce { args, target } => commands::produce(&target, args).await,
             Command::Consume { args, target } => commands::consume(&target, args).await,
             Command::Group { command, target } => commands::group(&target, command).await,
+            Command::Cluster { command, target } => commands::cluster(&target, command).await,
             Command::Bench { args, target } => bench::run(&target, args).await,
         }
     });

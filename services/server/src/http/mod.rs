@@ -35,16 +35,39 @@ pub struct AppState {
     pub meta: Arc<dyn MetaStore>,
     /// The bucket.
     pub store: Arc<dyn ObjectStore>,
-    /// The write path (nodes with the ingest role).
-    pub ingest: Option<Arc<Ingestor>>,
-    /// The read path.
-    pub read: ReadPath,
+    /// The roles' parts, once every role is up.
+    pub started: std::sync::OnceLock<Started>,
+    /// The address this node tells others.
+    pub advertise: String,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Cancelled when the node stops; long-polls return early.
     pub shutdown: CancellationToken,
     /// Bytes of produce bodies being received and parsed right now.
     pub request_budget: Arc<tokio::sync::Semaphore>,
+}
+
+/// What a node has once its roles are up.
+#[derive(Debug)]
+pub struct Started {
+    /// The write path (nodes with the ingest role).
+    pub ingest: Option<Arc<Ingestor>>,
+    /// The read path.
+    pub read: ReadPath,
+}
+
+impl AppState {
+    /// Returns the roles' parts, or `503` while the node is still starting.
+    pub fn started(&self) -> ApiResult<&Started> {
+        self.started.get().ok_or_else(|| {
+            ApiError::unavailable(
+                codes::QUORUM_UNAVAILABLE,
+                "this node is still starting: it waits for the metadata quorum",
+                1,
+            )
+            .into()
+        })
+    }
 }
 
 /// Shared state handle.

@@ -8,12 +8,14 @@ use strata_core::api::{ApiError, codes};
 
 use super::{ApiResult, Shared, json};
 use crate::store;
+use strata_core::clock::{Clock, SystemClock};
 
 pub async fn healthz() -> Response {
     json(StatusCode::OK, &j!({"status": "ok"}))
 }
 
 pub async fn readyz(State(s): State<Shared>) -> ApiResult<Response> {
+    let started = s.started()?;
     let q = s.meta.status();
     if q.leader.is_none() {
         return Err(ApiError::unavailable(
@@ -31,7 +33,7 @@ pub async fn readyz(State(s): State<Shared>) -> ApiResult<Response> {
         )
         .into());
     }
-    if s.ingest.as_ref().is_some_and(|i| i.is_stopping()) || s.shutdown.is_cancelled() {
+    if started.ingest.as_ref().is_some_and(|i| i.is_stopping()) || s.shutdown.is_cancelled() {
         return Err(
             ApiError::unavailable(codes::SHUTTING_DOWN, "this node is shutting down", 1).into(),
         );
@@ -40,18 +42,17 @@ pub async fn readyz(State(s): State<Shared>) -> ApiResult<Response> {
 }
 
 pub async fn metrics(State(s): State<Shared>) -> Response {
-    let ingest = s.ingest.as_ref().map(|i| i.stats());
+    let started = s.started.get();
+    let ingest = started.and_then(|st| st.ingest.as_ref()).map(|i| i.stats());
+    let read = started.map_or_else(Default::default, |st| st.read.stats());
     let budget = s
         .config
         .max_buffered_request_bytes
         .min(tokio::sync::Semaphore::MAX_PERMITS as u64);
     let receiving = budget.saturating_sub(s.request_budget.available_permits() as u64);
-    let text = s.metrics.render(
-        ingest.as_deref(),
-        &s.read.stats(),
-        Some(&s.meta.status()),
-        receiving,
-    );
+    let text = s
+        .metrics
+        .render(ingest.as_deref(), &read, Some(&s.meta.status()), receiving);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -60,14 +61,34 @@ pub async fn metrics(State(s): State<Shared>) -> Response {
         .into_response()
 }
 
-pub async fn cluster(State(s): State<Shared>) -> Response {
+/// A node is shown alive when it registered within this many milliseconds.
+const ALIVE_WITHIN_MS: i64 = 15_000;
+
+pub async fn cluster(State(s): State<Shared>) -> ApiResult<Response> {
     let q = s.meta.status();
     let roles: Vec<&str> = s.config.roles.iter().map(|r| r.as_str()).collect();
-    json(
+    let now = SystemClock.now_ms();
+    let nodes: Vec<serde_json::Value> = s
+        .meta
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| {
+            j!({
+                "id": n.id.0,
+                "addr": n.addr,
+                "roles": n.roles,
+                "last_seen_ms": n.last_seen_ms,
+                "alive": now - n.last_seen_ms <= ALIVE_WITHIN_MS,
+                "voter": q.voters.contains(&n.id),
+            })
+        })
+        .collect();
+    Ok(json(
         StatusCode::OK,
         &j!({
-            "node": {"id": s.config.node_id.0, "roles": roles, "listen": s.config.listen.to_string()},
-            "nodes": [{"id": s.config.node_id.0, "roles": roles, "listen": s.config.listen.to_string()}],
+            "node": {"id": s.config.node_id.0, "roles": roles, "addr": s.advertise},
+            "nodes": nodes,
             "quorum": {
                 "leader": q.leader.map(|l| l.0),
                 "term": q.term,
@@ -75,5 +96,5 @@ pub async fn cluster(State(s): State<Shared>) -> Response {
                 "voters": q.voters.iter().map(|v| v.0).collect::<Vec<_>>(),
             }
         }),
-    )
+    ))
 }

@@ -50,7 +50,7 @@ fn admit(
         .unwrap_or("all")
         .parse()
         .map_err(ApiError::bad_request)?;
-    let Some(ingest) = s.ingest.clone() else {
+    let Some(ingest) = s.started()?.ingest.clone() else {
         return Err(ApiError::unavailable(
             codes::SHUTTING_DOWN,
             "this node does not run the ingest role",
@@ -328,7 +328,10 @@ pub async fn consume(
         max_bytes: params.number("max_bytes", 1u64 << 20, 1, 64 << 20)?,
         max_wait: Duration::from_millis(params.number("max_wait_ms", 0u64, 0, 300_000)?),
     };
-    let fetch = s.read.fetch(&topic, PartitionId(partition), opts);
+    let fetch = s
+        .started()?
+        .read
+        .fetch(&topic, PartitionId(partition), opts);
     let result = tokio::select! {
         r = fetch => r?,
         _ = s.shutdown.cancelled() => {

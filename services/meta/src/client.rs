@@ -1,0 +1,230 @@
+//! [`QuorumClient`]: how a node reaches the quorum over HTTP: it finds the leader, follows
+//! `421` redirects, and retries with backoff across elections until a deadline.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use strata_core::meta::state::Command;
+use strata_core::meta::{MetaError, MetaQuery};
+use tokio::time::Instant;
+use tracing::debug;
+
+use crate::wire::{
+    ApplyRequest, ApplyResponse, ChangesResponse, MembershipChange, NotLeader, QueryRequest,
+    QueryResponse,
+};
+
+/// A client of the quorum's internal HTTP API.
+#[derive(Debug)]
+pub struct QuorumClient {
+    http: reqwest::Client,
+    peers: Vec<String>,
+    leader: Mutex<Option<String>>,
+    deadline: Duration,
+}
+
+enum Attempt<T> {
+    Done(T),
+    Redirect(Option<String>),
+    Retry(String),
+}
+
+fn unavailable(reason: String) -> MetaError {
+    MetaError::Unavailable { reason }
+}
+
+impl QuorumClient {
+    /// Talks to the voters at `peers` (`host:port`); each call gives up after `deadline`.
+    pub fn new(peers: Vec<String>, deadline: Duration) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .build()
+                .expect("an http client builds"),
+            peers,
+            leader: Mutex::new(None),
+            deadline,
+        }
+    }
+
+    /// Returns the voters this client knows.
+    pub fn peers(&self) -> &[String] {
+        &self.peers
+    }
+
+    fn candidates(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.peers.len() + 1);
+        if let Some(l) = self
+            .leader
+            .lock()
+            .expect("no panics while holding the lock")
+            .clone()
+        {
+            out.push(l);
+        }
+        for p in &self.peers {
+            if !out.contains(p) {
+                out.push(p.clone());
+            }
+        }
+        out
+    }
+
+    fn remember_leader(&self, leader: Option<String>) {
+        *self
+            .leader
+            .lock()
+            .expect("no panics while holding the lock") = leader;
+    }
+
+    async fn post_once<B: Serialize, T: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Attempt<T> {
+        let resp = self
+            .http
+            .post(format!("http://{addr}{path}"))
+            .json(body)
+            .timeout(timeout)
+            .send()
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => return Attempt::Retry(format!("{addr}: {e}")),
+        };
+        let status = resp.status().as_u16();
+        match status {
+            200 => match resp.json::<T>().await {
+                Ok(v) => Attempt::Done(v),
+                Err(e) => Attempt::Retry(format!("{addr}: bad answer: {e}")),
+            },
+            421 => match resp.json::<NotLeader>().await {
+                Ok(n) => Attempt::Redirect(n.leader.map(|(_, addr)| addr)),
+                Err(e) => Attempt::Retry(format!("{addr}: bad redirect: {e}")),
+            },
+            other => {
+                let text = resp.text().await.unwrap_or_default();
+                Attempt::Retry(format!("{addr} answered {other}: {text}"))
+            }
+        }
+    }
+
+    /// Sends `body` to the leader (or whichever node will take it), following redirects and
+    /// retrying until the deadline.
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        per_try: Duration,
+    ) -> Result<T, MetaError> {
+        let deadline = Instant::now() + self.deadline;
+        let mut last_error = "no voter answered".to_string();
+        let mut pause = Duration::from_millis(25);
+        loop {
+            for addr in self.candidates() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(unavailable(format!(
+                        "no quorum leader answered within {:?}: {last_error}",
+                        self.deadline
+                    )));
+                }
+                match self.post_once(&addr, path, body, per_try.min(left)).await {
+                    Attempt::Done(v) => {
+                        self.remember_leader(Some(addr));
+                        return Ok(v);
+                    }
+                    Attempt::Redirect(Some(leader)) if leader != addr => {
+                        debug!(from = %addr, to = %leader, "following the quorum leader");
+                        self.remember_leader(Some(leader.clone()));
+                        match self.post_once(&leader, path, body, per_try.min(left)).await {
+                            Attempt::Done(v) => return Ok(v),
+                            Attempt::Redirect(_) => {
+                                last_error = format!("{leader} is not the leader either")
+                            }
+                            Attempt::Retry(e) => last_error = e,
+                        }
+                    }
+                    Attempt::Redirect(_) => {
+                        self.remember_leader(None);
+                        last_error = format!("{addr} knows no leader (election under way?)");
+                    }
+                    Attempt::Retry(e) => {
+                        self.remember_leader(None);
+                        last_error = e;
+                    }
+                }
+            }
+            if Instant::now() + pause >= deadline {
+                return Err(unavailable(format!(
+                    "no quorum leader answered within {:?}: {last_error}",
+                    self.deadline
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// Runs a command on the leader.
+    pub async fn apply(&self, command: &Command) -> Result<ApplyResponse, MetaError> {
+        let body = ApplyRequest {
+            command: command.clone(),
+        };
+        self.call("/internal/meta/apply", &body, Duration::from_secs(10))
+            .await
+    }
+
+    /// Runs a query on a voter that has applied `min_index`.
+    pub async fn query(
+        &self,
+        query: &MetaQuery,
+        min_index: u64,
+    ) -> Result<QueryResponse, MetaError> {
+        let body = QueryRequest {
+            query: query.clone(),
+            min_index,
+        };
+        self.call("/internal/meta/query", &body, Duration::from_secs(10))
+            .await
+    }
+
+    /// Changes the voters.
+    pub async fn change_membership(
+        &self,
+        change: &MembershipChange,
+    ) -> Result<ChangesResponse, MetaError> {
+        self.call("/internal/meta/membership", change, Duration::from_secs(60))
+            .await
+    }
+
+    /// Waits up to `wait` for the applied index to pass `after`, on any voter.
+    pub async fn changes(&self, after: u64, wait: Duration) -> Result<ChangesResponse, MetaError> {
+        let mut last_error = String::new();
+        for addr in self.candidates() {
+            let resp = self
+                .http
+                .get(format!(
+                    "http://{addr}/internal/meta/changes?after={after}&wait_ms={}",
+                    wait.as_millis()
+                ))
+                .timeout(wait + Duration::from_secs(5))
+                .send()
+                .await;
+            match resp {
+                Ok(r) if r.status().is_success() => match r.json::<ChangesResponse>().await {
+                    Ok(c) => return Ok(c),
+                    Err(e) => last_error = format!("{addr}: {e}"),
+                },
+                Ok(r) => last_error = format!("{addr} answered {}", r.status()),
+                Err(e) => last_error = format!("{addr}: {e}"),
+            }
+        }
+        Err(unavailable(format!("no voter answered: {last_error}")))
+    }
+}

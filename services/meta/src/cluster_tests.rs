@@ -1,0 +1,329 @@
+//! In-process clusters of voters talking real HTTP on loopback.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use strata_core::clock::SystemClock;
+use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::meta::conformance::{self, object_commit};
+use strata_core::meta::{MetaError, MetaStore};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{MetaConfig, RaftMetaStore, RemoteMetaStore};
+
+struct Voter {
+    store: Arc<RaftMetaStore>,
+    stop: CancellationToken,
+    server: JoinHandle<()>,
+}
+
+struct Cluster {
+    voters: Vec<Option<Voter>>,
+    addrs: Vec<String>,
+    dirs: TempDir,
+    snapshot_logs: u64,
+}
+
+async fn start_voter(
+    id: usize,
+    addrs: &[String],
+    dir: &std::path::Path,
+    snapshot_logs: u64,
+    listener: TcpListener,
+) -> Voter {
+    let config = MetaConfig {
+        node: NodeId(id as u64 + 1),
+        dir: dir.join(format!("v{id}")),
+        peers: addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (NodeId(i as u64 + 1), a.clone()))
+            .collect(),
+        snapshot_logs,
+        write_timeout: Duration::from_secs(5),
+    };
+    let store = Arc::new(
+        RaftMetaStore::open(config, Arc::new(SystemClock))
+            .await
+            .expect("opens"),
+    );
+    let stop = CancellationToken::new();
+    let app = crate::http::router(store.clone());
+    let s = stop.clone();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(s.cancelled_owned())
+            .await;
+    });
+    Voter {
+        store,
+        stop,
+        server,
+    }
+}
+
+impl Cluster {
+    async fn start(n: usize, snapshot_logs: u64) -> Self {
+        let mut listeners = Vec::new();
+        for _ in 0..n {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await.expect("binds"));
+        }
+        let addrs: Vec<String> = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("addr").to_string())
+            .collect();
+        let dirs = tempfile::tempdir().expect("tempdir");
+        let mut voters = Vec::new();
+        for (i, l) in listeners.into_iter().enumerate() {
+            voters.push(Some(
+                start_voter(i, &addrs, dirs.path(), snapshot_logs, l).await,
+            ));
+        }
+        let c = Self {
+            voters,
+            addrs,
+            dirs,
+            snapshot_logs,
+        };
+        c.leader().await;
+        c
+    }
+
+    fn store(&self, i: usize) -> Arc<RaftMetaStore> {
+        self.voters[i].as_ref().expect("running").store.clone()
+    }
+
+    /// Waits until the running voters agree on a leader; returns its index.
+    async fn leader(&self) -> usize {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let leaders: Vec<Option<NodeId>> = self
+                .voters
+                .iter()
+                .flatten()
+                .map(|v| v.store.status().leader)
+                .collect();
+            if let Some(Some(l)) = leaders.first()
+                && leaders.iter().all(|x| *x == Some(*l))
+                && self.voters[l.0 as usize - 1].is_some()
+            {
+                return l.0 as usize - 1;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no leader agreed on: {leaders:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(&mut self, i: usize) {
+        if let Some(v) = self.voters[i].take() {
+            v.stop.cancel();
+            v.store.shutdown().await;
+            let _ = v.server.await;
+        }
+    }
+
+    async fn restart(&mut self, i: usize) {
+        let listener = TcpListener::bind(&self.addrs[i])
+            .await
+            .expect("rebinds its address");
+        self.voters[i] = Some(
+            start_voter(
+                i,
+                &self.addrs,
+                self.dirs.path(),
+                self.snapshot_logs,
+                listener,
+            )
+            .await,
+        );
+    }
+
+    fn remote(&self) -> RemoteMetaStore {
+        RemoteMetaStore::new(
+            NodeId(99),
+            self.addrs.clone(),
+            Duration::from_secs(10),
+            Arc::new(SystemClock),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_voters_pass_the_conformance_suite_through_a_follower() {
+    let clusters: Mutex<Vec<Cluster>> = Mutex::default();
+    conformance::run_all(|| async {
+        let c = Cluster::start(3, 10_000).await;
+        let follower = (c.leader().await + 1) % 3;
+        let store = c.store(follower) as Arc<dyn MetaStore>;
+        clusters.lock().expect("lock").push(c);
+        store
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_store_passes_the_conformance_suite_against_three_voters() {
+    let clusters: Mutex<Vec<Cluster>> = Mutex::default();
+    conformance::run_all(|| async {
+        let c = Cluster::start(3, 10_000).await;
+        let store = Arc::new(c.remote()) as Arc<dyn MetaStore>;
+        clusters.lock().expect("lock").push(c);
+        store
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_retried_after_a_leader_change_gets_the_same_offsets() {
+    let mut c = Cluster::start(3, 10_000).await;
+    let remote = c.remote();
+    let t = remote
+        .create_topic("t", 1, Default::default())
+        .await
+        .expect("creates");
+    let commit = object_commit(7, 1, &[(t.id, 0, 5)]);
+    let first = remote.commit_object(commit.clone()).await.expect("commits");
+    let old = c.leader().await;
+    c.stop(old).await;
+    let new = c.leader().await;
+    assert_ne!(old, new);
+    let again = remote
+        .commit_object(commit)
+        .await
+        .expect("retried at the new leader");
+    assert_eq!(
+        again, first,
+        "the same object gets the same offsets, never a second copy"
+    );
+    let next = remote
+        .commit_object(object_commit(7, 2, &[(t.id, 0, 1)]))
+        .await
+        .expect("commits");
+    assert_eq!(next.base_offsets, vec![Some(Offset(5))]);
+    assert_eq!(
+        c.store(new).partitions("t").await.expect("reads")[0].high_watermark,
+        Offset(6)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voter_that_missed_snapshots_catches_up_and_can_lead() {
+    let mut c = Cluster::start(3, 20).await;
+    let leader = c.leader().await;
+    let lagging = (leader + 1) % 3;
+    c.stop(lagging).await;
+    let store = c.store(leader);
+    let t = store
+        .create_topic("t", 1, Default::default())
+        .await
+        .expect("creates");
+    for seq in 1..=120 {
+        store
+            .commit_object(object_commit(1, seq, &[(t.id, 0, 1)]))
+            .await
+            .expect("commits with two of three voters");
+    }
+    c.restart(lagging).await;
+    let target = store.applied_index();
+    let caught_up = c
+        .store(lagging)
+        .wait_applied(target, Duration::from_secs(30))
+        .await;
+    assert!(
+        caught_up,
+        "the restarted voter caught up from a snapshot and the log"
+    );
+    assert_eq!(
+        c.store(lagging).partitions("t").await.expect("reads")[0].high_watermark,
+        Offset(120)
+    );
+    // A live leader's followers refuse votes (openraft's leader lease), so make room: stop the
+    // leader and let the caught-up voter call elections. If the other voter wins anyway, bring
+    // the stopped one back and stop the winner instead.
+    let mut down: Option<usize> = None;
+    for _ in 0..10 {
+        let l = c.leader().await;
+        if l == lagging {
+            break;
+        }
+        c.stop(l).await;
+        if let Some(d) = down.replace(l) {
+            c.restart(d).await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while c.voters.iter().flatten().all(|v| {
+            v.store
+                .status()
+                .leader
+                .is_none_or(|x| x.0 as usize - 1 == l)
+        }) && tokio::time::Instant::now() < deadline
+        {
+            let _ = c.store(lagging).elect().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(c.leader().await, lagging, "the caught-up voter never led");
+    let more = c
+        .store(lagging)
+        .commit_object(object_commit(1, 121, &[(t.id, 0, 1)]))
+        .await
+        .expect("the new leader commits");
+    assert_eq!(more.base_offsets, vec![Some(Offset(120))]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_majority_writes_fail_as_unavailable_and_resume_when_one_returns() {
+    let mut c = Cluster::start(3, 10_000).await;
+    let remote = c.remote();
+    remote
+        .create_topic("t", 1, Default::default())
+        .await
+        .expect("creates");
+    let leader = c.leader().await;
+    let a = (leader + 1) % 3;
+    let b = (leader + 2) % 3;
+    c.stop(a).await;
+    c.stop(b).await;
+    let started = tokio::time::Instant::now();
+    let err = remote
+        .commit_group_offsets(
+            "g",
+            vec![strata_core::meta::GroupOffset {
+                topic: "t".into(),
+                partition: PartitionId(0),
+                offset: Offset(1),
+            }],
+        )
+        .await
+        .expect_err("no majority");
+    assert!(matches!(err, MetaError::Unavailable { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "failed in bounded time"
+    );
+    c.restart(a).await;
+    c.leader().await;
+    remote
+        .commit_group_offsets(
+            "g",
+            vec![strata_core::meta::GroupOffset {
+                topic: "t".into(),
+                partition: PartitionId(0),
+                offset: Offset(2),
+            }],
+        )
+        .await
+        .expect("writes resume");
+    let offsets = remote.group_offsets("g").await.expect("reads");
+    assert_eq!(
+        offsets[0].offset,
+        Offset(2),
+        "the failed write left nothing behind: {offsets:?}"
+    );
+}

@@ -1,0 +1,133 @@
+//! The quorum's internal HTTP API (see [`crate::wire`]), served by every voter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use serde::Deserialize;
+use strata_core::meta::StateStore;
+use strata_core::meta::state::CommandResult;
+
+use crate::store::{LocalWriteError, RaftMetaStore};
+use crate::types::{RaftNodeId, TypeConfig};
+use crate::wire::{
+    ApplyRequest, ApplyResponse, ChangesResponse, MembershipChange, NotLeader, QueryRequest,
+    QueryResponse,
+};
+
+/// Builds the router of the quorum's internal API.
+pub fn router(store: Arc<RaftMetaStore>) -> axum::Router {
+    axum::Router::new()
+        .route("/internal/raft/append", post(append))
+        .route("/internal/raft/vote", post(vote))
+        .route("/internal/raft/snapshot", post(snapshot))
+        .route("/internal/meta/apply", post(apply))
+        .route("/internal/meta/query", post(query))
+        .route("/internal/meta/changes", get(changes))
+        .route("/internal/meta/elect", post(elect))
+        .route("/internal/meta/membership", post(membership))
+        // Log batches and snapshot chunks are larger than ordinary requests.
+        .layer(DefaultBodyLimit::max(1 << 30))
+        .with_state(store)
+}
+
+type S = State<Arc<RaftMetaStore>>;
+
+async fn append(State(s): S, Json(rpc): Json<AppendEntriesRequest<TypeConfig>>) -> Response {
+    Json(s.raft().append_entries(rpc).await).into_response()
+}
+
+async fn vote(State(s): S, Json(rpc): Json<VoteRequest<RaftNodeId>>) -> Response {
+    Json(s.raft().vote(rpc).await).into_response()
+}
+
+async fn snapshot(State(s): S, Json(rpc): Json<InstallSnapshotRequest<TypeConfig>>) -> Response {
+    Json(s.raft().install_snapshot(rpc).await).into_response()
+}
+
+fn write_error(e: LocalWriteError) -> Response {
+    match e {
+        LocalWriteError::NotLeader(leader) => {
+            (StatusCode::MISDIRECTED_REQUEST, Json(NotLeader { leader })).into_response()
+        }
+        LocalWriteError::Failed(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
+        }
+    }
+}
+
+async fn apply(State(s): S, Json(req): Json<ApplyRequest>) -> Response {
+    // Refuse what the state would refuse without spending a log entry on it.
+    if let Err(e) = s.shared().read().state.check(&req.command) {
+        let log_index = s.applied_index();
+        return Json(ApplyResponse {
+            result: CommandResult::Refused(e),
+            log_index,
+        })
+        .into_response();
+    }
+    match s.apply_local(req.command).await {
+        Ok((result, log_index)) => Json(ApplyResponse { result, log_index }).into_response(),
+        Err(e) => write_error(e),
+    }
+}
+
+async fn query(State(s): S, Json(req): Json<QueryRequest>) -> Response {
+    if !s.wait_applied(req.min_index, Duration::from_secs(5)).await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("this voter has not applied index {} yet", req.min_index),
+        )
+            .into_response();
+    }
+    let (result, applied_index) = {
+        let guard = s.shared().read();
+        let index = guard.last_applied.map_or(0, |l| l.index);
+        (guard.state.query(&req.query), index)
+    };
+    Json(QueryResponse {
+        result,
+        applied_index,
+    })
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct ChangesParams {
+    after: u64,
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+async fn changes(State(s): S, Query(p): Query<ChangesParams>) -> Response {
+    let wait = Duration::from_millis(p.wait_ms.min(30_000));
+    s.wait_applied(p.after + 1, wait).await;
+    Json(ChangesResponse {
+        applied_index: s.applied_index(),
+        status: s.quorum(),
+    })
+    .into_response()
+}
+
+async fn elect(State(s): S) -> Response {
+    match s.elect().await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+async fn membership(State(s): S, Json(change): Json<MembershipChange>) -> Response {
+    match s.change_membership(&change).await {
+        Ok(()) => Json(ChangesResponse {
+            applied_index: s.applied_index(),
+            status: s.quorum(),
+        })
+        .into_response(),
+        Err(e) => write_error(e),
+    }
+}

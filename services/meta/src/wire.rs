@@ -1,0 +1,74 @@
+//! The quorum's internal HTTP API: request and response bodies.
+//!
+//! Routes (all JSON, mounted on every node that runs the meta role):
+//! - `POST /internal/raft/append`, `/vote`, `/snapshot`: openraft's RPCs.
+//! - `POST /internal/meta/apply`: run a [`Command`]; a follower answers `421` with
+//!   [`NotLeader`] so the caller can follow it to the leader.
+//! - `POST /internal/meta/query`: answer a [`MetaQuery`] once this node has applied `min_index`.
+//! - `GET /internal/meta/changes?after=N&wait_ms=M`: return once the applied index passes `N`.
+//! - `POST /internal/meta/elect`: ask this voter to start an election.
+//! - `POST /internal/meta/membership`: add or remove a voter (leader only, else `421`).
+
+use serde::{Deserialize, Serialize};
+use strata_core::meta::state::{Command, CommandResult};
+use strata_core::meta::{MetaError, MetaQuery, QueryResult, QuorumStatus};
+
+/// `POST /internal/meta/apply` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplyRequest {
+    /// The command.
+    pub command: Command,
+}
+
+/// `POST /internal/meta/apply` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplyResponse {
+    /// The command's result (a refusal is a result too).
+    pub result: CommandResult,
+    /// Log index of the entry; reads fenced at it see the write.
+    pub log_index: u64,
+}
+
+/// `421` answer of a node that is not the leader.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotLeader {
+    /// The leader this node knows: id and address.
+    pub leader: Option<(u64, String)>,
+}
+
+/// `POST /internal/meta/query` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryRequest {
+    /// The query.
+    pub query: MetaQuery,
+    /// Answer only once this log index is applied (read-your-writes).
+    pub min_index: u64,
+}
+
+/// `POST /internal/meta/query` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryResponse {
+    /// The answer.
+    pub result: Result<QueryResult, MetaError>,
+    /// Applied index of the node that answered.
+    pub applied_index: u64,
+}
+
+/// `GET /internal/meta/changes` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangesResponse {
+    /// Applied index of the node that answered.
+    pub applied_index: u64,
+    /// What that node knows of the quorum.
+    pub status: QuorumStatus,
+}
+
+/// `POST /internal/meta/membership` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipChange {
+    /// Add a voter (it catches up as a learner first).
+    AddVoter { id: u64, addr: String },
+    /// Remove a voter.
+    RemoveVoter { id: u64 },
+}

@@ -1,0 +1,118 @@
+//! A cluster of real processes: voters on fixed loopback ports, ingest nodes, one S3 bucket.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::{Api, Node, NodeOptions, S3Server, eventually, free_port};
+
+/// Voters (`--roles meta`) and ingest nodes (`--roles ingest`) sharing a moto bucket.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The S3 server.
+    pub s3: S3Server,
+    /// Voters, by index (node id = index + 1).
+    pub voters: Vec<Node>,
+    /// Ingest nodes, by index (node id = index + 11).
+    pub ingest: Vec<Node>,
+}
+
+fn peers(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Cluster {
+    /// Starts `voters` voters and `ingest` ingest nodes; `config` is every node's TOML.
+    pub async fn start(voters: usize, ingest: usize, config: &str) -> anyhow::Result<Self> {
+        let s3 = S3Server::start().await?;
+        s3.create_bucket("cluster").await?;
+        let ports: Vec<u16> = (0..voters).map(|_| free_port()).collect();
+        let peers = peers(&ports);
+        let opts = |role: &str, id: usize, port: Option<u16>, ready: bool| NodeOptions {
+            object_store: Some("s3://cluster/c".into()),
+            env: S3Server::env(&s3.addr()),
+            args: vec![
+                "--flush-interval".into(),
+                "50ms".into(),
+                "--roles".into(),
+                role.into(),
+                "--node-id".into(),
+                id.to_string(),
+                "--meta-peers".into(),
+                peers.clone(),
+            ],
+            config: Some(config.to_string()),
+            port,
+            wait_ready: ready,
+        };
+        // Voters alone cannot be ready: start them all, then wait.
+        let mut vs = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            vs.push(Node::start(opts("meta", i + 1, Some(*port), false)).await?);
+        }
+        for v in &mut vs {
+            v.wait_ready(Duration::from_secs(60)).await?;
+        }
+        let mut is = Vec::new();
+        for i in 0..ingest {
+            is.push(Node::start(opts("ingest", i + 11, None, true)).await?);
+        }
+        Ok(Self {
+            s3,
+            voters: vs,
+            ingest: is,
+        })
+    }
+
+    /// Returns `/v1/cluster` as seen by the first running voter.
+    pub async fn status(&self) -> anyhow::Result<Value> {
+        for v in self.voters.iter().filter(|v| v.is_running()) {
+            if let Ok((200, s)) = v.api().get("/v1/cluster").await {
+                return Ok(s);
+            }
+        }
+        anyhow::bail!("no running voter answers")
+    }
+
+    /// Waits until the running voters agree on a leader; returns its index in `voters`.
+    pub async fn leader(&self) -> anyhow::Result<usize> {
+        eventually(
+            Duration::from_secs(60),
+            "the voters to agree on a leader",
+            || async {
+                let mut seen = None;
+                for v in self.voters.iter().filter(|v| v.is_running()) {
+                    let (_, s) = v.api().get("/v1/cluster").await.ok()?;
+                    let l = s["quorum"]["leader"].as_u64()?;
+                    if seen.is_some_and(|x| x != l) {
+                        return None;
+                    }
+                    seen = Some(l);
+                }
+                let i = seen? as usize - 1;
+                self.voters.get(i).filter(|v| v.is_running())?;
+                Some(i)
+            },
+        )
+        .await
+    }
+
+    /// Returns the applied index the voter at `i` reports.
+    pub async fn applied_index(&self, i: usize) -> anyhow::Result<u64> {
+        let (_, s) = self.voters[i].api().get("/v1/cluster").await?;
+        s["quorum"]["applied_index"]
+            .as_u64()
+            .context("applied_index")
+    }
+
+    /// An API client of ingest node `i`.
+    pub fn ingest_api(&self, i: usize) -> Api {
+        self.ingest[i].api()
+    }
+}
