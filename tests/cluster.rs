@@ -189,3 +189,49 @@ async fn losing_two_of_three_voters_fails_writes_with_503_and_a_returning_voter_
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_dead_voter_is_replaced_from_the_command_line() -> anyhow::Result<()> {
+    let mut c = Cluster::start(3, 1, "").await?;
+    let api = c.ingest_api(0);
+    api.create_topic("t", 2, json!({})).await?;
+    let load = Load::start(&api, "t", 0, 2, "all");
+    load.wait_acked(100, Duration::from_secs(60)).await?;
+    // Voter 3 dies for good; voter 4 takes its place.
+    c.voters[2].kill9().await?;
+    let port = strata_tests::free_port();
+    let addrs: Vec<String> = c.voters[..2]
+        .iter()
+        .map(|v| v.url().trim_start_matches("http://").to_string())
+        .collect();
+    let peers = format!("1={},2={},4=127.0.0.1:{port}", addrs[0], addrs[1]);
+    c.start_extra_voter(4, port, &peers).await?;
+    let (ok, _, err) = c.voters[0]
+        .cli(
+            &["cluster", "add-voter", &format!("4=127.0.0.1:{port}")],
+            None,
+        )
+        .await?;
+    assert!(ok, "add-voter: {err}");
+    let (ok, _, err) = c.voters[1]
+        .cli(&["cluster", "remove-voter", "3"], None)
+        .await?;
+    assert!(ok, "remove-voter: {err}");
+    c.voters[3].wait_ready(Duration::from_secs(60)).await?;
+    let status = c.status().await?;
+    assert_eq!(status["quorum"]["voters"], json!([1, 2, 4]), "{status}");
+    // The new voter carries the quorum: with voter 1 gone too, 2 and 4 are a majority.
+    let before = load.acked();
+    let leader = c.leader().await?;
+    let victim = if leader == 0 { 1 } else { 0 };
+    c.voters[victim].kill9().await?;
+    eventually(
+        Duration::from_secs(60),
+        "writes with voters 2 and 4",
+        || async { (load.acked() >= before + 200).then_some(()) },
+    )
+    .await?;
+    let acked = load.stop().await;
+    check_acknowledged(&api, "t", 2, &acked).await?;
+    Ok(())
+}

@@ -16,6 +16,7 @@ pub struct Cluster {
     pub voters: Vec<Node>,
     /// Ingest nodes, by index (node id = index + 11).
     pub ingest: Vec<Node>,
+    config: String,
 }
 
 fn peers(ports: &[u16]) -> String {
@@ -27,6 +28,35 @@ fn peers(ports: &[u16]) -> String {
         .join(",")
 }
 
+/// Options of a cluster node: the shared bucket, a role, an id and the voters it knows.
+fn node_opts(
+    s3: &S3Server,
+    config: &str,
+    role: &str,
+    id: u64,
+    port: Option<u16>,
+    ready: bool,
+    peers: &str,
+) -> NodeOptions {
+    NodeOptions {
+        object_store: Some("s3://cluster/c".into()),
+        env: S3Server::env(&s3.addr()),
+        args: vec![
+            "--flush-interval".into(),
+            "50ms".into(),
+            "--roles".into(),
+            role.into(),
+            "--node-id".into(),
+            id.to_string(),
+            "--meta-peers".into(),
+            peers.into(),
+        ],
+        config: Some(config.to_string()),
+        port,
+        wait_ready: ready,
+    }
+}
+
 impl Cluster {
     /// Starts `voters` voters and `ingest` ingest nodes; `config` is every node's TOML.
     pub async fn start(voters: usize, ingest: usize, config: &str) -> anyhow::Result<Self> {
@@ -34,22 +64,8 @@ impl Cluster {
         s3.create_bucket("cluster").await?;
         let ports: Vec<u16> = (0..voters).map(|_| free_port()).collect();
         let peers = peers(&ports);
-        let opts = |role: &str, id: usize, port: Option<u16>, ready: bool| NodeOptions {
-            object_store: Some("s3://cluster/c".into()),
-            env: S3Server::env(&s3.addr()),
-            args: vec![
-                "--flush-interval".into(),
-                "50ms".into(),
-                "--roles".into(),
-                role.into(),
-                "--node-id".into(),
-                id.to_string(),
-                "--meta-peers".into(),
-                peers.clone(),
-            ],
-            config: Some(config.to_string()),
-            port,
-            wait_ready: ready,
+        let opts = |role: &str, id: usize, port: Option<u16>, ready: bool| {
+            node_opts(&s3, config, role, id as u64, port, ready, &peers)
         };
         // Voters alone cannot be ready: start them all, then wait.
         let mut vs = Vec::new();
@@ -67,7 +83,21 @@ impl Cluster {
             s3,
             voters: vs,
             ingest: is,
+            config: config.to_string(),
         })
+    }
+
+    /// Starts a voter that is not (yet) in the quorum, with its own view of the voters
+    /// (`peers`, `id=host:port,...`, including itself). It cannot be ready until it is added.
+    pub async fn start_extra_voter(
+        &mut self,
+        id: u64,
+        port: u16,
+        peers: &str,
+    ) -> anyhow::Result<()> {
+        let opts = node_opts(&self.s3, &self.config, "meta", id, Some(port), false, peers);
+        self.voters.push(Node::start(opts).await?);
+        Ok(())
     }
 
     /// Returns `/v1/cluster` as seen by the first running voter.

@@ -167,7 +167,9 @@ impl QuorumClient {
                 )));
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(500));
+            // Elections take a few hundred ms; retrying every 100 ms catches the new leader
+            // soon after it is elected, at the cost of a few small requests.
+            pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
 

@@ -3,162 +3,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use strata_core::clock::SystemClock;
-use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::ids::{Offset, PartitionId};
 use strata_core::meta::conformance::{self, object_commit};
 use strata_core::meta::{MetaError, MetaStore};
-use tempfile::TempDir;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::{MetaConfig, RaftMetaStore, RemoteMetaStore};
-
-struct Voter {
-    store: Arc<RaftMetaStore>,
-    stop: CancellationToken,
-    server: JoinHandle<()>,
-}
-
-struct Cluster {
-    voters: Vec<Option<Voter>>,
-    addrs: Vec<String>,
-    dirs: TempDir,
-    snapshot_logs: u64,
-}
-
-async fn start_voter(
-    id: usize,
-    addrs: &[String],
-    dir: &std::path::Path,
-    snapshot_logs: u64,
-    listener: TcpListener,
-) -> Voter {
-    let config = MetaConfig {
-        node: NodeId(id as u64 + 1),
-        dir: dir.join(format!("v{id}")),
-        peers: addrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (NodeId(i as u64 + 1), a.clone()))
-            .collect(),
-        snapshot_logs,
-        write_timeout: Duration::from_secs(5),
-    };
-    let store = Arc::new(
-        RaftMetaStore::open(config, Arc::new(SystemClock))
-            .await
-            .expect("opens"),
-    );
-    let stop = CancellationToken::new();
-    let app = crate::http::router(store.clone());
-    let s = stop.clone();
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(s.cancelled_owned())
-            .await;
-    });
-    Voter {
-        store,
-        stop,
-        server,
-    }
-}
-
-impl Cluster {
-    async fn start(n: usize, snapshot_logs: u64) -> Self {
-        let mut listeners = Vec::new();
-        for _ in 0..n {
-            listeners.push(TcpListener::bind("127.0.0.1:0").await.expect("binds"));
-        }
-        let addrs: Vec<String> = listeners
-            .iter()
-            .map(|l| l.local_addr().expect("addr").to_string())
-            .collect();
-        let dirs = tempfile::tempdir().expect("tempdir");
-        let mut voters = Vec::new();
-        for (i, l) in listeners.into_iter().enumerate() {
-            voters.push(Some(
-                start_voter(i, &addrs, dirs.path(), snapshot_logs, l).await,
-            ));
-        }
-        let c = Self {
-            voters,
-            addrs,
-            dirs,
-            snapshot_logs,
-        };
-        c.leader().await;
-        c
-    }
-
-    fn store(&self, i: usize) -> Arc<RaftMetaStore> {
-        self.voters[i].as_ref().expect("running").store.clone()
-    }
-
-    /// Waits until the running voters agree on a leader; returns its index.
-    async fn leader(&self) -> usize {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let leaders: Vec<Option<NodeId>> = self
-                .voters
-                .iter()
-                .flatten()
-                .map(|v| v.store.status().leader)
-                .collect();
-            if let Some(Some(l)) = leaders.first()
-                && leaders.iter().all(|x| *x == Some(*l))
-                && self.voters[l.0 as usize - 1].is_some()
-            {
-                return l.0 as usize - 1;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no leader agreed on: {leaders:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn stop(&mut self, i: usize) {
-        if let Some(v) = self.voters[i].take() {
-            v.stop.cancel();
-            v.store.shutdown().await;
-            let _ = v.server.await;
-        }
-    }
-
-    async fn restart(&mut self, i: usize) {
-        let listener = TcpListener::bind(&self.addrs[i])
-            .await
-            .expect("rebinds its address");
-        self.voters[i] = Some(
-            start_voter(
-                i,
-                &self.addrs,
-                self.dirs.path(),
-                self.snapshot_logs,
-                listener,
-            )
-            .await,
-        );
-    }
-
-    fn remote(&self) -> RemoteMetaStore {
-        RemoteMetaStore::new(
-            NodeId(99),
-            self.addrs.clone(),
-            Duration::from_secs(10),
-            Arc::new(SystemClock),
-        )
-    }
-}
+use crate::testing::LocalCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_voters_pass_the_conformance_suite_through_a_follower() {
-    let clusters: Mutex<Vec<Cluster>> = Mutex::default();
+    let clusters: Mutex<Vec<LocalCluster>> = Mutex::default();
     conformance::run_all(|| async {
-        let c = Cluster::start(3, 10_000).await;
+        let c = LocalCluster::start(3, 10_000).await;
         let follower = (c.leader().await + 1) % 3;
         let store = c.store(follower) as Arc<dyn MetaStore>;
         clusters.lock().expect("lock").push(c);
@@ -169,9 +24,9 @@ async fn three_voters_pass_the_conformance_suite_through_a_follower() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_store_passes_the_conformance_suite_against_three_voters() {
-    let clusters: Mutex<Vec<Cluster>> = Mutex::default();
+    let clusters: Mutex<Vec<LocalCluster>> = Mutex::default();
     conformance::run_all(|| async {
-        let c = Cluster::start(3, 10_000).await;
+        let c = LocalCluster::start(3, 10_000).await;
         let store = Arc::new(c.remote()) as Arc<dyn MetaStore>;
         clusters.lock().expect("lock").push(c);
         store
@@ -181,7 +36,7 @@ async fn a_remote_store_passes_the_conformance_suite_against_three_voters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_retried_after_a_leader_change_gets_the_same_offsets() {
-    let mut c = Cluster::start(3, 10_000).await;
+    let mut c = LocalCluster::start(3, 10_000).await;
     let remote = c.remote();
     let t = remote
         .create_topic("t", 1, Default::default())
@@ -214,7 +69,7 @@ async fn a_commit_retried_after_a_leader_change_gets_the_same_offsets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_voter_that_missed_snapshots_catches_up_and_can_lead() {
-    let mut c = Cluster::start(3, 20).await;
+    let mut c = LocalCluster::start(3, 20).await;
     let leader = c.leader().await;
     let lagging = (leader + 1) % 3;
     c.stop(lagging).await;
@@ -279,7 +134,7 @@ async fn a_voter_that_missed_snapshots_catches_up_and_can_lead() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_majority_writes_fail_as_unavailable_and_resume_when_one_returns() {
-    let mut c = Cluster::start(3, 10_000).await;
+    let mut c = LocalCluster::start(3, 10_000).await;
     let remote = c.remote();
     remote
         .create_topic("t", 1, Default::default())

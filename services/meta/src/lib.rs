@@ -35,6 +35,8 @@ pub mod network;
 mod remote;
 pub mod state_machine;
 mod store;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod types;
 pub mod wire;
 
