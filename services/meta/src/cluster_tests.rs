@@ -182,3 +182,46 @@ async fn without_a_majority_writes_fail_as_unavailable_and_resume_when_one_retur
         "the failed write left nothing behind: {offsets:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_voters_lose_two_including_the_leader_and_keep_committing() {
+    let mut c = LocalCluster::start(5, 10_000).await;
+    let remote = c.remote();
+    let t = remote
+        .create_topic("t", 1, Default::default())
+        .await
+        .expect("creates");
+    remote
+        .commit_object(object_commit(7, 1, &[(t.id, 0, 3)]))
+        .await
+        .expect("commits");
+    let leader = c.leader().await;
+    c.stop(leader).await;
+    c.stop((leader + 1) % 5).await;
+    let again = remote
+        .commit_object(object_commit(7, 1, &[(t.id, 0, 3)]))
+        .await
+        .expect("a retry under the new leader");
+    assert_eq!(
+        again.base_offsets,
+        vec![Some(Offset(0))],
+        "not a second copy"
+    );
+    let next = remote
+        .commit_object(object_commit(7, 2, &[(t.id, 0, 2)]))
+        .await
+        .expect("three of five commit");
+    assert_eq!(next.base_offsets, vec![Some(Offset(3))]);
+    c.restart(leader).await;
+    let target = c.store(c.leader().await).applied_index();
+    assert!(
+        c.store(leader)
+            .wait_applied(target, Duration::from_secs(30))
+            .await,
+        "the returning voter catches up"
+    );
+    assert_eq!(
+        c.store(leader).partitions("t").await.expect("reads")[0].high_watermark,
+        Offset(5)
+    );
+}

@@ -69,6 +69,7 @@ pub struct RaftMetaStore {
     write_timeout: Duration,
     storage: KvHandle,
     forward: QuorumClient,
+    stopping: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for RaftMetaStore {
@@ -136,6 +137,7 @@ impl RaftMetaStore {
                 peers.values().filter(|a| !a.is_empty()).cloned().collect(),
                 config.write_timeout,
             ),
+            stopping: tokio_util::sync::CancellationToken::new(),
         };
         let initialized = store
             .raft
@@ -167,30 +169,44 @@ impl RaftMetaStore {
         Ok(store)
     }
 
-    /// Asks the other voters whether one of them already belongs to a quorum.
+    /// Asks the other voters (all at once, briefly) whether one already belongs to a quorum.
     async fn a_peer_has_a_quorum(&self, peers: &BTreeMap<u64, String>) -> bool {
-        let others: Vec<&String> = peers
+        let http = reqwest::Client::new();
+        let asks = peers
             .iter()
             .filter(|(id, a)| **id != self.node.0 && !a.is_empty())
-            .map(|(_, a)| a)
-            .collect();
-        let http = reqwest::Client::new();
-        for addr in others {
-            let url = format!("http://{addr}/internal/meta/changes?after=0&wait_ms=0");
-            if let Ok(r) = http.get(url).timeout(Duration::from_secs(1)).send().await
-                && let Ok(c) = r.json::<ChangesResponse>().await
-                && !c.status.voters.is_empty()
-            {
-                info!(peer = %addr, "a peer already belongs to a quorum; joining it");
-                return true;
+            .map(|(_, addr)| {
+                let http = http.clone();
+                async move {
+                    let url = format!("http://{addr}/internal/meta/changes?after=0&wait_ms=0");
+                    let r = http
+                        .get(url)
+                        .timeout(Duration::from_millis(500))
+                        .send()
+                        .await
+                        .ok()?;
+                    let c = r.json::<ChangesResponse>().await.ok()?;
+                    (!c.status.voters.is_empty()).then(|| addr.clone())
+                }
+            });
+        match futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .next()
+        {
+            Some(peer) => {
+                info!(peer = %peer, "a peer already belongs to a quorum; joining it");
+                true
             }
+            None => false,
         }
-        false
     }
 
     /// Stops Raft and waits (up to 10 s) until its storage is closed, so the directory can be
     /// opened again at once.
     pub async fn shutdown(&self) {
+        self.stop_waiting();
         if let Err(e) = self.raft.shutdown().await {
             warn!(error = %e, "raft did not stop cleanly");
         }
@@ -202,6 +218,12 @@ impl RaftMetaStore {
         if !self.storage.is_closed() {
             warn!("quorum storage still open 10s after raft stopped");
         }
+    }
+
+    /// Ends the long-polls other nodes hold on this voter (`/internal/meta/changes`), so an
+    /// HTTP server draining for shutdown is not held up by them.
+    pub fn stop_waiting(&self) {
+        self.stopping.cancel();
     }
 
     pub(crate) fn raft(&self) -> &Raft {
@@ -217,11 +239,14 @@ impl RaftMetaStore {
         *self.shared.subscribe().borrow()
     }
 
-    /// Waits until the applied index reaches `index` (or `timeout` passes).
+    /// Waits until the applied index reaches `index` (or `timeout` passes, or the voter stops).
     pub async fn wait_applied(&self, index: u64, timeout: Duration) -> bool {
         let mut rx = self.shared.subscribe();
         let wait = rx.wait_for(|applied| *applied >= index);
-        matches!(tokio::time::timeout(timeout, wait).await, Ok(Ok(_)))
+        tokio::select! {
+            r = tokio::time::timeout(timeout, wait) => matches!(r, Ok(Ok(_))),
+            _ = self.stopping.cancelled() => *self.shared.subscribe().borrow() >= index,
+        }
     }
 
     fn leader(&self) -> Option<(u64, String)> {

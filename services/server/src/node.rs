@@ -158,6 +158,14 @@ pub async fn run(
     if let Some(r) = &raft {
         router = router.merge(strata_meta::http::router(r.clone()));
     }
+    if let Some(r) = &raft {
+        // Long-polls of other nodes must not hold up this node's HTTP drain.
+        let (r, stop) = (r.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            r.stop_waiting();
+        });
+    }
     println!("listening on {bound}");
     let server = tokio::spawn(
         axum::serve(listener, router)
