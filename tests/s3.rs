@@ -5,7 +5,7 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use serde_json::{Value, json};
 use strata_core::object::read_footer;
-use strata_tests::{Node, NodeOptions, S3Server};
+use strata_tests::{Node, NodeOptions, S3Server, noise};
 
 async fn s3_node(s3: &S3Server, url: &str, config: Option<&str>) -> anyhow::Result<Node> {
     Node::start(NodeOptions {
@@ -15,21 +15,6 @@ async fn s3_node(s3: &S3Server, url: &str, config: Option<&str>) -> anyhow::Resu
         ..NodeOptions::default()
     })
     .await
-}
-
-/// Base64 of random bytes: stored as bytes, they do not compress.
-fn noise(seed: u64, n: usize) -> String {
-    use base64::Engine;
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let bytes: Vec<u8> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[tokio::test]
@@ -140,7 +125,7 @@ async fn large_flushes_upload_in_parts_and_read_back_from_the_bucket_alone() -> 
     }
     let m = api.metrics().await?;
     assert!(
-        m["strata_read_bytes_total{source=\"object_store\"}"] > 2_000_000.0,
+        m["strata_read_bytes_total{source=\"bucket\"}"] > 2_000_000.0,
         "{m:?}"
     );
     Ok(())

@@ -16,8 +16,10 @@
 //! # Ok(()) }
 //! ```
 
+mod blocks;
 mod read;
 
+pub use blocks::{BlockCache, CacheConfig, Served};
 pub use read::{FetchOptions, FetchResult, ReadError, ReadPath, ReadStats, StartAt};
 
 use bytes::Bytes;

@@ -4,9 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
 use strata_core::api::{ApiError, codes};
 use strata_core::error::FormatError;
 use strata_core::ids::{Offset, PartitionId};
@@ -18,6 +15,7 @@ use tokio::time::Instant;
 use tracing::{error, warn};
 
 use crate::LocalSource;
+use crate::blocks::{BlockCache, Served};
 
 /// Where a fetch starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,37 +97,68 @@ pub enum ReadError {
         #[source]
         source: FormatError,
     },
+    /// A block fetch shared by several readers failed.
+    #[error(transparent)]
+    Shared(Arc<ReadError>),
+    /// A block fetch task died.
+    #[error("a block fetch failed: {0}")]
+    Task(String),
 }
 
 impl From<ReadError> for ApiError {
     fn from(e: ReadError) -> Self {
-        let message = e.to_string();
-        match e {
-            ReadError::Meta(m) => m.into(),
-            ReadError::OutOfRange {
-                log_start,
-                high_watermark,
-                ..
-            } => ApiError::new(416, codes::OFFSET_OUT_OF_RANGE, message)
-                .with("log_start_offset", log_start.0)
-                .with("high_watermark", high_watermark.0),
-            ReadError::Store { .. } => ApiError::unavailable(codes::STORE_UNAVAILABLE, message, 1),
-            ReadError::Corrupt { .. } => ApiError::new(500, codes::CORRUPT_DATA, message),
+        api_error(&e)
+    }
+}
+
+fn api_error(e: &ReadError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        ReadError::Meta(m) => m.clone().into(),
+        ReadError::OutOfRange {
+            log_start,
+            high_watermark,
+            ..
+        } => ApiError::new(416, codes::OFFSET_OUT_OF_RANGE, message)
+            .with("log_start_offset", log_start.0)
+            .with("high_watermark", high_watermark.0),
+        ReadError::Store { .. } | ReadError::Task(_) => {
+            ApiError::unavailable(codes::STORE_UNAVAILABLE, message, 1)
         }
+        ReadError::Corrupt { .. } => ApiError::new(500, codes::CORRUPT_DATA, message),
+        ReadError::Shared(inner) => api_error(inner),
     }
 }
 
 /// Counters of the read path, for metrics.
 #[derive(Debug, Default)]
 pub struct ReadStats {
-    /// Bytes read from a local source.
+    /// Extent bytes served from the hot tier (this node wrote them).
     pub local_bytes: AtomicU64,
-    /// Bytes read from the object store.
+    /// Extent bytes served from the cache's memory tier.
+    pub served_memory: AtomicU64,
+    /// Extent bytes served from the cache's disk tier.
+    pub served_disk: AtomicU64,
+    /// Extent bytes that needed a block from the bucket.
+    pub served_bucket: AtomicU64,
+    /// Block bytes fetched from the object store.
     pub store_bytes: AtomicU64,
     /// Ranged GETs issued.
     pub store_gets: AtomicU64,
-    /// Local copies that failed their checks and were re-read from the bucket.
+    /// Block lookups answered by the memory tier.
+    pub cache_memory_hits: AtomicU64,
+    /// Block lookups answered by the disk tier.
+    pub cache_disk_hits: AtomicU64,
+    /// Block lookups that went to the bucket.
+    pub cache_misses: AtomicU64,
+    /// Cached or local copies that failed their checks and were re-read from the bucket.
     pub local_corrupt: AtomicU64,
+    /// Blocks fetched ahead of a sequential reader.
+    pub read_ahead_blocks: AtomicU64,
+    /// Cold reads waiting for admission right now.
+    pub cold_queued: AtomicU64,
+    /// Cold reads (GETs) in flight right now.
+    pub cold_inflight: AtomicU64,
     /// Fetches parked at the high watermark right now.
     pub waiting: AtomicU64,
 }
@@ -154,7 +183,7 @@ impl Drop for Parked<'_> {
 #[derive(Debug, Clone)]
 pub struct ReadPath {
     meta: Arc<dyn MetaStore>,
-    store: Arc<dyn ObjectStore>,
+    cache: Arc<BlockCache>,
     local: Option<Arc<dyn LocalSource>>,
     stats: Arc<ReadStats>,
 }
@@ -162,18 +191,25 @@ pub struct ReadPath {
 const EXTENTS_PER_PAGE: usize = 16;
 
 impl ReadPath {
-    /// Builds a read path over `meta` and `store`, preferring `local` where it has the bytes.
+    /// Builds a read path over `meta` and the bucket behind `cache`; the cache first, then
+    /// `local` (the hot tier of this node), then the bucket through the cache.
     pub fn new(
         meta: Arc<dyn MetaStore>,
-        store: Arc<dyn ObjectStore>,
+        cache: Arc<BlockCache>,
         local: Option<Arc<dyn LocalSource>>,
     ) -> Self {
+        let stats = cache.stats();
         Self {
             meta,
-            store,
+            cache,
             local,
-            stats: Arc::default(),
+            stats,
         }
+    }
+
+    /// Returns the block cache.
+    pub fn cache(&self) -> &Arc<BlockCache> {
+        &self.cache
     }
 
     /// Returns the read path's counters.
@@ -250,7 +286,7 @@ impl ReadPath {
                     .extents_from_timestamp(topic, partition, ts, EXTENTS_PER_PAGE)
                     .await?;
                 for extent in &page.extents {
-                    let records = self.read_extent(extent).await?;
+                    let records = self.read_extent(extent, true).await?.unwrap_or_default();
                     if let Some(r) = records.iter().find(|r| r.record.timestamp >= ts) {
                         return Ok(r.offset.max(page.log_start_offset));
                     }
@@ -277,7 +313,12 @@ impl ReadPath {
         let mut extents = page.extents;
         'outer: loop {
             for extent in &extents {
-                for r in self.read_extent(extent).await? {
+                // The first extent may wait for a cold-read slot; later ones are read only if
+                // admitted at once, else the fetch returns what it has.
+                let Some(read) = self.read_extent(extent, records.is_empty()).await? else {
+                    break 'outer;
+                };
+                for r in read {
                     if r.offset < next {
                         continue;
                     }
@@ -308,6 +349,7 @@ impl ReadPath {
             }
             extents = page.extents;
         }
+        self.read_ahead(&extents, next);
         Ok(FetchResult {
             records,
             next_offset: next,
@@ -316,15 +358,32 @@ impl ReadPath {
         })
     }
 
-    /// Reads and decodes one extent, preferring the local copy.
-    async fn read_extent(&self, extent: &Extent) -> Result<Vec<StoredRecord>, ReadError> {
+    /// Starts fetching the blocks of the extents after `next`, for a sequential reader.
+    fn read_ahead(&self, extents: &[Extent], next: Offset) {
+        let mut limit = self.cache.read_ahead_blocks();
+        for e in extents.iter().filter(|e| e.base_offset >= next) {
+            if limit == 0 {
+                break;
+            }
+            self.cache.prefetch(&e.object, e.start, e.len, &mut limit);
+        }
+    }
+
+    /// Reads and decodes one extent: the cache, else the local copy, else the bucket through
+    /// the cache. `None` when `wait` is false and the cold-read budget is spent.
+    async fn read_extent(
+        &self,
+        extent: &Extent,
+        wait: bool,
+    ) -> Result<Option<Vec<StoredRecord>>, ReadError> {
+        let (object, start, len) = (extent.object.as_str(), extent.start, extent.len);
+        if let Some((bytes, served)) = self.cache.read_cached(object, start, len).await
+            && let Ok(records) = self.decode(extent, &bytes, served)
+        {
+            return Ok(Some(records));
+        }
         if let Some(local) = &self.local {
-            let (local, object, start, len) = (
-                local.clone(),
-                extent.object.clone(),
-                extent.start,
-                extent.len,
-            );
+            let (local, object, start, len) = (local.clone(), extent.object.clone(), start, len);
             let bytes = tokio::task::spawn_blocking(move || local.read(&object, start, len))
                 .await
                 .ok()
@@ -335,7 +394,7 @@ impl ReadPath {
                         self.stats
                             .local_bytes
                             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                        return Ok(records);
+                        return Ok(Some(records));
                     }
                     Err(e) => {
                         self.stats.local_corrupt.fetch_add(1, Ordering::Relaxed);
@@ -344,57 +403,57 @@ impl ReadPath {
                 }
             }
         }
-        let bytes = self.get_range(extent).await?;
-        decode_section(&bytes, extent.base_offset).map_err(|source| {
-            error!(object = %extent.object, start = extent.start, error = %source, "corrupt data in the object store");
-            ReadError::Corrupt {
-                object: extent.object.clone(),
-                source,
+        for _ in 0..2 {
+            let Some((bytes, served)) = self.cache.read(object, start, len, wait).await? else {
+                return Ok(None);
+            };
+            match self.decode(extent, &bytes, served) {
+                Ok(records) => return Ok(Some(records)),
+                Err(source) if served == Served::Bucket => {
+                    error!(object = %extent.object, start, error = %source, "corrupt data in the object store");
+                    return Err(ReadError::Corrupt {
+                        object: extent.object.clone(),
+                        source,
+                    });
+                }
+                // A cached copy failed and was evicted: read again.
+                Err(_) => {}
             }
+        }
+        Err(ReadError::Corrupt {
+            object: extent.object.clone(),
+            source: FormatError::Truncated {
+                what: "object range (cached copies kept failing)",
+                at: start,
+            },
         })
     }
 
-    async fn get_range(&self, extent: &Extent) -> Result<Bytes, ReadError> {
-        let path = Path::from(extent.object.as_str());
-        let range = extent.start..extent.start + extent.len;
-        let mut attempt = 0u32;
-        loop {
-            self.stats.store_gets.fetch_add(1, Ordering::Relaxed);
-            match self.store.get_range(&path, range.clone()).await {
-                Ok(bytes) if bytes.len() as u64 == extent.len => {
-                    self.stats
-                        .store_bytes
-                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    return Ok(bytes);
-                }
-                Ok(bytes) => {
-                    return Err(ReadError::Corrupt {
-                        object: extent.object.clone(),
-                        source: FormatError::Truncated {
-                            what: "object range",
-                            at: bytes.len() as u64,
-                        },
-                    });
-                }
-                Err(e @ object_store::Error::NotFound { .. }) => {
-                    return Err(ReadError::Store {
-                        object: extent.object.clone(),
-                        source: e,
-                    });
-                }
-                Err(e) if attempt >= 2 => {
-                    return Err(ReadError::Store {
-                        object: extent.object.clone(),
-                        source: e,
-                    });
-                }
-                Err(e) => {
-                    attempt += 1;
-                    warn!(object = %extent.object, attempt, error = %e, "ranged get failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-                }
+    /// Decodes a section; a cached copy that fails is evicted so the caller reads again.
+    fn decode(
+        &self,
+        extent: &Extent,
+        bytes: &[u8],
+        served: Served,
+    ) -> Result<Vec<StoredRecord>, FormatError> {
+        let result = decode_section(bytes, extent.base_offset);
+        match &result {
+            Ok(_) => {
+                let counter = match served {
+                    Served::Memory => &self.stats.served_memory,
+                    Served::Disk => &self.stats.served_disk,
+                    Served::Bucket => &self.stats.served_bucket,
+                };
+                counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             }
+            Err(e) if served != Served::Bucket => {
+                self.stats.local_corrupt.fetch_add(1, Ordering::Relaxed);
+                warn!(object = %extent.object, error = %e, "cached copy failed its checks; reading the bucket");
+                self.cache.evict(&extent.object, extent.start, extent.len);
+            }
+            Err(_) => {}
         }
+        result
     }
 }
 

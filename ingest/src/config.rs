@@ -1,9 +1,18 @@
 //! Settings of the write path.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use strata_core::ids::NodeId;
+
+/// Sees every object this node uploads, before it is committed (the read cache's
+/// write-through).
+pub trait UploadObserver: Send + Sync + std::fmt::Debug {
+    /// `bytes` were stored in the bucket as `key`.
+    fn uploaded(&self, key: &str, bytes: &Bytes);
+}
 
 /// Settings of the write path of one node.
 #[derive(Debug, Clone)]
@@ -20,7 +29,7 @@ pub struct IngestConfig {
     pub max_inflight_bytes: u64,
     /// Hot-tier segment file size before rolling to a new one.
     pub segment_bytes: u64,
-    /// Committed hot-tier bytes kept for reads by this node before deletion.
+    /// Committed hot-tier bytes kept (and read from by this node) before deletion.
     pub retain_bytes: u64,
     /// Objects uploading at once.
     pub max_concurrent_uploads: usize,
@@ -28,6 +37,8 @@ pub struct IngestConfig {
     pub multipart_threshold: u64,
     /// How long an `acks=all` request waits for its commit before `503`.
     pub commit_timeout: Duration,
+    /// Told of every uploaded object.
+    pub on_uploaded: Option<Arc<dyn UploadObserver>>,
 }
 
 impl IngestConfig {
@@ -40,10 +51,11 @@ impl IngestConfig {
             flush_bytes: 8 * 1024 * 1024,
             max_inflight_bytes: 256 * 1024 * 1024,
             segment_bytes: 64 * 1024 * 1024,
-            retain_bytes: 256 * 1024 * 1024,
+            retain_bytes: 0,
             max_concurrent_uploads: 4,
             multipart_threshold: 32 * 1024 * 1024,
             commit_timeout: Duration::from_secs(30),
+            on_uploaded: None,
         }
     }
 }

@@ -120,6 +120,7 @@ impl Ingestor {
             multipart_threshold: config.multipart_threshold,
             stats: stats.clone(),
             cancel: cancel.clone(),
+            on_uploaded: config.on_uploaded.clone(),
         };
         let shipper = tokio::spawn(shipper::run(
             ctx,

@@ -177,7 +177,8 @@ impl Node {
     }
 
     async fn read_all(&self, partition: u32) -> Vec<(i64, Option<Bytes>, Option<Bytes>)> {
-        let read = ReadPath::new(self.meta.clone(), self.store.clone(), None);
+        let cache = strata_cache::BlockCache::in_memory(self.store.clone()).await;
+        let read = ReadPath::new(self.meta.clone(), cache, None);
         let mut opts = FetchOptions::from(StartAt::Offset(Offset(0)));
         opts.max_records = 100_000;
         read.fetch("t", PartitionId(partition), opts)

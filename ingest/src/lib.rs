@@ -34,7 +34,7 @@ mod stats;
 pub mod writer;
 
 pub use acks::Acks;
-pub use config::IngestConfig;
+pub use config::{IngestConfig, UploadObserver};
 pub use error::IngestError;
 pub use ingestor::{Ingestor, ProducedOffset};
 pub use stats::IngestStats;

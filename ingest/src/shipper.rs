@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
+use crate::UploadObserver;
 use crate::hot::FlushIndex;
 use crate::plan::{build_object, section_commits};
 use crate::stats::IngestStats;
@@ -41,6 +42,8 @@ pub struct ShipContext {
     pub stats: Arc<IngestStats>,
     /// Stops retries when the node stops.
     pub cancel: CancellationToken,
+    /// Told of every uploaded object.
+    pub on_uploaded: Option<Arc<dyn UploadObserver>>,
 }
 
 struct Uploaded {
@@ -121,6 +124,9 @@ async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
                 }
             }
         }
+    }
+    if let Some(observer) = &ctx.on_uploaded {
+        observer.uploaded(&key, &bytes);
     }
     IngestStats::add(&ctx.stats.objects_uploaded, 1);
     IngestStats::add(&ctx.stats.object_bytes, bytes.len() as u64);

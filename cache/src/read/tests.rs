@@ -12,6 +12,10 @@ use strata_core::meta::{ObjectCommit, SectionCommit};
 use strata_core::object::ObjectBuilder;
 use strata_core::record::Record;
 
+use bytes::Bytes;
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
+
 use super::*;
 
 struct Fixture {
@@ -85,8 +89,9 @@ impl Fixture {
         (key, bytes)
     }
 
-    fn reader(&self, local: Option<Arc<dyn LocalSource>>) -> ReadPath {
-        ReadPath::new(self.meta.clone(), self.store.clone(), local)
+    async fn reader(&self, local: Option<Arc<dyn LocalSource>>) -> ReadPath {
+        let cache = BlockCache::in_memory(self.store.clone()).await;
+        ReadPath::new(self.meta.clone(), cache, local)
     }
 }
 
@@ -104,7 +109,7 @@ async fn fetch_reads_across_objects_in_one_offset_space() {
     f.ship(&[(0, (0..3).map(record).collect()), (1, vec![record(9)])])
         .await;
     f.ship(&[(0, (3..5).map(record).collect())]).await;
-    let r = f.reader(None);
+    let r = f.reader(None).await;
     let all = r.fetch("t", PartitionId(0), at(0)).await.expect("fetches");
     assert_eq!(offsets(&all), vec![0, 1, 2, 3, 4]);
     assert_eq!(all.next_offset, Offset(5));
@@ -144,7 +149,7 @@ async fn fetch_reads_across_objects_in_one_offset_space() {
 async fn limits_are_honoured_and_never_split_a_record() {
     let mut f = Fixture::new(1).await;
     f.ship(&[(0, (0..10).map(record).collect())]).await;
-    let r = f.reader(None);
+    let r = f.reader(None).await;
     let mut opts = at(0);
     opts.max_records = 3;
     assert_eq!(
@@ -170,7 +175,7 @@ async fn limits_are_honoured_and_never_split_a_record() {
 async fn offsets_outside_the_log_are_out_of_range() {
     let mut f = Fixture::new(1).await;
     f.ship(&[(0, (0..2).map(record).collect())]).await;
-    let r = f.reader(None);
+    let r = f.reader(None).await;
     let at_end = r
         .fetch("t", PartitionId(0), at(2))
         .await
@@ -203,7 +208,7 @@ async fn offsets_outside_the_log_are_out_of_range() {
 #[tokio::test]
 async fn long_poll_wakes_when_records_are_committed() {
     let mut f = Fixture::new(1).await;
-    let r = f.reader(None);
+    let r = f.reader(None).await;
     let mut opts = at(0);
     opts.max_wait = Duration::from_secs(30);
     let waiting = tokio::spawn(async move { r.fetch("t", PartitionId(0), opts).await });
@@ -224,6 +229,7 @@ async fn long_poll_returns_empty_after_max_wait() {
     opts.max_wait = Duration::from_millis(500);
     let got = f
         .reader(None)
+        .await
         .fetch("t", PartitionId(0), opts)
         .await
         .expect("ok");
@@ -255,7 +261,7 @@ async fn local_copies_are_preferred_and_bad_ones_are_never_served() {
         .lock()
         .expect("lock")
         .insert(key.clone(), bytes.clone());
-    let r = f.reader(Some(local.clone()));
+    let r = f.reader(Some(local.clone())).await;
     let got = r.fetch("t", PartitionId(0), at(0)).await.expect("ok");
     assert_eq!(offsets(&got), vec![0, 1, 2]);
     assert_eq!(
@@ -280,7 +286,7 @@ async fn local_copies_are_preferred_and_bad_ones_are_never_served() {
         .await
         .expect("puts");
     assert!(matches!(
-        f.reader(None).fetch("t", PartitionId(0), at(0)).await,
+        f.reader(None).await.fetch("t", PartitionId(0), at(0)).await,
         Err(ReadError::Corrupt { .. })
     ));
 }

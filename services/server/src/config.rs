@@ -77,8 +77,20 @@ pub struct Config {
     pub max_buffered_request_bytes: u64,
     /// Hot-tier segment size.
     pub hot_segment_bytes: u64,
-    /// Committed hot-tier bytes kept for local reads.
+    /// Committed hot-tier bytes kept (and read from) before deletion.
     pub hot_retain_bytes: u64,
+    /// Memory tier of the read cache.
+    pub cache_memory_bytes: u64,
+    /// Disk tier of the read cache (under `<data-dir>/cache`); 0 disables it.
+    pub cache_disk_bytes: u64,
+    /// Block size of the read cache: the unit of GETs and of caching.
+    pub cache_block_bytes: u64,
+    /// Cold reads (bucket GETs for fetches) in flight at once.
+    pub cold_read_concurrency: usize,
+    /// Bandwidth of cold reads, bytes per second; 0 is unlimited.
+    pub cold_read_bytes_per_sec: u64,
+    /// Blocks fetched ahead of a sequential reader.
+    pub read_ahead_blocks: usize,
     /// Objects uploading at once.
     pub max_concurrent_uploads: usize,
     /// Objects at least this large are uploaded in parts.
@@ -109,7 +121,13 @@ impl Default for Config {
             max_request_bytes: 64 << 20,
             max_buffered_request_bytes: 256 << 20,
             hot_segment_bytes: 64 << 20,
-            hot_retain_bytes: 256 << 20,
+            hot_retain_bytes: 0,
+            cache_memory_bytes: 256 << 20,
+            cache_disk_bytes: 4 << 30,
+            cache_block_bytes: 8 << 20,
+            cold_read_concurrency: 8,
+            cold_read_bytes_per_sec: 512 << 20,
+            read_ahead_blocks: 2,
             max_concurrent_uploads: 4,
             multipart_threshold: 32 << 20,
             commit_timeout: Duration::from_secs(30),
@@ -138,6 +156,12 @@ pub struct FileConfig {
     max_buffered_request_bytes: Option<String>,
     hot_segment_bytes: Option<String>,
     hot_retain_bytes: Option<String>,
+    cache_memory_bytes: Option<String>,
+    cache_disk_bytes: Option<String>,
+    cache_block_bytes: Option<String>,
+    cold_read_concurrency: Option<usize>,
+    cold_read_bytes_per_sec: Option<String>,
+    read_ahead_blocks: Option<usize>,
     max_concurrent_uploads: Option<usize>,
     multipart_threshold: Option<String>,
     commit_timeout: Option<String>,
@@ -198,6 +222,8 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             flush_interval: Duration::from_millis(20),
             shutdown_timeout: Duration::from_secs(5),
+            cache_memory_bytes: 64 << 20,
+            cache_disk_bytes: 64 << 20,
             ..Self::default()
         }
     }
@@ -262,6 +288,24 @@ impl Config {
         file_only!(max_buffered_request_bytes, |v: String| parse_size(&v));
         file_only!(hot_segment_bytes, |v: String| parse_size(&v));
         file_only!(hot_retain_bytes, |v: String| parse_size(&v));
+        file_only!(cache_memory_bytes, |v: String| parse_size(&v));
+        file_only!(cache_disk_bytes, |v: String| parse_size(&v));
+        file_only!(cache_block_bytes, |v: String| parse_size(&v).and_then(
+            |b| {
+                if (64 << 10..=64 << 20).contains(&b) {
+                    Ok(b)
+                } else {
+                    Err("must be between 64KiB and 64MiB".to_string())
+                }
+            }
+        ));
+        file_only!(cold_read_concurrency, |v: usize| if v == 0 {
+            Err("must be at least 1".to_string())
+        } else {
+            Ok(v)
+        });
+        file_only!(cold_read_bytes_per_sec, |v: String| parse_size(&v));
+        file_only!(read_ahead_blocks, |v: usize| Ok::<usize, String>(v));
         file_only!(multipart_threshold, |v: String| parse_size(&v));
         file_only!(max_concurrent_uploads, |v: usize| if v == 0 {
             Err("must be at least 1".to_string())

@@ -7,7 +7,7 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
 };
-use strata_cache::ReadStats;
+use strata_cache::{BlockCache, ReadStats};
 use strata_core::meta::QuorumStatus;
 use strata_ingest::IngestStats;
 
@@ -46,6 +46,11 @@ pub struct Metrics {
     ingest_counters: Vec<(IntCounter, StatFn)>,
     ingest_gauges: Vec<(IntGauge, StatFn)>,
     read_bytes: IntCounterVec,
+    cache_lookups: IntCounterVec,
+    cache_corrupt: IntCounter,
+    read_ahead: IntCounter,
+    cold_queued: IntGauge,
+    cold_inflight: IntGauge,
     fetch_waiting: IntGauge,
     receiving: IntGauge,
     quorum_leader: IntGauge,
@@ -234,8 +239,34 @@ impl Metrics {
             read_bytes: counter_vec(
                 &r,
                 "strata_read_bytes_total",
-                "Bytes read for fetches by source",
+                "Stored bytes served to fetches by source: hot_tier, cache_memory, cache_disk, bucket",
                 &["source"],
+            ),
+            cache_lookups: counter_vec(
+                &r,
+                "strata_cache_lookups_total",
+                "Read-cache block lookups by result: memory_hit, disk_hit, miss",
+                &["result"],
+            ),
+            cache_corrupt: counter(
+                &r,
+                "strata_cache_corrupt_total",
+                "Cached or hot-tier copies that failed their checks and were read again from the bucket",
+            ),
+            read_ahead: counter(
+                &r,
+                "strata_cache_read_ahead_blocks_total",
+                "Blocks fetched ahead of sequential readers",
+            ),
+            cold_queued: gauge(
+                &r,
+                "strata_cold_reads_queued",
+                "Cold reads waiting for the cold-read budget",
+            ),
+            cold_inflight: gauge(
+                &r,
+                "strata_cold_reads_in_flight",
+                "Cold reads (bucket GETs for fetches) in flight",
             ),
             receiving: gauge(
                 &r,
@@ -291,14 +322,32 @@ impl Metrics {
                 g.set(get(s) as i64);
             }
         }
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        for (source, counter) in [
+            ("hot_tier", &read.local_bytes),
+            ("cache_memory", &read.served_memory),
+            ("cache_disk", &read.served_disk),
+            ("bucket", &read.served_bucket),
+        ] {
+            catch_up(&self.read_bytes.with_label_values(&[source]), load(counter));
+        }
+        for (result, counter) in [
+            ("memory_hit", &read.cache_memory_hits),
+            ("disk_hit", &read.cache_disk_hits),
+            ("miss", &read.cache_misses),
+        ] {
+            catch_up(
+                &self.cache_lookups.with_label_values(&[result]),
+                load(counter),
+            );
+        }
         catch_up(
-            &self.read_bytes.with_label_values(&["hot_tier"]),
-            read.local_bytes.load(Ordering::Relaxed),
+            &self.cache_corrupt,
+            load(&read.local_corrupt) + BlockCache::corrupt_blocks(),
         );
-        catch_up(
-            &self.read_bytes.with_label_values(&["object_store"]),
-            read.store_bytes.load(Ordering::Relaxed),
-        );
+        catch_up(&self.read_ahead, load(&read.read_ahead_blocks));
+        self.cold_queued.set(load(&read.cold_queued) as i64);
+        self.cold_inflight.set(load(&read.cold_inflight) as i64);
         self.fetch_waiting
             .set(read.waiting.load(Ordering::Relaxed) as i64);
         if let Some(q) = quorum {

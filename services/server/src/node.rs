@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use strata_cache::{LocalSource, ReadPath};
+use strata_cache::{BlockCache, CacheConfig, LocalSource, ReadPath};
 use strata_core::clock::{Clock, SystemClock};
 use strata_core::ids::NodeId;
 use strata_core::meta::{MetaStore, NodeInfo};
@@ -198,12 +198,25 @@ pub async fn run(
     if let Some(i) = state.started.get().and_then(|s| s.ingest.clone()) {
         i.shutdown(config.shutdown_timeout).await;
     }
+    if let Some(s) = state.started.get() {
+        s.read.cache().close().await;
+    }
     drop(meta);
     if let Some(r) = raft {
         r.shutdown().await;
     }
     info!("stopped");
     Ok(())
+}
+
+/// Puts every object this node uploads into the read cache.
+#[derive(Debug)]
+struct WriteThrough(Arc<BlockCache>);
+
+impl strata_ingest::UploadObserver for WriteThrough {
+    fn uploaded(&self, key: &str, bytes: &bytes::Bytes) {
+        self.0.insert_object(key, bytes);
+    }
 }
 
 /// Brings up what needs the quorum; returns once the node is ready (or stopping).
@@ -259,8 +272,23 @@ async fn start_roles(
             info!(role = role.as_str(), "role has no work in this version yet");
         }
     }
+    let cache = BlockCache::open(
+        store.clone(),
+        &CacheConfig {
+            dir: Some(config.data_dir.join("cache")),
+            memory_bytes: config.cache_memory_bytes,
+            disk_bytes: config.cache_disk_bytes,
+            block_bytes: config.cache_block_bytes,
+            cold_concurrency: config.cold_read_concurrency,
+            cold_bytes_per_sec: config.cold_read_bytes_per_sec,
+            read_ahead_blocks: config.read_ahead_blocks,
+        },
+    )
+    .await
+    .context("cannot open the read cache")?;
     let ingest = if config.has_role(Role::Ingest) {
         let mut c = IngestConfig::new(config.node_id, config.data_dir.join("hot"));
+        c.on_uploaded = Some(Arc::new(WriteThrough(cache.clone())));
         c.flush_interval = config.flush_interval;
         c.flush_bytes = config.flush_bytes;
         c.max_inflight_bytes = config.max_inflight_bytes;
@@ -280,7 +308,7 @@ async fn start_roles(
     let local = ingest
         .as_ref()
         .map(|i| Arc::new(i.hot_reader()) as Arc<dyn LocalSource>);
-    let read = ReadPath::new(meta.clone(), store, local);
+    let read = ReadPath::new(meta.clone(), cache, local);
     state
         .started
         .set(Started { ingest, read })

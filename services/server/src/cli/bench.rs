@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Args;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Target;
 use super::client::Client;
@@ -44,10 +44,21 @@ pub struct BenchArgs {
     /// Pace requests to this many MiB/s of record values (default: as fast as it goes)
     #[arg(long)]
     rate: Option<f64>,
+    /// Tail consumers: long-poll every partition from the end and report end-to-end latency
+    /// (produce sent -> record fetched)
+    #[arg(long)]
+    tail: bool,
+    /// Consumers reading the topic from its start as fast as they can while the producers run
+    /// (a backfill); report their throughput. With --concurrency 0, only read.
+    #[arg(long, default_value_t = 0)]
+    backfill: usize,
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
 }
+
+/// What the timestamp of a bench record looks like before its request is sent.
+const TS_PLACEHOLDER: &str = "\"timestamp\":0000000000000";
 
 /// A tiny deterministic generator, so runs are repeatable.
 struct Rng(u64);
@@ -97,7 +108,11 @@ fn bodies(args: &BenchArgs) -> Vec<Bytes> {
             let records: Vec<String> = (0..args.batch)
                 .map(|_| {
                     let (k, v) = record(&mut rng, args.record_bytes);
-                    format!(r#"{{"key":"{k}","value":{v}}}"#)
+                    if args.tail {
+                        format!(r#"{{"key":"{k}",{TS_PLACEHOLDER},"value":{v}}}"#)
+                    } else {
+                        format!(r#"{{"key":"{k}","value":{v}}}"#)
+                    }
                 })
                 .collect();
             Bytes::from(format!(r#"{{"records":[{}]}}"#, records.join(",")))
@@ -170,8 +185,8 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
     let duration = parse_duration(&args.duration).map_err(anyhow::Error::msg)?;
     let warmup = parse_duration(&args.warmup).map_err(anyhow::Error::msg)?;
-    if args.batch == 0 || args.concurrency == 0 {
-        bail!("batch and concurrency must be at least 1");
+    if args.batch == 0 || (args.concurrency == 0 && args.backfill == 0) {
+        bail!("batch must be at least 1, and concurrency too unless --backfill reads");
     }
     let c = Client::new(&target.url);
     let create = json!({"name": args.topic, "partitions": args.partitions});
@@ -198,9 +213,26 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
     let overloaded = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let before = Arc::new(tokio::sync::OnceCell::new());
+    let tail = if args.tail {
+        Some(spawn_readers(&c, &args, ReadFrom::Latest, measure_from, end).await?)
+    } else {
+        None
+    };
+    let backfill = if args.backfill > 0 {
+        Some(spawn_readers(&c, &args, ReadFrom::Earliest, measure_from, end).await?)
+    } else {
+        None
+    };
+    if args.concurrency == 0 {
+        tokio::time::sleep_until(measure_from.into()).await;
+        before
+            .get_or_init(|| async { scrape(&c).await.unwrap_or_default() })
+            .await;
+    }
     let mut workers = Vec::new();
     for w in 0..args.concurrency {
         let (http, url, bodies) = (c.parts().0.clone(), url.clone(), bodies.clone());
+        let tail_on = args.tail;
         let (next_slot, overloaded, errors, before, c) = (
             next_slot.clone(),
             overloaded.clone(),
@@ -226,8 +258,11 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
                         .get_or_init(|| async { scrape(&c).await.unwrap_or_default() })
                         .await;
                 }
-                let body = bodies[i % bodies.len()].clone();
+                let mut body = bodies[i % bodies.len()].clone();
                 i += 1;
+                if tail_on {
+                    body = stamp(&body);
+                }
                 let sent = Instant::now();
                 let resp = http
                     .post(&url)
@@ -265,6 +300,14 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
         requests += r;
     }
     let elapsed = duration.as_secs_f64();
+    let tail = match tail {
+        Some(t) => Some(t.finish().await?),
+        None => None,
+    };
+    let backfill = match backfill {
+        Some(t) => Some(t.finish().await?),
+        None => None,
+    };
     let after = scrape(&c).await?;
     let before = before.get().cloned().unwrap_or_default();
     latencies.sort_unstable();
@@ -276,6 +319,13 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
     let raw = delta("strata_ingest_raw_bytes_total");
     let stored = delta("strata_object_uploaded_bytes_total");
     let gib = raw / (1024.0 * 1024.0 * 1024.0);
+    let cold_gib =
+        delta("strata_object_store_bytes_total{direction=\"down\"}") / (1024.0 * 1024.0 * 1024.0);
+    let gets_per_gib_cold = if cold_gib > 0.0 {
+        delta("strata_object_store_requests_total{op=\"get_range\"}") / cold_gib
+    } else {
+        0.0
+    };
     let report = json!({
         "acks": args.acks,
         "concurrency": args.concurrency,
@@ -302,6 +352,24 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
         "server_peak_rss_mib": metric(&after, "strata_process_peak_resident_memory_bytes") / (1024.0 * 1024.0),
         "requests_503": overloaded.load(Ordering::Relaxed),
         "errors": errors.load(Ordering::Relaxed),
+        "tail": tail.as_ref().map(|t| json!({
+            "records": t.records,
+            "end_to_end_ms": {
+                "p50": percentile(&t.latencies, 0.50),
+                "p99": percentile(&t.latencies, 0.99),
+                "max": t.latencies.last().map_or(0.0, |m| *m as f64 / 1000.0),
+            },
+        })),
+        "backfill": backfill.as_ref().map(|b| json!({
+            "consumers": args.backfill,
+            "records": b.records,
+            "mib_per_s": b.bytes as f64 / (1024.0 * 1024.0) / elapsed,
+            "bucket_gets": delta("strata_object_store_requests_total{op=\"get_range\"}"),
+            "bucket_mib": delta("strata_read_bytes_total{source=\"bucket\"}") / (1024.0 * 1024.0),
+            "cache_memory_mib": delta("strata_read_bytes_total{source=\"cache_memory\"}") / (1024.0 * 1024.0),
+            "cache_disk_mib": delta("strata_read_bytes_total{source=\"cache_disk\"}") / (1024.0 * 1024.0),
+            "gets_per_gib_read_cold": gets_per_gib_cold,
+        })),
     });
     if args.json {
         println!("{report}");
@@ -349,7 +417,144 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
         "  rejected       {} x 503, {} other errors",
         report["requests_503"], report["errors"]
     );
+    if let Some(t) = report["tail"].as_object() {
+        println!(
+            "  end to end     p50 {} ms  p99 {} ms  max {} ms over {} records (sent -> fetched by a long-poll)",
+            t["end_to_end_ms"]["p50"],
+            t["end_to_end_ms"]["p99"],
+            t["end_to_end_ms"]["max"],
+            t["records"]
+        );
+    }
+    if let Some(b) = report["backfill"].as_object() {
+        println!(
+            "  backfill       {} consumers {:.1} MiB/s ({} records); served: bucket {:.0} MiB, memory {:.0} MiB, disk {:.0} MiB; {} GETs, {:.1} per GiB fetched",
+            b["consumers"],
+            b["mib_per_s"].as_f64().unwrap_or(0.0),
+            b["records"],
+            b["bucket_mib"].as_f64().unwrap_or(0.0),
+            b["cache_memory_mib"].as_f64().unwrap_or(0.0),
+            b["cache_disk_mib"].as_f64().unwrap_or(0.0),
+            b["bucket_gets"],
+            b["gets_per_gib_read_cold"].as_f64().unwrap_or(0.0),
+        );
+    }
     Ok(())
+}
+
+/// Replaces the timestamp placeholders of a body by now (ms).
+fn stamp(body: &Bytes) -> Bytes {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let text = std::str::from_utf8(body).expect("bench bodies are utf-8");
+    Bytes::from(text.replace(TS_PLACEHOLDER, &format!("\"timestamp\":{now:013}")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadFrom {
+    Earliest,
+    Latest,
+}
+
+/// Consumers of every partition of the bench topic, spread over `n` tasks.
+struct Readers {
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<ReadTotals>>>,
+}
+
+#[derive(Debug, Default)]
+struct ReadTotals {
+    records: u64,
+    bytes: u64,
+    /// End-to-end latencies (us) of records fetched in the measured window.
+    latencies: Vec<u64>,
+}
+
+impl Readers {
+    async fn finish(self) -> anyhow::Result<ReadTotals> {
+        let mut t = ReadTotals::default();
+        for task in self.tasks {
+            let r = task.await??;
+            t.records += r.records;
+            t.bytes += r.bytes;
+            t.latencies.extend(r.latencies);
+        }
+        t.latencies.sort_unstable();
+        Ok(t)
+    }
+}
+
+async fn spawn_readers(
+    c: &Client,
+    args: &BenchArgs,
+    from: ReadFrom,
+    measure_from: Instant,
+    end: Instant,
+) -> anyhow::Result<Readers> {
+    let tasks = if from == ReadFrom::Latest {
+        args.partitions as usize
+    } else {
+        args.backfill
+    };
+    let mut out = Vec::new();
+    for t in 0..tasks {
+        let partitions: Vec<u32> = (0..args.partitions)
+            .filter(|p| *p as usize % tasks == t)
+            .collect();
+        let (http, base) = c.parts();
+        let (http, base, topic) = (http.clone(), base.to_string(), args.topic.clone());
+        out.push(tokio::spawn(async move {
+            let mut totals = ReadTotals::default();
+            let mut next = Vec::new();
+            for p in &partitions {
+                let v: Value = http
+                    .get(format!("{base}/v1/topics/{topic}/partitions/{p}/records?offset=latest&max_records=1"))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let field = if from == ReadFrom::Latest { "high_watermark" } else { "log_start_offset" };
+                next.push(v[field].as_i64().unwrap_or(0));
+            }
+            let wait = if from == ReadFrom::Latest { 500 } else { 0 };
+            'run: loop {
+                for (i, p) in partitions.iter().enumerate() {
+                    if Instant::now() >= end {
+                        break 'run;
+                    }
+                    let resp = http
+                        .get(format!(
+                            "{base}/v1/topics/{topic}/partitions/{p}/records?offset={}&max_records=5000&max_bytes=8388608&max_wait_ms={wait}",
+                            next[i]
+                        ))
+                        .send()
+                        .await?;
+                    let body = resp.bytes().await?;
+                    let fetched = Instant::now();
+                    let now_ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64);
+                    let v: Value = serde_json::from_slice(&body)?;
+                    let Some(records) = v["records"].as_array() else {
+                        anyhow::bail!("fetch of partition {p} failed: {v}");
+                    };
+                    if fetched >= measure_from {
+                        totals.records += records.len() as u64;
+                        totals.bytes += body.len() as u64;
+                        if from == ReadFrom::Latest {
+                            for r in records {
+                                let ts = r["timestamp"].as_i64().unwrap_or(now_ms);
+                                totals.latencies.push((now_ms - ts).max(0) as u64 * 1000);
+                            }
+                        }
+                    }
+                    next[i] = v["next_offset"].as_i64().unwrap_or(next[i]);
+                }
+            }
+            Ok(totals)
+        }));
+    }
+    Ok(Readers { tasks: out })
 }
 
 #[cfg(test)]
