@@ -55,7 +55,7 @@ impl Default for CacheConfig {
             dir: None,
             memory_bytes: 256 << 20,
             disk_bytes: 4 << 30,
-            block_bytes: 8 << 20,
+            block_bytes: 16 << 20,
             cold_concurrency: 8,
             cold_bytes_per_sec: 512 << 20,
             read_ahead_blocks: 2,

@@ -290,3 +290,54 @@ async fn local_copies_are_preferred_and_bad_ones_are_never_served() {
         Err(ReadError::Corrupt { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_fetch_from_inside_a_gap_starts_at_the_next_record() {
+    // A compacted section (absolute offsets): offsets 0, 2 and 4 of 0..5 survive.
+    let f = Fixture::new(1).await;
+    let records: Vec<Record> = [0, 2, 4].into_iter().map(record).collect();
+    let batch =
+        encode_batch(f.topic, PartitionId(0), 0, &records, Some(&[0, 2, 4]), 1).expect("encodes");
+    let mut b = ObjectBuilder::new(NodeId(1), 1, 0, 0);
+    b.push(&batch).expect("pushes");
+    let (bytes, sections) = b.finish();
+    let key = segment_key(NodeId(1), FlushSeq(1));
+    f.store
+        .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
+        .await
+        .expect("puts");
+    let s = &sections[0];
+    f.meta
+        .commit_object(ObjectCommit {
+            node: NodeId(1),
+            seq: FlushSeq(1),
+            key,
+            size: bytes.len() as u64,
+            sections: vec![SectionCommit {
+                topic_id: s.topic_id,
+                partition: s.partition,
+                start: s.start,
+                len: s.len,
+                record_count: 5,
+                min_timestamp: s.min_timestamp,
+                max_timestamp: s.max_timestamp,
+            }],
+        })
+        .await
+        .expect("commits");
+    let r = f.reader(None).await;
+    for (from, want) in [(0, vec![0, 2, 4]), (1, vec![2, 4]), (3, vec![4])] {
+        let got = r
+            .fetch("t", PartitionId(0), at(from))
+            .await
+            .expect("fetches");
+        assert_eq!(offsets(&got), want, "from {from}");
+        assert_eq!(got.next_offset, Offset(5));
+        assert_eq!(got.records[0].record, record(want[0]));
+    }
+    let mut one = at(1);
+    one.max_records = 1;
+    let got = r.fetch("t", PartitionId(0), one).await.expect("fetches");
+    assert_eq!(offsets(&got), vec![2]);
+    assert_eq!(got.next_offset, Offset(3));
+}

@@ -124,7 +124,7 @@ impl Default for Config {
             hot_retain_bytes: 0,
             cache_memory_bytes: 256 << 20,
             cache_disk_bytes: 4 << 30,
-            cache_block_bytes: 8 << 20,
+            cache_block_bytes: 16 << 20,
             cold_read_concurrency: 8,
             cold_read_bytes_per_sec: 512 << 20,
             read_ahead_blocks: 2,

@@ -363,7 +363,8 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
         "backfill": backfill.as_ref().map(|b| json!({
             "consumers": args.backfill,
             "records": b.records,
-            "mib_per_s": b.bytes as f64 / (1024.0 * 1024.0) / elapsed,
+            "seconds": b.seconds,
+            "mib_per_s": b.bytes as f64 / (1024.0 * 1024.0) / b.seconds.max(0.001),
             "bucket_gets": delta("strata_object_store_requests_total{op=\"get_range\"}"),
             "bucket_mib": delta("strata_read_bytes_total{source=\"bucket\"}") / (1024.0 * 1024.0),
             "cache_memory_mib": delta("strata_read_bytes_total{source=\"cache_memory\"}") / (1024.0 * 1024.0),
@@ -468,6 +469,8 @@ struct ReadTotals {
     bytes: u64,
     /// End-to-end latencies (us) of records fetched in the measured window.
     latencies: Vec<u64>,
+    /// Seconds the readers read within the measured window.
+    seconds: f64,
 }
 
 impl Readers {
@@ -478,6 +481,7 @@ impl Readers {
             t.records += r.records;
             t.bytes += r.bytes;
             t.latencies.extend(r.latencies);
+            t.seconds = t.seconds.max(r.seconds);
         }
         t.latencies.sort_unstable();
         Ok(t)
@@ -496,6 +500,8 @@ async fn spawn_readers(
     } else {
         args.backfill
     };
+    // Without producers, a backfill ends when it has read everything.
+    let stop_at_end = from == ReadFrom::Earliest && args.concurrency == 0;
     let mut out = Vec::new();
     for t in 0..tasks {
         let partitions: Vec<u32> = (0..args.partitions)
@@ -517,9 +523,10 @@ async fn spawn_readers(
                 next.push(v[field].as_i64().unwrap_or(0));
             }
             let wait = if from == ReadFrom::Latest { 500 } else { 0 };
+            let mut caught_up = vec![false; partitions.len()];
             'run: loop {
                 for (i, p) in partitions.iter().enumerate() {
-                    if Instant::now() >= end {
+                    if Instant::now() >= end || (stop_at_end && caught_up.iter().all(|c| *c)) {
                         break 'run;
                     }
                     let resp = http
@@ -549,8 +556,10 @@ async fn spawn_readers(
                         }
                     }
                     next[i] = v["next_offset"].as_i64().unwrap_or(next[i]);
+                    caught_up[i] = next[i] >= v["high_watermark"].as_i64().unwrap_or(i64::MAX);
                 }
             }
+            totals.seconds = Instant::now().min(end).saturating_duration_since(measure_from).as_secs_f64();
             Ok(totals)
         }));
     }
