@@ -2,10 +2,12 @@
 //!
 //! A fetch names `(topic, partition, offset)`. [`ReadPath`] finds the extents holding the
 //! offset in the quorum's applied state, then reads their bytes from the cheapest place that
-//! has them: a [`LocalSource`] (the hot tier of the node that wrote them), else a ranged GET on
-//! the object store. Every byte is CRC-checked on the way out; a bad copy in a local tier is
-//! skipped for the bucket's, and a bad copy in the bucket is an error, never data. A fetch at
-//! the high watermark long-polls on the quorum's change feed, with no polling loop.
+//! has them: the [`BlockCache`] (foyer memory and disk tiers, keyed by object and aligned
+//! block), a [`LocalSource`] (hot-tier segments the node still retains), else the bucket through
+//! the cache: one GET per missing block however many readers want it, under the cold-read
+//! budget. Every byte is CRC-checked on the way out; a bad cached or local copy is dropped for
+//! the bucket's, and a bad copy in the bucket is an error, never data. A fetch at the high
+//! watermark long-polls on the quorum's change feed, with no polling loop.
 //!
 //! ```no_run
 //! # async fn demo(read: strata_cache::ReadPath) -> Result<(), strata_cache::ReadError> {
