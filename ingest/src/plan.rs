@@ -86,18 +86,7 @@ pub fn index_of(headers: &[BatchHeader], locations: &[Location]) -> FlushIndex {
 
 /// Converts object sections to the quorum's commit form.
 pub fn section_commits(sections: &[Section]) -> Vec<SectionCommit> {
-    sections
-        .iter()
-        .map(|s| SectionCommit {
-            topic_id: s.topic_id,
-            partition: s.partition,
-            start: s.start,
-            len: s.len,
-            record_count: s.record_count,
-            min_timestamp: s.min_timestamp,
-            max_timestamp: s.max_timestamp,
-        })
-        .collect()
+    sections.iter().map(SectionCommit::from).collect()
 }
 
 #[cfg(test)]

@@ -71,18 +71,7 @@ impl Fixture {
                 seq: FlushSeq(self.seq),
                 key: key.clone(),
                 size: bytes.len() as u64,
-                sections: sections
-                    .iter()
-                    .map(|s| SectionCommit {
-                        topic_id: s.topic_id,
-                        partition: s.partition,
-                        start: s.start,
-                        len: s.len,
-                        record_count: s.record_count,
-                        min_timestamp: s.min_timestamp,
-                        max_timestamp: s.max_timestamp,
-                    })
-                    .collect(),
+                sections: sections.iter().map(SectionCommit::from).collect(),
             })
             .await
             .expect("commits");

@@ -108,6 +108,20 @@ pub struct SectionCommit {
     pub max_timestamp: i64,
 }
 
+impl From<&crate::object::Section> for SectionCommit {
+    fn from(s: &crate::object::Section) -> Self {
+        Self {
+            topic_id: s.topic_id,
+            partition: s.partition,
+            start: s.start,
+            len: s.len,
+            record_count: s.record_count,
+            min_timestamp: s.min_timestamp,
+            max_timestamp: s.max_timestamp,
+        }
+    }
+}
+
 /// A shipped object to sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectCommit {
