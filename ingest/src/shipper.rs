@@ -171,6 +171,12 @@ async fn commit(ctx: &ShipContext, u: Uploaded, committed: &mpsc::UnboundedSende
                 // node are strictly ordered and never abandoned.
                 break Err(FlushError::Unknown);
             }
+            Err(e @ MetaError::Condemned { .. }) => {
+                // The flush could not be committed for longer than the collector's orphan
+                // grace period and its object was collected: it can never be committed.
+                error!(object = %u.key, error = %e, "flush abandoned: its object was collected as an orphan");
+                break Err(FlushError::Unknown);
+            }
             Err(e) => {
                 attempt += 1;
                 IngestStats::add(&ctx.stats.commit_retries, 1);

@@ -25,6 +25,8 @@ pub mod codes {
     pub const METHOD_NOT_ALLOWED: u32 = 40501;
     /// Topic already exists.
     pub const TOPIC_EXISTS: u32 = 40901;
+    /// A background job (compaction, archiving) of the topic is already running.
+    pub const JOB_RUNNING: u32 = 40902;
     /// A record is over `max.message.bytes`.
     pub const RECORD_TOO_LARGE: u32 = 41301;
     /// The request body is over the node's limit.
@@ -146,7 +148,12 @@ impl From<MetaError> for ApiError {
             MetaError::Unavailable { .. } => {
                 Self::unavailable(codes::QUORUM_UNAVAILABLE, message, 1)
             }
-            MetaError::StaleFlush { .. } | MetaError::Internal { .. } => Self::internal(message),
+            MetaError::LeaseLost { .. } | MetaError::Conflict { .. } => {
+                Self::new(409, codes::JOB_RUNNING, message)
+            }
+            MetaError::StaleFlush { .. }
+            | MetaError::Condemned { .. }
+            | MetaError::Internal { .. } => Self::internal(message),
         }
     }
 }

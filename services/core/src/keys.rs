@@ -3,7 +3,7 @@
 //! Ids are zero-padded to 20 digits so that listing order is numeric order. Keys are relative
 //! to the cluster's prefix (the object store is wrapped in a prefix store).
 
-use crate::ids::{FlushSeq, NodeId};
+use crate::ids::{FlushSeq, NodeId, Offset, PartitionId};
 
 /// Prefix under which ingest nodes ship their multi-partition objects.
 pub const SEGMENTS_PREFIX: &str = "segments";
@@ -22,6 +22,32 @@ pub fn parse_segment_key(key: &str) -> Option<(NodeId, FlushSeq)> {
         return None;
     }
     Some((NodeId(node.parse().ok()?), FlushSeq(seq.parse().ok()?)))
+}
+
+/// Prefix under which the compactor writes merged per-partition segments.
+pub const TOPICS_PREFIX: &str = "topics";
+
+/// Key of a merged segment holding offsets `first..=last` of a partition, written under lease
+/// epoch `epoch` as that lease's `n`-th object: `topics/<topic>/<partition>/<first>-<last>.<epoch>-<n>.seg`.
+/// Epochs are unique, so a key is never written twice with different bytes.
+pub fn merged_segment_key(
+    topic: &str,
+    partition: PartitionId,
+    first: Offset,
+    last: Offset,
+    epoch: u64,
+    n: u32,
+) -> String {
+    format!(
+        "{TOPICS_PREFIX}/{topic}/{}/{:020}-{:020}.{epoch}-{n}.seg",
+        partition.0, first.0, last.0
+    )
+}
+
+/// Returns whether `key` names a merged segment (as opposed to a shared ingest object).
+pub fn is_merged_segment_key(key: &str) -> bool {
+    key.strip_prefix(TOPICS_PREFIX)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Key of the marker that claims a bucket prefix for one cluster.

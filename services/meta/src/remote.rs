@@ -170,6 +170,7 @@ impl MetaStore for RemoteMetaStore {
     async fn delete_topic(&self, name: &str) -> Result<(), MetaError> {
         self.apply(Command::DeleteTopic {
             name: name.to_string(),
+            now_ms: self.clock.now_ms(),
         })
         .await
         .map(|_| ())
@@ -324,6 +325,14 @@ impl MetaStore for RemoteMetaStore {
             CommandResult::ClusterId(id) => Ok(id),
             _ => Err(unexpected("cluster id")),
         }
+    }
+
+    async fn execute(&self, cmd: Command) -> Result<CommandResult, MetaError> {
+        self.apply(cmd).await
+    }
+
+    async fn ask(&self, query: MetaQuery) -> Result<QueryResult, MetaError> {
+        self.query(query).await
     }
 
     fn changes(&self) -> watch::Receiver<u64> {

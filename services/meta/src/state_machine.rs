@@ -72,7 +72,7 @@ pub struct StateMachine {
 impl StateMachine {
     /// Opens the state machine, loading the last snapshot from `kv` if there is one.
     pub fn open(kv: Kv) -> Result<Self, StorageError> {
-        let applied = match kv
+        let mut applied: Applied = match kv
             .get(SNAPSHOT_DATA)
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?
         {
@@ -80,6 +80,7 @@ impl StateMachine {
                 .map_err(|e| StorageIOError::read_snapshot(None, &e))?,
             None => Applied::default(),
         };
+        applied.state.count_refs();
         let index = applied.last_applied.map_or(0, |l| l.index);
         let shared = Arc::new(Shared {
             applied: RwLock::new(applied),
@@ -186,6 +187,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let data = snapshot.into_inner();
         let mut applied: Applied = serde_json::from_slice(&data)
             .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+        applied.state.count_refs();
         applied.last_applied = meta.last_log_id;
         applied.membership = meta.last_membership.clone();
         self.persist_snapshot(meta, &data).await?;

@@ -17,6 +17,7 @@ use crate::topic_config::{ConfigError, TopicConfig};
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
+pub mod jobs;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod state;
@@ -55,6 +56,18 @@ pub struct PartitionInfo {
     pub extents: u64,
     /// Stored bytes of those extents.
     pub bytes: u64,
+    /// Extents held by merged per-partition segments (written by the compactor).
+    #[serde(default)]
+    pub segments: u64,
+    /// Stored bytes of those segments (the rest sits in shared ingest objects).
+    #[serde(default)]
+    pub segment_bytes: u64,
+    /// Offsets below this have been compacted (keys deduplicated) at least once.
+    #[serde(default)]
+    pub cleaned_through: Offset,
+    /// Last offset written to the Parquet archive, if any.
+    #[serde(default)]
+    pub archived_through: Option<Offset>,
 }
 
 /// A run of a partition's offsets stored in a byte range of one object.
@@ -200,6 +213,19 @@ pub enum MetaQuery {
     Nodes,
     /// The cluster's name.
     ClusterId,
+    /// Objects no extent has referred to since at or before `unreferenced_before_ms`.
+    Garbage {
+        unreferenced_before_ms: i64,
+        limit: usize,
+    },
+    /// What the quorum knows of some object keys.
+    ObjectStatuses { keys: Vec<String> },
+    /// A job lease.
+    Lease {
+        job: String,
+        topic: String,
+        partition: PartitionId,
+    },
 }
 
 /// The answer to a [`MetaQuery`].
@@ -221,6 +247,12 @@ pub enum QueryResult {
     Nodes(Vec<NodeInfo>),
     /// The cluster's name, once it has one.
     ClusterId(Option<String>),
+    /// Object keys with their sizes.
+    Objects(Vec<jobs::GarbageObject>),
+    /// Per key asked, what the quorum knows of it.
+    ObjectStatuses(Vec<jobs::ObjectStatus>),
+    /// A lease, if one is held (possibly expired).
+    Lease(Option<jobs::Lease>),
 }
 
 /// What a node knows of the quorum right now.
@@ -266,6 +298,21 @@ pub enum MetaError {
     /// The request is well-formed but not acceptable.
     #[error("{reason}")]
     Invalid { reason: String },
+    /// The object was collected as an orphan (uploaded, then not committed within the grace
+    /// period); it can never be committed.
+    #[error("object {key} was collected as an orphan and can no longer be committed")]
+    Condemned { key: String },
+    /// A job's lease is not held (expired, taken over, or never granted).
+    #[error("lease {job} of {topic}/{partition} is not held by this job: {reason}")]
+    LeaseLost {
+        job: String,
+        topic: String,
+        partition: u32,
+        reason: String,
+    },
+    /// The extents a rewrite meant to replace changed under it; nothing was changed.
+    #[error("extents of {topic}/{partition} changed since they were read; nothing was changed")]
+    Conflict { topic: String, partition: u32 },
     /// A node committed a flush at or below one it committed before.
     #[error("flush {seq} of node {node} is not above its last committed flush {last}")]
     StaleFlush { node: u64, seq: u64, last: u64 },
@@ -361,6 +408,13 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Names the cluster `cluster_id` unless it has a name; returns the name it has.
     async fn init_cluster(&self, cluster_id: &str) -> Result<String, MetaError>;
+
+    /// Applies any command (the background jobs' commands go through here; see
+    /// [`jobs`]). The command carries its own timestamps.
+    async fn execute(&self, cmd: state::Command) -> Result<state::CommandResult, MetaError>;
+
+    /// Answers any query.
+    async fn ask(&self, query: MetaQuery) -> Result<QueryResult, MetaError>;
 
     /// Returns a receiver that changes after every applied change.
     fn changes(&self) -> watch::Receiver<u64>;

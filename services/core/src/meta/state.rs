@@ -4,10 +4,11 @@
 //! randomness, no I/O. The Raft store applies the same commands in the same order on every
 //! voter, and the in-memory store applies them directly; both answer reads from here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::jobs::{Lease, LeaseToken, Rewrite};
 use super::{
     CommitOutcome, Extent, ExtentPage, GroupOffset, MAX_PARTITIONS, MetaError, MetaQuery, NodeInfo,
     ObjectCommit, PartitionInfo, QueryResult, TopicInfo,
@@ -26,7 +27,11 @@ pub enum Command {
         now_ms: i64,
     },
     /// Delete a topic.
-    DeleteTopic { name: String },
+    DeleteTopic {
+        name: String,
+        #[serde(default)]
+        now_ms: i64,
+    },
     /// Change config values.
     UpdateTopicConfig {
         name: String,
@@ -43,6 +48,39 @@ pub enum Command {
     RegisterNode { node: NodeInfo },
     /// Name the cluster, unless it has a name already (the first proposal wins).
     InitCluster { cluster_id: String },
+    /// Take or renew a job lease on a partition.
+    AcquireLease {
+        job: String,
+        topic: String,
+        partition: PartitionId,
+        holder: NodeId,
+        /// Epoch of the lease being renewed; `None` asks for a new grant.
+        renew: Option<u64>,
+        ttl_ms: i64,
+        now_ms: i64,
+    },
+    /// Give a lease back.
+    ReleaseLease {
+        job: String,
+        topic: String,
+        partition: PartitionId,
+        token: LeaseToken,
+    },
+    /// Replace a run of extents, if still current and the lease is held.
+    Rewrite { rewrite: Rewrite, now_ms: i64 },
+    /// Raise a partition's log start offset (retention), dropping the extents below it.
+    TrimLog {
+        topic: String,
+        topic_id: TopicId,
+        partition: PartitionId,
+        lease: LeaseToken,
+        log_start: Offset,
+        now_ms: i64,
+    },
+    /// Condemn uncommitted object keys (orphans), so they can never be committed.
+    CondemnObjects { keys: Vec<String>, now_ms: i64 },
+    /// Forget deleted, unreferenced objects.
+    ForgetObjects { keys: Vec<String> },
 }
 
 /// The result of applying a [`Command`].
@@ -56,6 +94,10 @@ pub enum CommandResult {
     Committed(CommitOutcome),
     /// The cluster's name.
     ClusterId(String),
+    /// A granted lease.
+    Lease(LeaseToken),
+    /// Object keys (those condemned).
+    Keys(Vec<String>),
     /// The command was refused; the state is unchanged.
     Refused(MetaError),
 }
@@ -76,6 +118,10 @@ struct PartitionState {
     high_watermark: Offset,
     bytes: u64,
     extents: BTreeMap<Offset, Extent>,
+    #[serde(default)]
+    cleaned_through: Offset,
+    #[serde(default)]
+    archived_through: Option<Offset>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +137,12 @@ struct ObjectState {
     size: u64,
     committed_ms: i64,
     outcome: CommitOutcome,
+    /// Extents referring to the object.
+    #[serde(default)]
+    refs: u64,
+    /// When the last extent referring to it went away.
+    #[serde(default)]
+    unreferenced_since: Option<i64>,
 }
 
 /// The whole metadata: topics, extents, committed objects, flush sequences and groups.
@@ -106,6 +158,16 @@ pub struct MetaState {
     nodes: BTreeMap<NodeId, NodeInfo>,
     #[serde(default)]
     cluster_id: Option<String>,
+    #[serde(default)]
+    leases: BTreeMap<String, Lease>,
+    #[serde(default)]
+    next_epoch: u64,
+    #[serde(default)]
+    condemned: BTreeSet<String>,
+    /// Whether `refs` of every object were counted (states written before reference counts
+    /// existed are recounted once when loaded).
+    #[serde(default)]
+    refs_counted: bool,
 }
 
 impl MetaState {
@@ -138,7 +200,7 @@ impl MetaState {
                 }
                 Ok(())
             }
-            Command::DeleteTopic { name } => self.topic_state(name).map(|_| ()),
+            Command::DeleteTopic { name, .. } => self.topic_state(name).map(|_| ()),
             Command::UpdateTopicConfig { name, changes } => {
                 let t = self.topic_state(name)?;
                 t.info.config.with_changes(changes)?;
@@ -147,6 +209,11 @@ impl MetaState {
             Command::CommitObject { commit, .. } => {
                 if self.objects.contains_key(&commit.key) {
                     return Ok(());
+                }
+                if self.condemned.contains(&commit.key) {
+                    return Err(MetaError::Condemned {
+                        key: commit.key.clone(),
+                    });
                 }
                 if let Some(last) = self.node_seqs.get(&commit.node)
                     && commit.seq <= *last
@@ -196,6 +263,12 @@ impl MetaState {
                 }
                 Ok(())
             }
+            Command::AcquireLease { .. }
+            | Command::ReleaseLease { .. }
+            | Command::Rewrite { .. }
+            | Command::TrimLog { .. }
+            | Command::CondemnObjects { .. }
+            | Command::ForgetObjects { .. } => self.check_job(cmd),
         }
     }
 
@@ -232,9 +305,15 @@ impl MetaState {
                 );
                 CommandResult::Topic(info)
             }
-            Command::DeleteTopic { name } => {
+            Command::DeleteTopic { name, now_ms } => {
                 if let Some(t) = self.topics.remove(name) {
                     self.topic_names.remove(&t.info.id);
+                    for p in &t.partitions {
+                        for e in p.extents.values() {
+                            self.unref(&e.object, *now_ms);
+                        }
+                    }
+                    self.drop_leases(name);
                 }
                 for offsets in self.groups.values_mut() {
                     offsets.remove(name);
@@ -268,6 +347,12 @@ impl MetaState {
                     .get_or_insert_with(|| cluster_id.clone())
                     .clone(),
             ),
+            Command::AcquireLease { .. }
+            | Command::ReleaseLease { .. }
+            | Command::Rewrite { .. }
+            | Command::TrimLog { .. }
+            | Command::CondemnObjects { .. }
+            | Command::ForgetObjects { .. } => self.apply_job(cmd),
         }
     }
 
@@ -276,6 +361,7 @@ impl MetaState {
             return o.outcome.clone();
         }
         let mut base_offsets = Vec::with_capacity(commit.sections.len());
+        let mut refs = 0u64;
         for s in &commit.sections {
             let partition = self
                 .topic_names
@@ -304,11 +390,13 @@ impl MetaState {
                 );
                 p.high_watermark = last.plus(1);
                 p.bytes += s.len;
+                refs += 1;
             }
             base_offsets.push(Some(base));
         }
         let outcome = CommitOutcome { base_offsets };
         self.node_seqs.insert(commit.node, commit.seq);
+        self.forget_superseded_orphans(commit.node, commit.seq);
         self.objects.insert(
             commit.key.clone(),
             ObjectState {
@@ -317,6 +405,8 @@ impl MetaState {
                 size: commit.size,
                 committed_ms: now_ms,
                 outcome: outcome.clone(),
+                refs,
+                unreferenced_since: (refs == 0).then_some(now_ms),
             },
         );
         outcome
@@ -361,12 +451,23 @@ impl MetaState {
         Ok(t.partitions
             .iter()
             .enumerate()
-            .map(|(i, p)| PartitionInfo {
-                partition: PartitionId(i as u32),
-                log_start_offset: p.log_start,
-                high_watermark: p.high_watermark,
-                extents: p.extents.len() as u64,
-                bytes: p.bytes,
+            .map(|(i, p)| {
+                let (segments, segment_bytes) = p
+                    .extents
+                    .values()
+                    .filter(|e| crate::keys::is_merged_segment_key(&e.object))
+                    .fold((0, 0), |(n, b), e| (n + 1, b + e.len));
+                PartitionInfo {
+                    partition: PartitionId(i as u32),
+                    log_start_offset: p.log_start,
+                    high_watermark: p.high_watermark,
+                    extents: p.extents.len() as u64,
+                    bytes: p.bytes,
+                    segments,
+                    segment_bytes,
+                    cleaned_through: p.cleaned_through,
+                    archived_through: p.archived_through,
+                }
             })
             .collect())
     }
@@ -481,9 +582,24 @@ impl MetaState {
             MetaQuery::LastFlushSeq { node } => QueryResult::FlushSeq(self.last_flush_seq(*node)),
             MetaQuery::Nodes => QueryResult::Nodes(self.nodes()),
             MetaQuery::ClusterId => QueryResult::ClusterId(self.cluster_id()),
+            MetaQuery::Garbage {
+                unreferenced_before_ms,
+                limit,
+            } => QueryResult::Objects(self.garbage(*unreferenced_before_ms, *limit)),
+            MetaQuery::ObjectStatuses { keys } => {
+                QueryResult::ObjectStatuses(keys.iter().map(|k| self.object_status(k)).collect())
+            }
+            MetaQuery::Lease {
+                job,
+                topic,
+                partition,
+            } => QueryResult::Lease(self.lease(job, topic, *partition)),
         })
     }
 }
 
+#[cfg(test)]
+mod job_tests;
+mod jobs;
 #[cfg(test)]
 mod tests;

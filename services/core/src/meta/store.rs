@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::state::{Command, CommandResult, MetaState};
 use super::{
-    CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaStore, NodeInfo, ObjectCommit,
-    PartitionInfo, QuorumStatus, TopicInfo,
+    CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaQuery, MetaStore, NodeInfo,
+    ObjectCommit, PartitionInfo, QueryResult, QuorumStatus, TopicInfo,
 };
 use crate::ids::{FlushSeq, NodeId, Offset, PartitionId};
 
@@ -64,6 +64,7 @@ impl<S: StateStore> MetaStore for S {
     async fn delete_topic(&self, name: &str) -> Result<(), MetaError> {
         let cmd = Command::DeleteTopic {
             name: name.to_string(),
+            now_ms: self.now_ms(),
         };
         self.apply(cmd).await.map(|_| ())
     }
@@ -165,6 +166,14 @@ impl<S: StateStore> MetaStore for S {
             CommandResult::ClusterId(id) => Ok(id),
             other => Err(unexpected(other)),
         }
+    }
+
+    async fn execute(&self, cmd: Command) -> Result<CommandResult, MetaError> {
+        self.apply(cmd).await
+    }
+
+    async fn ask(&self, query: MetaQuery) -> Result<QueryResult, MetaError> {
+        self.read(|s| s.query(&query))
     }
 
     fn changes(&self) -> watch::Receiver<u64> {

@@ -101,6 +101,7 @@ fn sections_of_a_deleted_or_recreated_topic_are_dropped() {
     let old = create(&mut s, "orders", 1);
     s.apply(&Command::DeleteTopic {
         name: "orders".into(),
+        now_ms: 3,
     });
     let new = create(&mut s, "orders", 1);
     assert_ne!(old.id, new.id);
@@ -174,6 +175,7 @@ fn refused_commands_change_nothing() {
         },
         Command::DeleteTopic {
             name: "nope".into(),
+            now_ms: 0,
         },
         Command::CommitGroupOffsets {
             group: "g".into(),
@@ -213,7 +215,10 @@ fn deleting_a_topic_removes_its_group_offsets() {
         }],
     });
     assert_eq!(s.group_offsets("g").expect("exists").len(), 1);
-    s.apply(&Command::DeleteTopic { name: "t".into() });
+    s.apply(&Command::DeleteTopic {
+        name: "t".into(),
+        now_ms: 3,
+    });
     assert!(matches!(
         s.group_offsets("g"),
         Err(MetaError::GroupNotFound { .. })

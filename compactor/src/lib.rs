@@ -1,0 +1,550 @@
+//! The compactor: per partition, under a lease in the quorum, it
+//!
+//! 1. enforces `cleanup.policy=delete` retention by raising `log_start_offset` past whole
+//!    extents older than `retention.ms` or beyond `retention.bytes` (never past the archive);
+//! 2. compacts `cleanup.policy=compact` topics: below the head (the newest extent and anything
+//!    within `min.compaction.lag.ms`), keeps only the latest record per key, and drops
+//!    tombstones older than `delete.retention.ms`; `compact,delete` does both (KIP-71);
+//! 3. merges runs of small extents (pieces of shared ingest objects) into per-partition segment
+//!    objects of up to `min(segment.bytes, run-bytes)`, with absolute offsets inside;
+//!
+//! and, across partitions, deletes objects no extent refers to once a grace period has passed,
+//! and orphans (uploaded, never committed) after a longer one.
+//!
+//! Every change is one quorum command that applies only if the extents it replaces are still
+//! current and the lease is still held, so a compactor killed at any step leaves a consistent
+//! state: objects it uploaded but never swapped in are orphans the collector removes. Offsets
+//! never change; a reader sees either the old extents or the new ones.
+
+mod gc;
+mod rewrite;
+pub mod rules;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use serde::Serialize;
+use strata_core::clock::Clock;
+use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::meta::jobs::{self, COMPACT_JOB, LeaseName, LeaseToken};
+use strata_core::meta::{Extent, MetaError, MetaStore, TopicInfo};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+pub use gc::GcReport;
+
+/// How the compactor works.
+#[derive(Debug, Clone)]
+pub struct CompactorConfig {
+    /// This node (the lease holder).
+    pub node: NodeId,
+    /// Time between background passes over every partition.
+    pub interval: Duration,
+    /// Largest segment the compactor writes, and so the most input it holds in memory for one
+    /// rewrite (segments are `min(segment.bytes, run_bytes)`).
+    pub run_bytes: u64,
+    /// Bytes a background pass rewrites per partition before moving on.
+    pub pass_bytes: u64,
+    /// Object-store requests in flight per rewrite or collection.
+    pub max_in_flight: usize,
+    /// Lease lifetime; renewed while a pass runs.
+    pub lease_ttl: Duration,
+    /// How long an unreferenced object stays for readers that were already reading it.
+    pub gc_grace: Duration,
+    /// How old an uncommitted upload must be before it is treated as an orphan.
+    pub orphan_grace: Duration,
+    /// A background merge starts once this many small extents are in a row.
+    pub merge_min_extents: usize,
+    /// Memory for the keys of one compaction (latest offset per key); a cleanable range with
+    /// more keys is compacted in several passes.
+    pub key_map_bytes: u64,
+}
+
+impl CompactorConfig {
+    /// Defaults for node `node`.
+    pub fn new(node: NodeId) -> Self {
+        Self {
+            node,
+            interval: Duration::from_secs(30),
+            run_bytes: 64 * 1024 * 1024,
+            pass_bytes: 512 * 1024 * 1024,
+            max_in_flight: 4,
+            lease_ttl: Duration::from_secs(60),
+            gc_grace: Duration::from_secs(300),
+            orphan_grace: Duration::from_secs(3600),
+            merge_min_extents: 8,
+            key_map_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Counters, read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct CompactorStats {
+    /// Partition passes finished.
+    pub passes: AtomicU64,
+    /// Bytes of extents read and rewritten.
+    pub bytes_merged: AtomicU64,
+    /// Bytes of segments written.
+    pub bytes_written: AtomicU64,
+    /// Segment objects written.
+    pub segments_written: AtomicU64,
+    /// Records dropped by compaction (superseded values and expired tombstones).
+    pub records_removed: AtomicU64,
+    /// Offsets dropped by retention.
+    pub records_expired: AtomicU64,
+    /// Unreferenced objects deleted.
+    pub objects_deleted: AtomicU64,
+    /// Bytes of those objects.
+    pub bytes_deleted: AtomicU64,
+    /// Orphans (never committed uploads) deleted.
+    pub orphans_deleted: AtomicU64,
+    /// Swaps refused because the extents changed or the lease was lost.
+    pub conflicts: AtomicU64,
+}
+
+impl CompactorStats {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// What one pass did to one partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionReport {
+    /// Partition.
+    pub partition: u32,
+    /// Extents before the pass.
+    pub extents_before: u64,
+    /// Extents after it.
+    pub extents_after: u64,
+    /// Stored bytes before.
+    pub bytes_before: u64,
+    /// Stored bytes after.
+    pub bytes_after: u64,
+    /// Records compaction removed.
+    pub records_removed: u64,
+    /// Segments written.
+    pub segments_written: u64,
+    /// The partition's log start offset after the pass.
+    pub log_start_offset: i64,
+}
+
+/// Why a pass failed.
+#[derive(Debug, Error)]
+pub enum CompactError {
+    /// Another compactor (or another request on this node) is working the partition.
+    #[error("compaction of {topic}/{partition} is already running ({holder})")]
+    Busy {
+        topic: String,
+        partition: u32,
+        holder: String,
+    },
+    /// The quorum refused or could not be reached.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// The object store failed.
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    /// Stored data failed its checks; nothing was rewritten.
+    #[error("stored data of {object} is corrupt: {reason}")]
+    Corrupt { object: String, reason: String },
+}
+
+/// The compactor of one node.
+#[derive(Debug)]
+pub struct Compactor {
+    meta: Arc<dyn MetaStore>,
+    store: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
+    config: CompactorConfig,
+    stats: Arc<CompactorStats>,
+    busy: Mutex<HashSet<(String, u32)>>,
+    last_orphan_scan: Mutex<Option<i64>>,
+}
+
+/// Marks a partition busy on this node until dropped.
+struct BusyGuard<'a> {
+    set: &'a Mutex<HashSet<(String, u32)>>,
+    key: (String, u32),
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .expect("no panics while holding the lock")
+            .remove(&self.key);
+    }
+}
+
+/// A partition's state as a pass sees it.
+struct Loaded {
+    extents: Vec<Extent>,
+    log_start: Offset,
+    high_watermark: Offset,
+    cleaned_through: Offset,
+    archived_through: Option<Offset>,
+}
+
+/// The lease a pass holds, renewed as it goes.
+struct Job<'a> {
+    topic: &'a TopicInfo,
+    partition: PartitionId,
+    token: LeaseToken,
+    renewed_ms: i64,
+    objects: u32,
+}
+
+impl Compactor {
+    /// Creates a compactor over the quorum and the bucket.
+    pub fn new(
+        meta: Arc<dyn MetaStore>,
+        store: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+        config: CompactorConfig,
+    ) -> Self {
+        Self {
+            meta,
+            store,
+            clock,
+            config,
+            stats: Arc::new(CompactorStats::default()),
+            busy: Mutex::new(HashSet::new()),
+            last_orphan_scan: Mutex::new(None),
+        }
+    }
+
+    /// Returns the counters.
+    pub fn stats(&self) -> &Arc<CompactorStats> {
+        &self.stats
+    }
+
+    /// Returns the config.
+    pub fn config(&self) -> &CompactorConfig {
+        &self.config
+    }
+
+    /// Runs a full pass over every partition of a topic now (retention, compaction, and a
+    /// merge of every run of small extents), then collects garbage past its grace period.
+    /// Fails with [`CompactError::Busy`] before changing anything if a partition is being
+    /// worked elsewhere.
+    pub async fn compact_topic(&self, name: &str) -> Result<Vec<PartitionReport>, CompactError> {
+        let topic = self.meta.topic(name).await?;
+        let now = self.clock.now_ms();
+        for p in 0..topic.partitions {
+            let partition = PartitionId(p);
+            if self.is_busy_here(name, partition) {
+                return Err(busy(name, partition, "another request on this node".into()));
+            }
+            if let Some(l) = jobs::lease(self.meta.as_ref(), COMPACT_JOB, name, partition).await?
+                && l.expires_ms >= now
+                && l.token.holder != self.config.node
+            {
+                return Err(busy(name, partition, format!("node {}", l.token.holder)));
+            }
+        }
+        let mut reports = Vec::with_capacity(topic.partitions as usize);
+        for p in 0..topic.partitions {
+            reports.push(self.compact_partition(&topic, PartitionId(p), true).await?);
+        }
+        if let Err(e) = self.collect_garbage(false).await {
+            warn!(error = %e, "garbage collection after an on-demand pass failed");
+        }
+        Ok(reports)
+    }
+
+    fn is_busy_here(&self, topic: &str, partition: PartitionId) -> bool {
+        self.busy
+            .lock()
+            .expect("no panics while holding the lock")
+            .contains(&(topic.to_string(), partition.0))
+    }
+
+    fn mark_busy(&self, topic: &str, partition: PartitionId) -> Option<BusyGuard<'_>> {
+        let key = (topic.to_string(), partition.0);
+        let fresh = self
+            .busy
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(key.clone());
+        fresh.then_some(BusyGuard {
+            set: &self.busy,
+            key,
+        })
+    }
+
+    /// Runs one pass over a partition under its lease. `force` merges every run of small
+    /// extents and compacts whatever is dirty, as an operator asking expects; the background
+    /// pass waits for enough work to be worth it.
+    pub async fn compact_partition(
+        &self,
+        topic: &TopicInfo,
+        partition: PartitionId,
+        force: bool,
+    ) -> Result<PartitionReport, CompactError> {
+        let Some(_guard) = self.mark_busy(&topic.name, partition) else {
+            return Err(busy(
+                &topic.name,
+                partition,
+                "another request on this node".into(),
+            ));
+        };
+        let name = LeaseName {
+            job: COMPACT_JOB,
+            topic: &topic.name,
+            partition,
+        };
+        let now = self.clock.now_ms();
+        let token = match jobs::acquire_lease(
+            self.meta.as_ref(),
+            &name,
+            self.config.node,
+            None,
+            self.ttl_ms(),
+            now,
+        )
+        .await
+        {
+            Ok(t) => t,
+            Err(MetaError::LeaseLost { reason, .. }) => {
+                return Err(busy(&topic.name, partition, reason));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut job = Job {
+            topic,
+            partition,
+            token,
+            renewed_ms: now,
+            objects: 0,
+        };
+        let result = self.pass(&mut job, force).await;
+        if let Err(e) = jobs::release_lease(self.meta.as_ref(), &name, job.token).await {
+            debug!(error = %e, "lease release failed; it lapses on its own");
+        }
+        if matches!(
+            result,
+            Err(CompactError::Meta(
+                MetaError::Conflict { .. } | MetaError::LeaseLost { .. }
+            ))
+        ) {
+            CompactorStats::add(&self.stats.conflicts, 1);
+        }
+        result
+    }
+
+    fn ttl_ms(&self) -> i64 {
+        self.config.lease_ttl.as_millis() as i64
+    }
+
+    /// Renews the lease when a third of its lifetime has passed.
+    async fn renew(&self, job: &mut Job<'_>) -> Result<(), CompactError> {
+        let now = self.clock.now_ms();
+        if now - job.renewed_ms < self.ttl_ms() / 3 {
+            return Ok(());
+        }
+        let name = LeaseName {
+            job: COMPACT_JOB,
+            topic: &job.topic.name,
+            partition: job.partition,
+        };
+        job.token = jobs::acquire_lease(
+            self.meta.as_ref(),
+            &name,
+            self.config.node,
+            Some(job.token),
+            self.ttl_ms(),
+            now,
+        )
+        .await?;
+        job.renewed_ms = now;
+        Ok(())
+    }
+
+    async fn load(&self, topic: &TopicInfo, partition: PartitionId) -> Result<Loaded, MetaError> {
+        let info = self
+            .meta
+            .partitions(&topic.name)
+            .await?
+            .into_iter()
+            .nth(partition.0 as usize)
+            .ok_or_else(|| MetaError::PartitionNotFound {
+                topic: topic.name.clone(),
+                partition: partition.0,
+                partitions: topic.partitions,
+            })?;
+        let mut extents = Vec::new();
+        let mut from = Offset(0);
+        let (log_start, high_watermark) = loop {
+            let page = self
+                .meta
+                .extents(&topic.name, partition, from, 1000)
+                .await?;
+            let done = page.extents.len() < 1000;
+            if let Some(last) = page.extents.last() {
+                from = last.last_offset.plus(1);
+            }
+            extents.extend(page.extents);
+            if done {
+                break (page.log_start_offset, page.high_watermark);
+            }
+        };
+        Ok(Loaded {
+            extents,
+            log_start,
+            high_watermark,
+            cleaned_through: info.cleaned_through,
+            archived_through: info.archived_through,
+        })
+    }
+
+    fn target(&self, topic: &TopicInfo) -> u64 {
+        topic.config.segment_bytes.min(self.config.run_bytes).max(1)
+    }
+
+    async fn pass(&self, job: &mut Job<'_>, force: bool) -> Result<PartitionReport, CompactError> {
+        let topic = job.topic;
+        let config = &topic.config;
+        let mut state = self.load(topic, job.partition).await?;
+        let extents_before = state.extents.len() as u64;
+        let bytes_before: u64 = state.extents.iter().map(|e| e.len).sum();
+        let now = self.clock.now_ms();
+
+        let start = rules::retention_start(
+            &state.extents,
+            state.log_start,
+            state.high_watermark,
+            config,
+            state.archived_through,
+            now,
+        );
+        if start > state.log_start {
+            self.renew(job).await?;
+            jobs::trim_log(
+                self.meta.as_ref(),
+                &topic.name,
+                topic.id,
+                job.partition,
+                job.token,
+                start,
+                self.clock.now_ms(),
+            )
+            .await?;
+            CompactorStats::add(&self.stats.records_expired, start.since(state.log_start));
+            info!(topic = %topic.name, partition = job.partition.0, from = state.log_start.0, to = start.0, "retention raised the log start offset");
+            state = self.load(topic, job.partition).await?;
+        }
+
+        let mut records_removed = 0;
+        let segments_before = job.objects;
+        if config.cleanup_policy.compact {
+            let (removed, changed) = self.compact(job, &state, force, now).await?;
+            records_removed += removed;
+            if changed {
+                state = self.load(topic, job.partition).await?;
+            }
+        }
+
+        // On a compacted topic only the cleanable range merges: the head stays as it is.
+        let mergeable = if config.cleanup_policy.compact {
+            &state.extents[..rules::first_uncleanable(&state.extents, config, now)]
+        } else {
+            &state.extents[..]
+        };
+        let target = self.target(topic);
+        let mut budget = self.config.pass_bytes;
+        for run in rules::merge_runs(mergeable, target, self.config.merge_min_extents, force) {
+            let bytes: u64 = state.extents[run.clone()].iter().map(|e| e.len).sum();
+            if !force && bytes > budget {
+                break;
+            }
+            budget = budget.saturating_sub(bytes);
+            self.rewrite(job, &mergeable[run], None, None, &Default::default())
+                .await?;
+        }
+
+        let after = self.load(topic, job.partition).await?;
+        CompactorStats::add(&self.stats.passes, 1);
+        Ok(PartitionReport {
+            partition: job.partition.0,
+            extents_before,
+            extents_after: after.extents.len() as u64,
+            bytes_before,
+            bytes_after: after.extents.iter().map(|e| e.len).sum(),
+            records_removed,
+            segments_written: u64::from(job.objects - segments_before),
+            log_start_offset: after.log_start.0,
+        })
+    }
+}
+
+fn busy(topic: &str, partition: PartitionId, holder: String) -> CompactError {
+    CompactError::Busy {
+        topic: topic.to_string(),
+        partition: partition.0,
+        holder,
+    }
+}
+
+/// Runs background passes every `interval` until `cancel`: each partition of each topic in
+/// turn, then garbage collection.
+pub async fn run(compactor: Arc<Compactor>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(compactor.config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = compactor.run_once(&cancel).await {
+            warn!(error = %e, "compactor pass failed; retrying at the next interval");
+        }
+    }
+}
+
+impl Compactor {
+    /// One background round: every partition, then garbage collection.
+    pub async fn run_once(&self, cancel: &CancellationToken) -> Result<(), CompactError> {
+        for topic in self.meta.list_topics().await? {
+            for p in 0..topic.partitions {
+                if cancel.is_cancelled() {
+                    return Ok(());
+                }
+                match self.compact_partition(&topic, PartitionId(p), false).await {
+                    Ok(r) if r.segments_written > 0 || r.extents_after != r.extents_before => {
+                        debug!(topic = %topic.name, partition = p, ?r, "compacted");
+                    }
+                    Ok(_) | Err(CompactError::Busy { .. }) => {}
+                    Err(CompactError::Meta(MetaError::TopicNotFound { .. })) => break,
+                    Err(e) => {
+                        warn!(topic = %topic.name, partition = p, error = %e, "partition pass failed");
+                    }
+                }
+            }
+        }
+        let now = self.clock.now_ms();
+        let scan = {
+            let mut last = self
+                .last_orphan_scan
+                .lock()
+                .expect("no panics while holding the lock");
+            let every = (self.config.orphan_grace.as_millis() as i64 / 6).max(1);
+            let due = last.is_none_or(|t| now - t >= every);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        self.collect_garbage(scan).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,294 @@
+//! Reading runs of extents and writing them back as one segment, swapped in atomically.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use strata_core::batch::encode_batch;
+use strata_core::ids::Offset;
+use strata_core::keys::merged_segment_key;
+use strata_core::meta::jobs::{self, ExtentRef, NewObject, Rewrite};
+use strata_core::meta::{Extent, MetaError};
+use strata_core::object::{ObjectBuilder, decode_section};
+use strata_core::record::{Record, StoredRecord};
+use tracing::{debug, info};
+
+use crate::rules::{self, KeyMap};
+use crate::{CompactError, Compactor, CompactorStats, Job, Loaded};
+
+/// Records per output batch are cut at this many raw bytes.
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// Extent bytes already read, by (object, start).
+pub(crate) type Prefetched = HashMap<(String, u64), Bytes>;
+
+/// Reads (unless already read) and checks the records of one extent.
+async fn read_extent(
+    store: Arc<dyn ObjectStore>,
+    e: Extent,
+    read: Option<Bytes>,
+) -> Result<(Extent, Bytes, Vec<StoredRecord>), CompactError> {
+    let bytes = match read {
+        Some(b) => b,
+        None => {
+            store
+                .get_range(&Path::from(e.object.as_str()), e.start..e.start + e.len)
+                .await?
+        }
+    };
+    let corrupt = |reason: String| CompactError::Corrupt {
+        object: e.object.clone(),
+        reason,
+    };
+    let records = decode_section(&bytes, e.base_offset).map_err(|f| corrupt(f.to_string()))?;
+    if records.len() as u64 != e.record_count
+        || records
+            .iter()
+            .any(|r| r.offset < e.base_offset || r.offset > e.last_offset)
+    {
+        return Err(corrupt(format!(
+            "extent {}..={} should hold {} records, found {}",
+            e.base_offset,
+            e.last_offset,
+            e.record_count,
+            records.len()
+        )));
+    }
+    Ok((e, bytes, records))
+}
+
+impl Compactor {
+    /// Reads the extents of `run` in order, a few at a time.
+    fn read_run(
+        &self,
+        run: &[Extent],
+        prefetched: &Prefetched,
+    ) -> impl futures::Stream<Item = Result<(Extent, Bytes, Vec<StoredRecord>), CompactError>>
+    + Send
+    + 'static {
+        let reads: Vec<_> = run
+            .iter()
+            .map(|e| {
+                let read = prefetched.get(&(e.object.clone(), e.start)).cloned();
+                read_extent(self.store.clone(), e.clone(), read)
+            })
+            .collect();
+        futures::stream::iter(reads).buffered(self.config.max_in_flight.max(1))
+    }
+
+    /// Compacts the cleanable range if it is dirty enough (Kafka's default
+    /// `min.cleanable.dirty.ratio` of 0.5, or any dirt at all when forced). Returns the records
+    /// removed and whether anything changed.
+    pub(crate) async fn compact(
+        &self,
+        job: &mut Job<'_>,
+        state: &Loaded,
+        force: bool,
+        now: i64,
+    ) -> Result<(u64, bool), CompactError> {
+        let config = &job.topic.config;
+        let end = rules::first_uncleanable(&state.extents, config, now);
+        let cleanable = &state.extents[..end];
+        let total: u64 = cleanable.iter().map(|e| e.len).sum();
+        let dirty: u64 = cleanable
+            .iter()
+            .filter(|e| e.last_offset >= state.cleaned_through)
+            .map(|e| e.len)
+            .sum();
+        if dirty == 0 || (!force && dirty * 2 < total) {
+            return Ok((0, false));
+        }
+        // Pass 1: the latest offset of every key, keeping the bytes when they fit in a run.
+        let keep_bytes = total <= self.config.run_bytes;
+        let mut prefetched = Prefetched::new();
+        let mut map = KeyMap::default();
+        let mut mapped = 0;
+        let mut reads = self.read_run(cleanable, &prefetched);
+        while let Some((e, bytes, records)) = reads.try_next().await? {
+            for r in &records {
+                map.observe(r);
+            }
+            if keep_bytes {
+                prefetched.insert((e.object.clone(), e.start), bytes);
+            }
+            mapped += 1;
+            if map.bytes() > self.config.key_map_bytes {
+                break;
+            }
+        }
+        drop(reads);
+        let cleanable = &cleanable[..mapped];
+        let horizon = rules::tombstone_horizon(config, now);
+        let target = self.target(job.topic);
+        let mut removed = 0;
+        let mut changed = false;
+        for chunk in rules::chunks(cleanable, target) {
+            let through = cleanable[chunk.end - 1].last_offset.plus(1);
+            let (r, c) = self
+                .rewrite(
+                    job,
+                    &cleanable[chunk],
+                    Some((&map, horizon)),
+                    Some(through),
+                    &prefetched,
+                )
+                .await?;
+            removed += r;
+            changed |= c;
+        }
+        if removed > 0 {
+            info!(topic = %job.topic.name, partition = job.partition.0, removed, keys = map.len(), "compacted");
+        }
+        Ok((removed, changed))
+    }
+
+    /// Rewrites `run` (consecutive current extents) as one segment, keeping the records
+    /// `filter` keeps (all without one), and swaps it in. Returns the records removed and
+    /// whether the partition changed (a single extent that keeps everything is left alone).
+    pub(crate) async fn rewrite(
+        &self,
+        job: &mut Job<'_>,
+        run: &[Extent],
+        filter: Option<(&KeyMap, i64)>,
+        cleaned_through: Option<Offset>,
+        prefetched: &Prefetched,
+    ) -> Result<(u64, bool), CompactError> {
+        let topic = job.topic;
+        let input: u64 = run.iter().map(|e| e.len).sum();
+        let mut builder = ObjectBuilder::new(
+            self.config.node,
+            job.token.epoch,
+            self.clock.now_ms(),
+            input as usize,
+        );
+        let mut out = Output::default();
+        let mut removed = 0u64;
+        let mut reads = self.read_run(run, prefetched);
+        while let Some((_, _, records)) = reads.try_next().await? {
+            for r in records {
+                if filter.is_some_and(|(map, horizon)| !map.keeps(&r, horizon)) {
+                    removed += 1;
+                    continue;
+                }
+                out.push(r);
+                if out.raw >= BATCH_BYTES {
+                    out.flush(job, &mut builder)?;
+                }
+            }
+        }
+        drop(reads);
+        out.flush(job, &mut builder)?;
+        if removed == 0 && run.len() == 1 {
+            return Ok((0, false));
+        }
+        let mut extents = Vec::new();
+        let mut objects = Vec::new();
+        if let (Some(first), Some(last)) = (out.first, out.last) {
+            let (bytes, sections) = builder.finish();
+            let key = merged_segment_key(
+                &topic.name,
+                job.partition,
+                first,
+                last,
+                job.token.epoch,
+                job.objects,
+            );
+            job.objects += 1;
+            let size = bytes.len() as u64;
+            self.store
+                .put(&Path::from(key.as_str()), PutPayload::from(bytes))
+                .await?;
+            let s = sections.first().ok_or_else(|| CompactError::Corrupt {
+                object: key.clone(),
+                reason: "a segment without a section".into(),
+            })?;
+            extents.push(Extent {
+                base_offset: first,
+                last_offset: last,
+                record_count: out.kept,
+                object: key.clone(),
+                start: s.start,
+                len: s.len,
+                min_timestamp: s.min_timestamp,
+                max_timestamp: s.max_timestamp,
+            });
+            objects.push(NewObject { key, size });
+            CompactorStats::add(&self.stats.bytes_written, size);
+            CompactorStats::add(&self.stats.segments_written, 1);
+        }
+        self.renew(job).await?;
+        let rewrite = Rewrite {
+            topic: topic.name.clone(),
+            topic_id: topic.id,
+            partition: job.partition,
+            lease: job.token,
+            replaced: run.iter().map(ExtentRef::from).collect(),
+            extents,
+            objects,
+            cleaned_through,
+        };
+        jobs::rewrite(self.meta.as_ref(), rewrite, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                MetaError::Condemned { .. } => CompactError::Meta(MetaError::Conflict {
+                    topic: topic.name.clone(),
+                    partition: job.partition.0,
+                }),
+                e => CompactError::Meta(e),
+            })?;
+        CompactorStats::add(&self.stats.bytes_merged, input);
+        CompactorStats::add(&self.stats.records_removed, removed);
+        debug!(topic = %topic.name, partition = job.partition.0, extents = run.len(), input, removed, "rewrote a run");
+        Ok((removed, true))
+    }
+}
+
+/// The kept records of a rewrite, cut into batches with absolute offsets.
+#[derive(Default)]
+struct Output {
+    records: Vec<Record>,
+    offsets: Vec<Offset>,
+    raw: usize,
+    first: Option<Offset>,
+    last: Option<Offset>,
+    kept: u64,
+}
+
+impl Output {
+    fn push(&mut self, r: StoredRecord) {
+        self.raw += r.record.size();
+        self.first.get_or_insert(r.offset);
+        self.last = Some(r.offset);
+        self.kept += 1;
+        self.offsets.push(r.offset);
+        self.records.push(r.record);
+    }
+
+    fn flush(&mut self, job: &Job<'_>, builder: &mut ObjectBuilder) -> Result<(), CompactError> {
+        let Some(base) = self.offsets.first().copied() else {
+            return Ok(());
+        };
+        let deltas: Vec<u64> = self.offsets.iter().map(|o| o.since(base)).collect();
+        let corrupt = |reason: String| CompactError::Corrupt {
+            object: "(segment being written)".into(),
+            reason,
+        };
+        let batch = encode_batch(
+            job.topic.id,
+            job.partition,
+            base.0,
+            &self.records,
+            Some(&deltas),
+            job.topic.config.compression,
+        )
+        .map_err(|e| corrupt(e.to_string()))?;
+        builder.push(&batch).map_err(|e| corrupt(e.to_string()))?;
+        self.records.clear();
+        self.offsets.clear();
+        self.raw = 0;
+        Ok(())
+    }
+}

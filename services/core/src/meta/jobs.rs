@@ -1,0 +1,274 @@
+//! The quorum's side of the background jobs (compactor, garbage collector, archiver): leases,
+//! atomic extent rewrites, retention trims, and the object lifecycle.
+//!
+//! An object is *committed* when an extent first refers to it, becomes *garbage* when the last
+//! extent referring to it is replaced or trimmed (the quorum records when), and is *forgotten*
+//! once the collector deleted it after a grace period. An object in the bucket the quorum never
+//! committed is an *orphan*: the collector first *condemns* its key (a commit of a condemned key
+//! is refused from then on), then deletes it, so a slow commit can never race a delete.
+//!
+//! The typed helpers here wrap [`MetaStore::execute`] and [`MetaStore::ask`].
+
+use serde::{Deserialize, Serialize};
+
+use super::state::{Command, CommandResult};
+use super::{Extent, MetaError, MetaQuery, MetaStore, QueryResult};
+use crate::ids::{NodeId, Offset, PartitionId, TopicId};
+
+/// Lease name of the compactor's per-partition work.
+pub const COMPACT_JOB: &str = "compact";
+
+/// Proof of holding a lease: the holder and the epoch the quorum granted. Epochs are unique
+/// across the cluster and only grow, so a swap from an older holder is always refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseToken {
+    /// Node holding the lease.
+    pub holder: NodeId,
+    /// Grant number.
+    pub epoch: u64,
+}
+
+/// A lease as the quorum holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Holder and epoch.
+    pub token: LeaseToken,
+    /// When it lapses unless renewed (ms since epoch, proposer's clock).
+    pub expires_ms: i64,
+}
+
+/// Names an extent exactly, so a rewrite applies only while it is still current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtentRef {
+    /// Offset of its first record.
+    pub base_offset: Offset,
+    /// Object key.
+    pub object: String,
+    /// Byte offset in the object.
+    pub start: u64,
+    /// Byte length.
+    pub len: u64,
+}
+
+impl From<&Extent> for ExtentRef {
+    fn from(e: &Extent) -> Self {
+        Self {
+            base_offset: e.base_offset,
+            object: e.object.clone(),
+            start: e.start,
+            len: e.len,
+        }
+    }
+}
+
+/// An object written by a job, referred to by the extents of a rewrite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewObject {
+    /// Object key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Replaces a run of a partition's current extents by new ones holding the same offsets (or
+/// fewer of them, after compaction), in one atomic step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rewrite {
+    /// Topic name.
+    pub topic: String,
+    /// Topic incarnation the extents were read from.
+    pub topic_id: TopicId,
+    /// Partition.
+    pub partition: PartitionId,
+    /// The compactor's lease on the partition.
+    pub lease: LeaseToken,
+    /// Consecutive current extents to replace, in offset order.
+    pub replaced: Vec<ExtentRef>,
+    /// Their replacement, in offset order, inside the replaced offset span. May be empty when
+    /// compaction removed every record.
+    pub extents: Vec<Extent>,
+    /// Objects the new extents live in.
+    pub objects: Vec<NewObject>,
+    /// Raises the partition's cleaned-through offset (compaction), if given.
+    pub cleaned_through: Option<Offset>,
+}
+
+/// What the quorum knows of an object key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectStatus {
+    /// Committed and not yet forgotten (it may be garbage waiting for its grace period).
+    Committed,
+    /// Condemned as an orphan: it can never be committed.
+    Condemned,
+    /// An ingest object whose node has committed a later flush: it can never be committed.
+    Superseded,
+    /// Not known: it may still be committed by a slow node.
+    Unknown,
+}
+
+/// An unreferenced object past its grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GarbageObject {
+    /// Object key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+fn unexpected(r: impl std::fmt::Debug) -> MetaError {
+    MetaError::Internal {
+        reason: format!("unexpected answer from the quorum: {r:?}"),
+    }
+}
+
+/// Which lease: a job on one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseName<'a> {
+    /// Job name, for example [`COMPACT_JOB`].
+    pub job: &'a str,
+    /// Topic.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: PartitionId,
+}
+
+/// Takes (or renews, when `current` is still held) a lease for `ttl_ms`. Fails with
+/// [`MetaError::LeaseLost`] while another holder's lease is live.
+pub async fn acquire_lease(
+    meta: &dyn MetaStore,
+    name: &LeaseName<'_>,
+    holder: NodeId,
+    current: Option<LeaseToken>,
+    ttl_ms: i64,
+    now_ms: i64,
+) -> Result<LeaseToken, MetaError> {
+    let cmd = Command::AcquireLease {
+        job: name.job.to_string(),
+        topic: name.topic.to_string(),
+        partition: name.partition,
+        holder,
+        renew: current.map(|t| t.epoch),
+        ttl_ms,
+        now_ms,
+    };
+    match meta.execute(cmd).await? {
+        CommandResult::Lease(t) => Ok(t),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Gives a lease back (a no-op when it is no longer held with `token`).
+pub async fn release_lease(
+    meta: &dyn MetaStore,
+    name: &LeaseName<'_>,
+    token: LeaseToken,
+) -> Result<(), MetaError> {
+    let cmd = Command::ReleaseLease {
+        job: name.job.to_string(),
+        topic: name.topic.to_string(),
+        partition: name.partition,
+        token,
+    };
+    meta.execute(cmd).await.map(|_| ())
+}
+
+/// Applies a [`Rewrite`] under its lease.
+pub async fn rewrite(meta: &dyn MetaStore, rewrite: Rewrite, now_ms: i64) -> Result<(), MetaError> {
+    meta.execute(Command::Rewrite { rewrite, now_ms })
+        .await
+        .map(|_| ())
+}
+
+/// Raises a partition's `log_start_offset` under the compactor's lease, dropping every extent
+/// that ends below it.
+pub async fn trim_log(
+    meta: &dyn MetaStore,
+    topic: &str,
+    topic_id: TopicId,
+    partition: PartitionId,
+    lease: LeaseToken,
+    log_start: Offset,
+    now_ms: i64,
+) -> Result<(), MetaError> {
+    let cmd = Command::TrimLog {
+        topic: topic.to_string(),
+        topic_id,
+        partition,
+        lease,
+        log_start,
+        now_ms,
+    };
+    meta.execute(cmd).await.map(|_| ())
+}
+
+/// Returns up to `limit` objects unreferenced since at or before `unreferenced_before_ms`.
+pub async fn garbage(
+    meta: &dyn MetaStore,
+    unreferenced_before_ms: i64,
+    limit: usize,
+) -> Result<Vec<GarbageObject>, MetaError> {
+    match meta
+        .ask(MetaQuery::Garbage {
+            unreferenced_before_ms,
+            limit,
+        })
+        .await?
+    {
+        QueryResult::Objects(o) => Ok(o),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Returns what the quorum knows of each key.
+pub async fn object_statuses(
+    meta: &dyn MetaStore,
+    keys: Vec<String>,
+) -> Result<Vec<ObjectStatus>, MetaError> {
+    match meta.ask(MetaQuery::ObjectStatuses { keys }).await? {
+        QueryResult::ObjectStatuses(s) => Ok(s),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Condemns the keys that are not committed; returns those it condemned (or that already
+/// were). A commit of a condemned key is refused from then on.
+pub async fn condemn(
+    meta: &dyn MetaStore,
+    keys: Vec<String>,
+    now_ms: i64,
+) -> Result<Vec<String>, MetaError> {
+    match meta
+        .execute(Command::CondemnObjects { keys, now_ms })
+        .await?
+    {
+        CommandResult::Keys(k) => Ok(k),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Forgets deleted garbage objects (keys still referenced are kept).
+pub async fn forget(meta: &dyn MetaStore, keys: Vec<String>) -> Result<(), MetaError> {
+    meta.execute(Command::ForgetObjects { keys })
+        .await
+        .map(|_| ())
+}
+
+/// Returns the lease `job` on a partition, if any.
+pub async fn lease(
+    meta: &dyn MetaStore,
+    job: &str,
+    topic: &str,
+    partition: PartitionId,
+) -> Result<Option<Lease>, MetaError> {
+    match meta
+        .ask(MetaQuery::Lease {
+            job: job.to_string(),
+            topic: topic.to_string(),
+            partition,
+        })
+        .await?
+    {
+        QueryResult::Lease(l) => Ok(l),
+        other => Err(unexpected(other)),
+    }
+}

@@ -1,0 +1,372 @@
+use super::*;
+use crate::keys::segment_key;
+use crate::meta::SectionCommit;
+use crate::meta::jobs::{COMPACT_JOB, ExtentRef, NewObject, ObjectStatus};
+
+fn create(s: &mut MetaState, name: &str, config: &[(&str, &str)]) -> TopicInfo {
+    match s.apply(&Command::CreateTopic {
+        name: name.to_string(),
+        partitions: 2,
+        config: config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        now_ms: 1,
+    }) {
+        CommandResult::Topic(t) => t,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Commits flush `seq` of node 1 with `n` records for each of `partitions`.
+fn commit(s: &mut MetaState, t: &TopicInfo, seq: u64, partitions: &[u32], n: u64) {
+    let r = s.apply(&Command::CommitObject {
+        commit: ObjectCommit {
+            node: NodeId(1),
+            seq: FlushSeq(seq),
+            key: segment_key(NodeId(1), FlushSeq(seq)),
+            size: 100,
+            sections: partitions
+                .iter()
+                .enumerate()
+                .map(|(i, p)| SectionCommit {
+                    topic_id: t.id,
+                    partition: PartitionId(*p),
+                    start: i as u64 * 10,
+                    len: 10,
+                    record_count: n,
+                    min_timestamp: seq as i64,
+                    max_timestamp: seq as i64,
+                })
+                .collect(),
+        },
+        now_ms: 10,
+    });
+    assert!(matches!(r, CommandResult::Committed(_)), "{r:?}");
+}
+
+fn lease(
+    s: &mut MetaState,
+    topic: &str,
+    holder: u64,
+    now_ms: i64,
+) -> Result<LeaseToken, MetaError> {
+    match s.apply(&Command::AcquireLease {
+        job: COMPACT_JOB.to_string(),
+        topic: topic.to_string(),
+        partition: PartitionId(0),
+        holder: NodeId(holder),
+        renew: None,
+        ttl_ms: 1000,
+        now_ms,
+    }) {
+        CommandResult::Lease(t) => Ok(t),
+        CommandResult::Refused(e) => Err(e),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn extents(s: &MetaState, topic: &str) -> Vec<Extent> {
+    s.extents(topic, PartitionId(0), Offset(0), 1000)
+        .expect("partition")
+        .extents
+}
+
+/// A rewrite of every current extent of partition 0 into one merged extent.
+fn merge_all(s: &MetaState, t: &TopicInfo, token: LeaseToken, key: &str) -> Command {
+    let old = extents(s, &t.name);
+    let first = old.first().expect("extents").base_offset;
+    let last = old.last().expect("extents").last_offset;
+    Command::Rewrite {
+        rewrite: Rewrite {
+            topic: t.name.clone(),
+            topic_id: t.id,
+            partition: PartitionId(0),
+            lease: token,
+            replaced: old.iter().map(ExtentRef::from).collect(),
+            extents: vec![Extent {
+                base_offset: first,
+                last_offset: last,
+                record_count: last.plus(1).since(first),
+                object: key.to_string(),
+                start: 0,
+                len: 25,
+                min_timestamp: 0,
+                max_timestamp: 9,
+            }],
+            objects: vec![NewObject {
+                key: key.to_string(),
+                size: 40,
+            }],
+            cleaned_through: None,
+        },
+        now_ms: 20,
+    }
+}
+
+#[test]
+fn a_rewrite_swaps_current_extents_and_frees_objects_no_longer_referenced() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "orders", &[]);
+    commit(&mut s, &t, 1, &[0], 3);
+    commit(&mut s, &t, 2, &[0, 1], 2);
+    commit(&mut s, &t, 3, &[0], 4);
+    let token = lease(&mut s, "orders", 7, 15).expect("free");
+    let cmd = merge_all(&s, &t, token, "topics/orders/0/a.seg");
+    assert_eq!(s.apply(&cmd), CommandResult::Done);
+    let after = extents(&s, "orders");
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        (after[0].base_offset, after[0].last_offset),
+        (Offset(0), Offset(8))
+    );
+    let p = &s.partitions("orders").expect("topic")[0];
+    assert_eq!(
+        (p.extents, p.segments, p.bytes, p.segment_bytes),
+        (1, 1, 25, 25)
+    );
+    assert_eq!(p.high_watermark, Offset(9));
+    // Flush 2 still holds partition 1; flushes 1 and 3 are garbage since the swap.
+    let garbage: Vec<String> = s.garbage(20, 10).into_iter().map(|g| g.key).collect();
+    assert_eq!(
+        garbage,
+        vec![
+            segment_key(NodeId(1), FlushSeq(1)),
+            segment_key(NodeId(1), FlushSeq(3))
+        ]
+    );
+    assert!(s.garbage(19, 10).is_empty(), "grace counts from the swap");
+    // The same rewrite again names extents that are gone: a conflict, nothing changes.
+    let before = s.clone();
+    assert!(matches!(
+        s.apply(&cmd),
+        CommandResult::Refused(MetaError::Conflict { .. })
+    ));
+    assert_eq!(s, before);
+    // Forgetting keeps what is still referenced.
+    s.apply(&Command::ForgetObjects {
+        keys: vec![
+            segment_key(NodeId(1), FlushSeq(1)),
+            segment_key(NodeId(1), FlushSeq(2)),
+        ],
+    });
+    assert_eq!(
+        s.object_status(&segment_key(NodeId(1), FlushSeq(1))),
+        ObjectStatus::Superseded
+    );
+    assert_eq!(
+        s.object_status(&segment_key(NodeId(1), FlushSeq(2))),
+        ObjectStatus::Committed
+    );
+}
+
+#[test]
+fn a_rewrite_must_cover_a_consecutive_run_and_stay_inside_it() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "orders", &[]);
+    for seq in 1..=3 {
+        commit(&mut s, &t, seq, &[0], 2);
+    }
+    let token = lease(&mut s, "orders", 7, 15).expect("free");
+    let Command::Rewrite {
+        mut rewrite,
+        now_ms,
+    } = merge_all(&s, &t, token, "topics/x.seg")
+    else {
+        unreachable!()
+    };
+    let before = s.clone();
+    let mut gap = rewrite.clone();
+    gap.replaced.remove(1);
+    let mut outside = rewrite.clone();
+    outside.extents[0].last_offset = Offset(6);
+    let mut too_many = rewrite.clone();
+    too_many.extents[0].record_count = 7;
+    for bad in [gap, outside, too_many] {
+        assert!(matches!(
+            s.apply(&Command::Rewrite {
+                rewrite: bad,
+                now_ms
+            }),
+            CommandResult::Refused(_)
+        ));
+        assert_eq!(s, before);
+    }
+    // Compaction may keep fewer records than the span, and none at all.
+    rewrite.extents[0].record_count = 2;
+    assert_eq!(
+        s.apply(&Command::Rewrite {
+            rewrite: rewrite.clone(),
+            now_ms
+        }),
+        CommandResult::Done
+    );
+    assert_eq!(extents(&s, "orders")[0].record_count, 2);
+}
+
+#[test]
+fn one_holder_at_a_time_and_a_stale_holder_cannot_swap() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "orders", &[]);
+    commit(&mut s, &t, 1, &[0], 2);
+    commit(&mut s, &t, 2, &[0], 2);
+    let first = lease(&mut s, "orders", 7, 100).expect("free");
+    assert!(matches!(
+        lease(&mut s, "orders", 8, 500),
+        Err(MetaError::LeaseLost { .. })
+    ));
+    // Renewal keeps the epoch.
+    let renewed = s.apply(&Command::AcquireLease {
+        job: COMPACT_JOB.into(),
+        topic: "orders".into(),
+        partition: PartitionId(0),
+        holder: NodeId(7),
+        renew: Some(first.epoch),
+        ttl_ms: 1000,
+        now_ms: 900,
+    });
+    assert_eq!(renewed, CommandResult::Lease(first));
+    // Past expiry another holder gets a newer epoch and the old one is fenced off.
+    let second = lease(&mut s, "orders", 8, 2000).expect("expired");
+    assert!(second.epoch > first.epoch);
+    let Command::Rewrite { rewrite, .. } = merge_all(&s, &t, first, "topics/y.seg") else {
+        unreachable!()
+    };
+    assert!(matches!(
+        s.apply(&Command::Rewrite {
+            rewrite,
+            now_ms: 2001
+        }),
+        CommandResult::Refused(MetaError::LeaseLost { .. })
+    ));
+    // An expired lease cannot swap either.
+    let Command::Rewrite { rewrite, .. } = merge_all(&s, &t, second, "topics/y.seg") else {
+        unreachable!()
+    };
+    assert!(matches!(
+        s.apply(&Command::Rewrite {
+            rewrite: rewrite.clone(),
+            now_ms: 3001
+        }),
+        CommandResult::Refused(MetaError::LeaseLost { .. })
+    ));
+    s.apply(&Command::ReleaseLease {
+        job: COMPACT_JOB.into(),
+        topic: "orders".into(),
+        partition: PartitionId(0),
+        token: second,
+    });
+    assert_eq!(s.lease(COMPACT_JOB, "orders", PartitionId(0)), None);
+}
+
+#[test]
+fn trimming_drops_whole_extents_and_waits_for_the_archive() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "orders", &[]);
+    for seq in 1..=3 {
+        commit(&mut s, &t, seq, &[0], 2);
+    }
+    let token = lease(&mut s, "orders", 7, 15).expect("free");
+    let trim = |log_start: i64| Command::TrimLog {
+        topic: "orders".into(),
+        topic_id: t.id,
+        partition: PartitionId(0),
+        lease: token,
+        log_start: Offset(log_start),
+        now_ms: 30,
+    };
+    assert!(matches!(s.apply(&trim(7)), CommandResult::Refused(_)));
+    assert_eq!(s.apply(&trim(4)), CommandResult::Done);
+    let p = &s.partitions("orders").expect("topic")[0];
+    assert_eq!((p.log_start_offset, p.extents, p.bytes), (Offset(4), 1, 10));
+    assert_eq!(s.garbage(30, 10).len(), 2);
+    assert!(
+        matches!(s.apply(&trim(3)), CommandResult::Refused(_)),
+        "never lowers"
+    );
+
+    let a = create(&mut s, "archived", &[("archive", "true")]);
+    commit(&mut s, &a, 4, &[0], 2);
+    let token = lease(&mut s, "archived", 7, 15).expect("free");
+    let refused = s.apply(&Command::TrimLog {
+        topic: "archived".into(),
+        topic_id: a.id,
+        partition: PartitionId(0),
+        lease: token,
+        log_start: Offset(2),
+        now_ms: 30,
+    });
+    assert!(
+        matches!(refused, CommandResult::Refused(MetaError::Invalid { .. })),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_condemned_orphan_can_never_be_committed_until_superseded() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "orders", &[]);
+    commit(&mut s, &t, 1, &[0], 1);
+    let orphan = segment_key(NodeId(1), FlushSeq(2));
+    assert_eq!(s.object_status(&orphan), ObjectStatus::Unknown);
+    let r = s.apply(&Command::CondemnObjects {
+        keys: vec![orphan.clone(), segment_key(NodeId(1), FlushSeq(1))],
+        now_ms: 50,
+    });
+    assert_eq!(
+        r,
+        CommandResult::Keys(vec![orphan.clone()]),
+        "committed keys are never condemned"
+    );
+    assert_eq!(s.object_status(&orphan), ObjectStatus::Condemned);
+    let late = Command::CommitObject {
+        commit: ObjectCommit {
+            node: NodeId(1),
+            seq: FlushSeq(2),
+            key: orphan.clone(),
+            size: 1,
+            sections: vec![],
+        },
+        now_ms: 60,
+    };
+    assert!(matches!(
+        s.apply(&late),
+        CommandResult::Refused(MetaError::Condemned { .. })
+    ));
+    // A later flush of the node makes the key unreachable anyway; the set forgets it.
+    commit(&mut s, &t, 3, &[0], 1);
+    assert_eq!(s.object_status(&orphan), ObjectStatus::Superseded);
+    assert!(s.condemned.is_empty());
+}
+
+#[test]
+fn deleting_a_topic_turns_its_objects_into_garbage_and_drops_its_leases() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "orders", &[]);
+    commit(&mut s, &t, 1, &[0, 1], 1);
+    lease(&mut s, "orders", 7, 15).expect("free");
+    s.apply(&Command::DeleteTopic {
+        name: "orders".into(),
+        now_ms: 70,
+    });
+    assert_eq!(s.garbage(70, 10).len(), 1);
+    assert!(s.leases.is_empty());
+}
+
+#[test]
+fn references_are_recounted_for_states_that_had_none() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "orders", &[]);
+    commit(&mut s, &t, 1, &[0, 1], 1);
+    let mut old = s.clone();
+    for o in old.objects.values_mut() {
+        o.refs = 0;
+        o.unreferenced_since = None;
+    }
+    old.refs_counted = false;
+    old.count_refs();
+    old.refs_counted = s.refs_counted;
+    s.count_refs();
+    assert_eq!(old.objects, s.objects);
+    assert!(s.garbage(i64::MAX, 10).is_empty());
+}
