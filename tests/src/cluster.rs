@@ -17,6 +17,7 @@ pub struct Cluster {
     /// Ingest nodes, by index (node id = index + 11).
     pub ingest: Vec<Node>,
     config: String,
+    peers: String,
 }
 
 fn peers(ports: &[u16]) -> String {
@@ -84,6 +85,7 @@ impl Cluster {
             voters: vs,
             ingest: is,
             config: config.to_string(),
+            peers,
         })
     }
 
@@ -98,6 +100,13 @@ impl Cluster {
         let opts = node_opts(&self.s3, &self.config, "meta", id, Some(port), false, peers);
         self.voters.push(Node::start(opts).await?);
         Ok(())
+    }
+
+    /// Starts a node with `role` (for example `compactor`) and id `id` in this cluster; the
+    /// caller owns it.
+    pub async fn start_node(&self, role: &str, id: u64) -> anyhow::Result<Node> {
+        let opts = node_opts(&self.s3, &self.config, role, id, None, true, &self.peers);
+        Node::start(opts).await
     }
 
     /// Returns `/v1/cluster` as seen by the first running voter.

@@ -103,6 +103,18 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Time between the compactor's background passes.
+    pub compactor_interval: Duration,
+    /// Largest segment the compactor writes (and its memory per rewrite).
+    pub compactor_run_bytes: u64,
+    /// Bytes a background pass rewrites per partition before moving on.
+    pub compactor_pass_bytes: u64,
+    /// Object-store requests the compactor has in flight.
+    pub compactor_requests_in_flight: usize,
+    /// How long an unreferenced object stays for in-flight readers.
+    pub gc_grace: Duration,
+    /// How old an uncommitted upload must be before it is deleted as an orphan.
+    pub orphan_grace: Duration,
 }
 
 impl Default for Config {
@@ -134,6 +146,12 @@ impl Default for Config {
             snapshot_logs: 10_000,
             shutdown_timeout: Duration::from_secs(30),
             log_format: "text".to_string(),
+            compactor_interval: Duration::from_secs(30),
+            compactor_run_bytes: 64 << 20,
+            compactor_pass_bytes: 512 << 20,
+            compactor_requests_in_flight: 4,
+            gc_grace: Duration::from_secs(300),
+            orphan_grace: Duration::from_secs(3600),
         }
     }
 }
@@ -168,6 +186,12 @@ pub struct FileConfig {
     snapshot_logs: Option<u64>,
     shutdown_timeout: Option<String>,
     log_format: Option<String>,
+    compactor_interval: Option<String>,
+    compactor_run_bytes: Option<String>,
+    compactor_pass_bytes: Option<String>,
+    compactor_requests_in_flight: Option<usize>,
+    gc_grace: Option<String>,
+    orphan_grace: Option<String>,
 }
 
 /// Values from the environment and flags (`None` = not given).
@@ -317,6 +341,32 @@ impl Config {
         } else {
             Ok(v)
         });
+        file_only!(compactor_interval, |v: String| parse_duration(&v).and_then(
+            |d| {
+                if d.is_zero() {
+                    Err("must be above zero".to_string())
+                } else {
+                    Ok(d)
+                }
+            }
+        ));
+        file_only!(compactor_run_bytes, |v: String| parse_size(&v).and_then(
+            |b| {
+                if (1 << 20..=1 << 30).contains(&b) {
+                    Ok(b)
+                } else {
+                    Err("must be between 1MiB and 1GiB".to_string())
+                }
+            }
+        ));
+        file_only!(compactor_pass_bytes, |v: String| parse_size(&v));
+        file_only!(compactor_requests_in_flight, |v: usize| if v == 0 {
+            Err("must be at least 1".to_string())
+        } else {
+            Ok(v)
+        });
+        file_only!(gc_grace, |v: String| parse_duration(&v));
+        file_only!(orphan_grace, |v: String| parse_duration(&v));
         if c.object_store.is_empty() {
             let abs = std::path::absolute(&c.data_dir)
                 .map_err(|e| format!("data-dir {}: {e}", c.data_dir.display()))?;

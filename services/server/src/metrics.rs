@@ -8,11 +8,13 @@ use prometheus::{
     Registry, TextEncoder,
 };
 use strata_cache::{BlockCache, ReadStats};
+use strata_compactor::CompactorStats;
 use strata_core::meta::QuorumStatus;
 use strata_ingest::IngestStats;
 
 /// Reads one counter of the write path.
 type StatFn = fn(&IngestStats) -> u64;
+type CompactorStatFn = fn(&CompactorStats) -> u64;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
@@ -45,6 +47,7 @@ pub struct Metrics {
     pub store_latency: HistogramVec,
     ingest_counters: Vec<(IntCounter, StatFn)>,
     ingest_gauges: Vec<(IntGauge, StatFn)>,
+    compactor_counters: Vec<(IntCounter, CompactorStatFn)>,
     read_bytes: IntCounterVec,
     cache_lookups: IntCounterVec,
     cache_corrupt: IntCounter,
@@ -299,6 +302,7 @@ impl Metrics {
                 "strata_process_peak_resident_memory_bytes",
                 "Peak resident memory of this process",
             ),
+            compactor_counters: compactor_counters(&r),
             ingest_counters,
             ingest_gauges,
             registry: r,
@@ -310,10 +314,16 @@ impl Metrics {
         &self,
         ingest: Option<&IngestStats>,
         read: &ReadStats,
+        compactor: Option<&CompactorStats>,
         quorum: Option<&QuorumStatus>,
         receiving: u64,
     ) -> String {
         self.receiving.set(receiving as i64);
+        if let Some(s) = compactor {
+            for (c, get) in &self.compactor_counters {
+                catch_up(c, get(s));
+            }
+        }
         if let Some(s) = ingest {
             for (c, get) in &self.ingest_counters {
                 catch_up(c, get(s));
@@ -365,6 +375,91 @@ impl Metrics {
             .expect("text encoding cannot fail");
         String::from_utf8(out).expect("prometheus text is utf-8")
     }
+}
+
+fn compactor_counters(r: &Registry) -> Vec<(IntCounter, CompactorStatFn)> {
+    vec![
+        (
+            counter(
+                r,
+                "strata_compactor_partition_passes_total",
+                "Partition passes the compactor finished",
+            ),
+            |s| s.passes.load(Ordering::Relaxed),
+        ),
+        (
+            counter(
+                r,
+                "strata_compactor_bytes_merged_total",
+                "Stored bytes the compactor read and rewrote",
+            ),
+            |s| s.bytes_merged.load(Ordering::Relaxed),
+        ),
+        (
+            counter(
+                r,
+                "strata_compactor_bytes_written_total",
+                "Bytes of merged segments written",
+            ),
+            |s| s.bytes_written.load(Ordering::Relaxed),
+        ),
+        (
+            counter(
+                r,
+                "strata_compactor_segments_written_total",
+                "Merged segment objects written",
+            ),
+            |s| s.segments_written.load(Ordering::Relaxed),
+        ),
+        (
+            counter(
+                r,
+                "strata_compactor_records_removed_total",
+                "Records compaction dropped (superseded values, expired tombstones)",
+            ),
+            |s| s.records_removed.load(Ordering::Relaxed),
+        ),
+        (
+            counter(
+                r,
+                "strata_compactor_records_expired_total",
+                "Offsets retention moved the log start past",
+            ),
+            |s| s.records_expired.load(Ordering::Relaxed),
+        ),
+        (
+            counter(
+                r,
+                "strata_compactor_conflicts_total",
+                "Swaps refused because the extents changed or the lease was lost",
+            ),
+            |s| s.conflicts.load(Ordering::Relaxed),
+        ),
+        (
+            counter(
+                r,
+                "strata_gc_objects_deleted_total",
+                "Unreferenced objects deleted after the grace period",
+            ),
+            |s| s.objects_deleted.load(Ordering::Relaxed),
+        ),
+        (
+            counter(
+                r,
+                "strata_gc_bytes_deleted_total",
+                "Bytes of unreferenced objects deleted",
+            ),
+            |s| s.bytes_deleted.load(Ordering::Relaxed),
+        ),
+        (
+            counter(
+                r,
+                "strata_gc_orphans_deleted_total",
+                "Uploads never committed, deleted after the orphan grace period",
+            ),
+            |s| s.orphans_deleted.load(Ordering::Relaxed),
+        ),
+    ]
 }
 
 /// Moves a monotonic counter up to `value`.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use strata_cache::{BlockCache, CacheConfig, LocalSource, ReadPath};
+use strata_compactor::{Compactor, CompactorConfig};
 use strata_core::clock::{Clock, SystemClock};
 use strata_core::ids::NodeId;
 use strata_core::meta::{MetaStore, NodeInfo};
@@ -267,10 +268,25 @@ async fn start_roles(
     store::claim(store.as_ref(), &cluster_id)
         .await
         .map_err(anyhow::Error::msg)?;
-    for role in [Role::Compactor, Role::Archiver] {
-        if config.has_role(role) {
-            info!(role = role.as_str(), "role has no work in this version yet");
-        }
+    if config.has_role(Role::Archiver) {
+        info!(role = "archiver", "role has no work in this version yet");
+    }
+    let compactor = Arc::new(Compactor::new(
+        meta.clone(),
+        store.clone(),
+        clock.clone(),
+        CompactorConfig {
+            interval: config.compactor_interval,
+            run_bytes: config.compactor_run_bytes,
+            pass_bytes: config.compactor_pass_bytes,
+            max_in_flight: config.compactor_requests_in_flight,
+            gc_grace: config.gc_grace,
+            orphan_grace: config.orphan_grace,
+            ..CompactorConfig::new(config.node_id)
+        },
+    ));
+    if config.has_role(Role::Compactor) {
+        tokio::spawn(strata_compactor::run(compactor.clone(), shutdown.clone()));
     }
     let cache = BlockCache::open(
         store.clone(),
@@ -311,7 +327,11 @@ async fn start_roles(
     let read = ReadPath::new(meta.clone(), cache, local);
     state
         .started
-        .set(Started { ingest, read })
+        .set(Started {
+            ingest,
+            read,
+            compactor,
+        })
         .expect("roles start once");
     let roles: Vec<String> = config
         .roles

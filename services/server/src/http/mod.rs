@@ -54,6 +54,8 @@ pub struct Started {
     pub ingest: Option<Arc<Ingestor>>,
     /// The read path.
     pub read: ReadPath,
+    /// The compactor: background passes on nodes with the role, on-demand passes on any node.
+    pub compactor: Arc<strata_compactor::Compactor>,
 }
 
 impl AppState {
@@ -178,9 +180,14 @@ pub fn router(state: Shared) -> Router {
             axum::routing::patch(topics::update_config),
         )
         .route("/v1/topics/{topic}/records", post(records::produce))
+        .route("/v1/topics/{topic}/compact", post(topics::compact))
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",
             get(records::consume),
+        )
+        .route(
+            "/v1/topics/{topic}/partitions/{partition}/extents",
+            get(topics::extents),
         )
         .route(
             "/v1/groups/{group}/offsets",

@@ -50,9 +50,13 @@ pub async fn metrics(State(s): State<Shared>) -> Response {
         .max_buffered_request_bytes
         .min(tokio::sync::Semaphore::MAX_PERMITS as u64);
     let receiving = budget.saturating_sub(s.request_budget.available_permits() as u64);
-    let text = s
-        .metrics
-        .render(ingest.as_deref(), &read, Some(&s.meta.status()), receiving);
+    let text = s.metrics.render(
+        ingest.as_deref(),
+        &read,
+        started.map(|st| st.compactor.stats().as_ref()),
+        Some(&s.meta.status()),
+        receiving,
+    );
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -2,15 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use strata_core::api::ApiError;
-use strata_core::meta::{PartitionInfo, TopicInfo};
+use strata_compactor::CompactError;
+use strata_core::api::{ApiError, codes};
+use strata_core::ids::{Offset, PartitionId};
+use strata_core::meta::{MetaError, PartitionInfo, TopicInfo};
 
-use super::{ApiResult, Shared, json, json_body, read_body};
+use super::{ApiResult, Params, Shared, json, json_body, read_body};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +46,24 @@ struct PartitionOut {
     leader: String,
     extents: u64,
     bytes: u64,
+    segments: u64,
+    cleaned_through: i64,
+    tiers: Tiers,
+}
+
+/// Where a partition's committed bytes live.
+#[derive(Serialize)]
+struct Tiers {
+    /// Pieces of shared multi-partition objects, as ingest nodes shipped them.
+    ingest_objects: TierOut,
+    /// Per-partition segments the compactor merged.
+    segments: TierOut,
+}
+
+#[derive(Serialize)]
+struct TierOut {
+    extents: u64,
+    bytes: u64,
 }
 
 fn topic_out(node: u64, t: TopicInfo, parts: Vec<PartitionInfo>) -> TopicOut {
@@ -59,6 +80,18 @@ fn topic_out(node: u64, t: TopicInfo, parts: Vec<PartitionInfo>) -> TopicOut {
                 leader: format!("node-{node}"),
                 extents: p.extents,
                 bytes: p.bytes,
+                segments: p.segments,
+                cleaned_through: p.cleaned_through.0,
+                tiers: Tiers {
+                    ingest_objects: TierOut {
+                        extents: p.extents - p.segments,
+                        bytes: p.bytes - p.segment_bytes,
+                    },
+                    segments: TierOut {
+                        extents: p.segments,
+                        bytes: p.segment_bytes,
+                    },
+                },
             })
             .collect(),
         config: t.config.to_map(),
@@ -139,4 +172,61 @@ pub async fn update_config(
 pub async fn delete(State(s): State<Shared>, Path(topic): Path<String>) -> ApiResult<StatusCode> {
     s.meta.delete_topic(&topic).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/topics/{topic}/compact`: a full retention, compaction and merge pass now.
+pub async fn compact(State(s): State<Shared>, Path(topic): Path<String>) -> ApiResult<Response> {
+    let started = s.started()?;
+    match started.compactor.compact_topic(&topic).await {
+        Ok(partitions) => Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({ "partitions": partitions }),
+        )),
+        Err(CompactError::Busy { .. }) | Err(CompactError::Meta(MetaError::LeaseLost { .. })) => {
+            Err(ApiError::new(
+                409,
+                codes::JOB_RUNNING,
+                format!(
+                    "a compaction of topic {topic:?} is already running; try again when it is done"
+                ),
+            )
+            .into())
+        }
+        Err(CompactError::Meta(MetaError::Conflict { .. })) => Err(ApiError::new(
+            409,
+            codes::JOB_RUNNING,
+            format!("the extents of topic {topic:?} changed during the pass; run it again"),
+        )
+        .into()),
+        Err(CompactError::Meta(e)) => Err(e.into()),
+        Err(CompactError::Store(e)) => Err(ApiError::unavailable(
+            codes::STORE_UNAVAILABLE,
+            format!("the object store failed during compaction: {e}"),
+            1,
+        )
+        .into()),
+        Err(e @ CompactError::Corrupt { .. }) => {
+            Err(ApiError::new(500, codes::CORRUPT_DATA, e.to_string()).into())
+        }
+    }
+}
+
+/// `GET /v1/topics/{topic}/partitions/{partition}/extents?offset=&limit=`: where a partition's
+/// offsets are stored (object, byte range, records), for operators.
+pub async fn extents(
+    State(s): State<Shared>,
+    Path((topic, partition)): Path<(String, String)>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> ApiResult<Response> {
+    let partition: u32 = partition
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("partition {partition:?} is not a number")))?;
+    let params = Params::from_query(q, &["offset", "limit"])?;
+    let from = params.number("offset", 0i64, 0, i64::MAX)?;
+    let limit = params.number("limit", 1000usize, 1, 10_000)?;
+    let page = s
+        .meta
+        .extents(&topic, PartitionId(partition), Offset(from), limit)
+        .await?;
+    Ok(json(StatusCode::OK, &page))
 }
