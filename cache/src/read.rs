@@ -8,7 +8,7 @@ use strata_core::api::{ApiError, codes};
 use strata_core::error::FormatError;
 use strata_core::ids::{Offset, PartitionId};
 use strata_core::meta::{Extent, ExtentPage, MetaError, MetaStore};
-use strata_core::object::decode_section;
+use strata_core::object::decode_section_from;
 use strata_core::record::StoredRecord;
 use thiserror::Error;
 use tokio::time::Instant;
@@ -286,7 +286,10 @@ impl ReadPath {
                     .extents_from_timestamp(topic, partition, ts, EXTENTS_PER_PAGE)
                     .await?;
                 for extent in &page.extents {
-                    let records = self.read_extent(extent, true).await?.unwrap_or_default();
+                    let records = self
+                        .read_extent(extent, true, extent.base_offset, usize::MAX)
+                        .await?
+                        .unwrap_or_default();
                     if let Some(r) = records.iter().find(|r| r.record.timestamp >= ts) {
                         return Ok(r.offset.max(page.log_start_offset));
                     }
@@ -315,9 +318,15 @@ impl ReadPath {
             for extent in &extents {
                 // The first extent may wait for a cold-read slot; later ones are read only if
                 // admitted at once, else the fetch returns what it has.
-                let Some(read) = self.read_extent(extent, records.is_empty()).await? else {
+                let wanted = max_records - records.len();
+                let Some(read) = self
+                    .read_extent(extent, records.is_empty(), next, wanted)
+                    .await?
+                else {
                     break 'outer;
                 };
+                // A read cut at the limit may leave records of this extent after it.
+                let cut = read.len() >= wanted;
                 for r in read {
                     if r.offset < next {
                         continue;
@@ -331,6 +340,9 @@ impl ReadPath {
                     bytes += size;
                     next = r.offset.plus(1);
                     records.push(r);
+                }
+                if cut {
+                    break 'outer;
                 }
                 // Offsets of the extent that compaction removed are skipped too.
                 next = next.max(extent.last_offset.plus(1));
@@ -375,10 +387,12 @@ impl ReadPath {
         &self,
         extent: &Extent,
         wait: bool,
+        from: Offset,
+        limit: usize,
     ) -> Result<Option<Vec<StoredRecord>>, ReadError> {
         let (object, start, len) = (extent.object.as_str(), extent.start, extent.len);
         if let Some((bytes, served)) = self.cache.read_cached(object, start, len).await
-            && let Ok(records) = self.decode(extent, &bytes, served)
+            && let Ok(records) = self.decode(extent, &bytes, served, from, limit)
         {
             return Ok(Some(records));
         }
@@ -389,7 +403,7 @@ impl ReadPath {
                 .ok()
                 .flatten();
             if let Some(bytes) = bytes {
-                match decode_section(&bytes, extent.base_offset) {
+                match decode_section_from(&bytes, extent.base_offset, from, limit) {
                     Ok(records) => {
                         self.stats
                             .local_bytes
@@ -407,7 +421,7 @@ impl ReadPath {
             let Some((bytes, served)) = self.cache.read(object, start, len, wait).await? else {
                 return Ok(None);
             };
-            match self.decode(extent, &bytes, served) {
+            match self.decode(extent, &bytes, served, from, limit) {
                 Ok(records) => return Ok(Some(records)),
                 Err(source) if served == Served::Bucket => {
                     error!(object = %extent.object, start, error = %source, "corrupt data in the object store");
@@ -435,8 +449,10 @@ impl ReadPath {
         extent: &Extent,
         bytes: &[u8],
         served: Served,
+        from: Offset,
+        limit: usize,
     ) -> Result<Vec<StoredRecord>, FormatError> {
-        let result = decode_section(bytes, extent.base_offset);
+        let result = decode_section_from(bytes, extent.base_offset, from, limit);
         match &result {
             Ok(_) => {
                 let counter = match served {

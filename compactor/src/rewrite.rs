@@ -21,6 +21,10 @@ use crate::{CompactError, Compactor, CompactorStats, Job, Loaded};
 
 /// Records per output batch are cut at this many raw bytes.
 const BATCH_BYTES: usize = 1024 * 1024;
+/// A segment is registered in the quorum as extents of about this many bytes, so a fetch from
+/// the middle of a large segment reads and checks a few MiB, not the whole segment. The object
+/// stays one (one GET per cache block for all of them).
+const EXTENT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Extent bytes already read, by (object, start).
 pub(crate) type Prefetched = HashMap<(String, u64), Bytes>;
@@ -201,20 +205,19 @@ impl Compactor {
             self.store
                 .put(&Path::from(key.as_str()), PutPayload::from(bytes))
                 .await?;
-            let s = sections.first().ok_or_else(|| CompactError::Corrupt {
-                object: key.clone(),
-                reason: "a segment without a section".into(),
-            })?;
-            extents.push(Extent {
-                base_offset: first,
-                last_offset: last,
-                record_count: out.kept,
-                object: key.clone(),
-                start: s.start,
-                len: s.len,
-                min_timestamp: s.min_timestamp,
-                max_timestamp: s.max_timestamp,
-            });
+            let section_start = sections.first().map_or(0, |s| s.start);
+            for p in out.pieces.drain(..) {
+                extents.push(Extent {
+                    base_offset: p.first,
+                    last_offset: p.last,
+                    record_count: p.records,
+                    object: key.clone(),
+                    start: section_start + p.start,
+                    len: p.len,
+                    min_timestamp: p.min_timestamp,
+                    max_timestamp: p.max_timestamp,
+                });
+            }
             objects.push(NewObject { key, size });
             CompactorStats::add(&self.stats.bytes_written, size);
             CompactorStats::add(&self.stats.segments_written, 1);
@@ -246,7 +249,8 @@ impl Compactor {
     }
 }
 
-/// The kept records of a rewrite, cut into batches with absolute offsets.
+/// The kept records of a rewrite, cut into batches with absolute offsets, and the batches
+/// grouped into extents of about [`EXTENT_BYTES`].
 #[derive(Default)]
 struct Output {
     records: Vec<Record>,
@@ -255,6 +259,20 @@ struct Output {
     first: Option<Offset>,
     last: Option<Offset>,
     kept: u64,
+    /// Bytes of batches written so far.
+    written: u64,
+    pieces: Vec<Piece>,
+}
+
+/// Consecutive batches of a segment registered as one extent.
+struct Piece {
+    first: Offset,
+    last: Offset,
+    records: u64,
+    start: u64,
+    len: u64,
+    min_timestamp: i64,
+    max_timestamp: i64,
 }
 
 impl Output {
@@ -286,6 +304,27 @@ impl Output {
         )
         .map_err(|e| corrupt(e.to_string()))?;
         builder.push(&batch).map_err(|e| corrupt(e.to_string()))?;
+        let (len, h) = (batch.frame.len() as u64, batch.header);
+        let last = *self.offsets.last().expect("not empty");
+        match self.pieces.last_mut() {
+            Some(p) if p.len < EXTENT_BYTES => {
+                p.last = last;
+                p.records += u64::from(h.record_count);
+                p.len += len;
+                p.min_timestamp = p.min_timestamp.min(h.min_timestamp);
+                p.max_timestamp = p.max_timestamp.max(h.max_timestamp);
+            }
+            _ => self.pieces.push(Piece {
+                first: base,
+                last,
+                records: u64::from(h.record_count),
+                start: self.written,
+                len,
+                min_timestamp: h.min_timestamp,
+                max_timestamp: h.max_timestamp,
+            }),
+        }
+        self.written += len;
         self.records.clear();
         self.offsets.clear();
         self.raw = 0;
