@@ -142,7 +142,11 @@ async fn main() {
         meta.clone(),
         store.clone(),
         Arc::new(clock.clone()),
-        CompactorConfig::new(NodeId(9)),
+        // Unthrottled, to measure what the compactor can do.
+        CompactorConfig {
+            bytes_per_sec: 0,
+            ..CompactorConfig::new(NodeId(9))
+        },
     );
 
     // 1. Merge.

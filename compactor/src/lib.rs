@@ -51,6 +51,9 @@ pub struct CompactorConfig {
     pub pass_bytes: u64,
     /// Object-store requests in flight per rewrite or collection.
     pub max_in_flight: usize,
+    /// Bytes per second the compactor reads and rewrites, at most (0: unlimited), so merges
+    /// never take the disk, network or cores from ingest.
+    pub bytes_per_sec: u64,
     /// Lease lifetime; renewed while a pass runs.
     pub lease_ttl: Duration,
     /// How long an unreferenced object stays for readers that were already reading it.
@@ -73,6 +76,7 @@ impl CompactorConfig {
             run_bytes: 64 * 1024 * 1024,
             pass_bytes: 512 * 1024 * 1024,
             max_in_flight: 4,
+            bytes_per_sec: 64 * 1024 * 1024,
             lease_ttl: Duration::from_secs(60),
             gc_grace: Duration::from_secs(300),
             orphan_grace: Duration::from_secs(3600),

@@ -7,7 +7,8 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use strata_core::batch::encode_batch;
+use strata_core::batch::{EncodedBatch, UNASSIGNED, decode_header, encode_batch, with_base_offset};
+use strata_core::frame::frames;
 use strata_core::ids::Offset;
 use strata_core::keys::merged_segment_key;
 use strata_core::meta::jobs::{self, ExtentRef, NewObject, Rewrite};
@@ -29,11 +30,13 @@ const EXTENT_BYTES: u64 = 4 * 1024 * 1024;
 /// Extent bytes already read, by (object, start).
 pub(crate) type Prefetched = HashMap<(String, u64), Bytes>;
 
-/// Reads (unless already read) and checks the records of one extent.
+/// Reads (unless already read) and checks one extent: every frame's CRC and its record count,
+/// and, with `decode`, its records (returned).
 async fn read_extent(
     store: Arc<dyn ObjectStore>,
     e: Extent,
     read: Option<Bytes>,
+    decode: bool,
 ) -> Result<(Extent, Bytes, Vec<StoredRecord>), CompactError> {
     let bytes = match read {
         Some(b) => b,
@@ -47,6 +50,24 @@ async fn read_extent(
         object: e.object.clone(),
         reason,
     };
+    if !decode {
+        let mut count = 0u64;
+        for body in frames(&bytes) {
+            let body = body.map_err(|f| corrupt(f.to_string()))?;
+            count += u64::from(
+                decode_header(body)
+                    .map_err(|f| corrupt(f.to_string()))?
+                    .record_count,
+            );
+        }
+        if count != e.record_count {
+            return Err(corrupt(format!(
+                "extent {}..={} should hold {} records, its batches hold {count}",
+                e.base_offset, e.last_offset, e.record_count
+            )));
+        }
+        return Ok((e, bytes, Vec::new()));
+    }
     let records = decode_section(&bytes, e.base_offset).map_err(|f| corrupt(f.to_string()))?;
     if records.len() as u64 != e.record_count
         || records
@@ -65,11 +86,25 @@ async fn read_extent(
 }
 
 impl Compactor {
+    /// Sleeps so that rewriting `input` bytes, started at `started`, stays within the
+    /// compactor's bandwidth (`bytes_per_sec`, 0 for unlimited).
+    async fn pace(&self, input: u64, started: std::time::Instant) {
+        if self.config.bytes_per_sec == 0 {
+            return;
+        }
+        let budget =
+            std::time::Duration::from_secs_f64(input as f64 / self.config.bytes_per_sec as f64);
+        if let Some(wait) = budget.checked_sub(started.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// Reads the extents of `run` in order, a few at a time.
     fn read_run(
         &self,
         run: &[Extent],
         prefetched: &Prefetched,
+        decode: bool,
     ) -> impl futures::Stream<Item = Result<(Extent, Bytes, Vec<StoredRecord>), CompactError>>
     + Send
     + 'static {
@@ -77,7 +112,7 @@ impl Compactor {
             .iter()
             .map(|e| {
                 let read = prefetched.get(&(e.object.clone(), e.start)).cloned();
-                read_extent(self.store.clone(), e.clone(), read)
+                read_extent(self.store.clone(), e.clone(), read, decode)
             })
             .collect();
         futures::stream::iter(reads).buffered(self.config.max_in_flight.max(1))
@@ -110,7 +145,7 @@ impl Compactor {
         let mut prefetched = Prefetched::new();
         let mut map = KeyMap::default();
         let mut mapped = 0;
-        let mut reads = self.read_run(cleanable, &prefetched);
+        let mut reads = self.read_run(cleanable, &prefetched, true);
         while let Some((e, bytes, records)) = reads.try_next().await? {
             for r in &records {
                 map.observe(r);
@@ -170,8 +205,15 @@ impl Compactor {
         );
         let mut out = Output::default();
         let mut removed = 0u64;
-        let mut reads = self.read_run(run, prefetched);
-        while let Some((_, _, records)) = reads.try_next().await? {
+        let started = std::time::Instant::now();
+        let mut reads = self.read_run(run, prefetched, filter.is_some());
+        while let Some((e, bytes, records)) = reads.try_next().await? {
+            if filter.is_none() {
+                // A merge keeps every record: batches are copied as they are, ingest batches
+                // only get their absolute base offset, nothing is decompressed.
+                out.copy_batches(&e, &bytes, &mut builder)?;
+                continue;
+            }
             for r in records {
                 if filter.is_some_and(|(map, horizon)| !map.keeps(&r, horizon)) {
                     removed += 1;
@@ -243,6 +285,7 @@ impl Compactor {
                 e => CompactError::Meta(e),
             })?;
         CompactorStats::add(&self.stats.bytes_merged, input);
+        self.pace(input, started).await;
         CompactorStats::add(&self.stats.records_removed, removed);
         debug!(topic = %topic.name, partition = job.partition.0, extents = run.len(), input, removed, "rewrote a run");
         Ok((removed, true))
@@ -285,6 +328,75 @@ impl Output {
         self.records.push(r.record);
     }
 
+    /// Copies the batches of extent `e` (bytes already checked) into the segment.
+    fn copy_batches(
+        &mut self,
+        e: &Extent,
+        bytes: &[u8],
+        builder: &mut ObjectBuilder,
+    ) -> Result<(), CompactError> {
+        let corrupt = |reason: String| CompactError::Corrupt {
+            object: e.object.clone(),
+            reason,
+        };
+        let bodies = frames(bytes)
+            .collect::<Result<Vec<&[u8]>, _>>()
+            .map_err(|f| corrupt(f.to_string()))?;
+        let headers = bodies
+            .iter()
+            .map(|b| decode_header(b))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|f| corrupt(f.to_string()))?;
+        let mut next = e.base_offset;
+        for (i, (body, h)) in bodies.iter().zip(&headers).enumerate() {
+            if h.record_count == 0 {
+                continue;
+            }
+            let (first, last) = if h.base_offset == UNASSIGNED {
+                (next, next.plus(u64::from(h.record_count) - 1))
+            } else {
+                // Compacted batches may have gaps: the batch ends before the next one starts.
+                let last = headers
+                    .get(i + 1)
+                    .filter(|n| n.base_offset != UNASSIGNED)
+                    .map_or(e.last_offset, |n| Offset(n.base_offset - 1));
+                (Offset(h.base_offset), last)
+            };
+            next = last.plus(1);
+            let batch = with_base_offset(body, first.0).map_err(|f| corrupt(f.to_string()))?;
+            builder.push(&batch).map_err(|f| corrupt(f.to_string()))?;
+            self.first.get_or_insert(first);
+            self.last = Some(last);
+            self.kept += u64::from(h.record_count);
+            self.note_batch(&batch, first, last);
+        }
+        Ok(())
+    }
+
+    /// Adds a batch written to the segment to the current extent, or starts a new one.
+    fn note_batch(&mut self, batch: &EncodedBatch, first: Offset, last: Offset) {
+        let (len, h) = (batch.frame.len() as u64, batch.header);
+        match self.pieces.last_mut() {
+            Some(p) if p.len < EXTENT_BYTES => {
+                p.last = last;
+                p.records += u64::from(h.record_count);
+                p.len += len;
+                p.min_timestamp = p.min_timestamp.min(h.min_timestamp);
+                p.max_timestamp = p.max_timestamp.max(h.max_timestamp);
+            }
+            _ => self.pieces.push(Piece {
+                first,
+                last,
+                records: u64::from(h.record_count),
+                start: self.written,
+                len,
+                min_timestamp: h.min_timestamp,
+                max_timestamp: h.max_timestamp,
+            }),
+        }
+        self.written += len;
+    }
+
     fn flush(&mut self, job: &Job<'_>, builder: &mut ObjectBuilder) -> Result<(), CompactError> {
         let Some(base) = self.offsets.first().copied() else {
             return Ok(());
@@ -304,27 +416,8 @@ impl Output {
         )
         .map_err(|e| corrupt(e.to_string()))?;
         builder.push(&batch).map_err(|e| corrupt(e.to_string()))?;
-        let (len, h) = (batch.frame.len() as u64, batch.header);
         let last = *self.offsets.last().expect("not empty");
-        match self.pieces.last_mut() {
-            Some(p) if p.len < EXTENT_BYTES => {
-                p.last = last;
-                p.records += u64::from(h.record_count);
-                p.len += len;
-                p.min_timestamp = p.min_timestamp.min(h.min_timestamp);
-                p.max_timestamp = p.max_timestamp.max(h.max_timestamp);
-            }
-            _ => self.pieces.push(Piece {
-                first: base,
-                last,
-                records: u64::from(h.record_count),
-                start: self.written,
-                len,
-                min_timestamp: h.min_timestamp,
-                max_timestamp: h.max_timestamp,
-            }),
-        }
-        self.written += len;
+        self.note_batch(&batch, base, last);
         self.records.clear();
         self.offsets.clear();
         self.raw = 0;

@@ -309,6 +309,42 @@ async fn merging_keeps_every_offset_and_record_and_garbage_goes_after_the_grace_
 }
 
 #[tokio::test]
+async fn merged_and_compacted_segments_merge_again_with_their_gaps() {
+    let mut f = Fixture::new(1, &[("cleanup.policy", "compact")]).await;
+    for round in 0..3 {
+        let v = format!("r{round}");
+        f.ship(&[(
+            0,
+            vec![rec(Some("a"), Some(&v), T0), rec(Some("b"), Some(&v), T0)],
+        )])
+        .await;
+    }
+    f.ship(&[(0, vec![rec(Some("c"), Some("head"), T0)])]).await;
+    f.clock.advance(1);
+    let c = f.compactor(7);
+    c.compact_topic("t").await.expect("compacts");
+    assert_eq!(offsets(&f.read(0).await), vec![4, 5, 6]);
+    // The topic stops compacting; the compacted segment (with its gap) merges with new extents
+    // by copying batches.
+    f.meta
+        .update_topic_config(
+            "t",
+            BTreeMap::from([("cleanup.policy".to_string(), "delete".to_string())]),
+        )
+        .await
+        .expect("updates");
+    for i in 0..3 {
+        f.ship(&[(0, vec![rec(Some("d"), Some(&format!("{i}")), T0)])])
+            .await;
+    }
+    let before = f.read(0).await;
+    let r = c.compact_topic("t").await.expect("merges");
+    assert_eq!((r[0].extents_before, r[0].extents_after), (5, 1));
+    assert_eq!(f.read(0).await, before);
+    assert_eq!(offsets(&before), vec![4, 5, 6, 7, 8, 9]);
+}
+
+#[tokio::test]
 async fn delete_policy_drops_whole_old_extents_and_keeps_the_rest() {
     let mut f = Fixture::new(1, &[("cleanup.policy", "delete"), ("retention.ms", "1000")]).await;
     for i in 0..5 {

@@ -66,6 +66,26 @@ pub struct EncodedBatch {
     pub raw_bytes: u64,
 }
 
+/// Byte position of `base_offset` in a batch body.
+const BASE_OFFSET_AT: usize = 16;
+
+/// Returns the batch `body` framed again with its `base_offset` set to `base`, without touching
+/// its records: how the compactor gives an ingest batch (offsets by position) absolute offsets
+/// without decompressing it. Its records' deltas must count 0, 1, 2, ... (ingest batches do).
+pub fn with_base_offset(body: &[u8], base: i64) -> Result<EncodedBatch, FormatError> {
+    let mut header = decode_header(body)?;
+    let mut patched = body.to_vec();
+    patched[BASE_OFFSET_AT..BASE_OFFSET_AT + 8].copy_from_slice(&base.to_le_bytes());
+    header.base_offset = base;
+    let mut frame = Vec::with_capacity(body.len() + crate::frame::FRAME_PREFIX);
+    encode_frame(&patched, &mut frame);
+    Ok(EncodedBatch {
+        header,
+        frame: Bytes::from(frame),
+        raw_bytes: 0,
+    })
+}
+
 /// Encodes `records` as one batch frame. `offset_deltas` gives each record's delta from
 /// `base_offset` (compactor output); `None` numbers them 0, 1, 2, ... `zstd_level` 0 stores
 /// the payload uncompressed.

@@ -111,6 +111,8 @@ pub struct Config {
     pub compactor_pass_bytes: u64,
     /// Object-store requests the compactor has in flight.
     pub compactor_requests_in_flight: usize,
+    /// Bytes per second the compactor rewrites, at most (0: unlimited).
+    pub compactor_bytes_per_sec: u64,
     /// How long an unreferenced object stays for in-flight readers.
     pub gc_grace: Duration,
     /// How old an uncommitted upload must be before it is deleted as an orphan.
@@ -150,6 +152,7 @@ impl Default for Config {
             compactor_run_bytes: 64 << 20,
             compactor_pass_bytes: 512 << 20,
             compactor_requests_in_flight: 4,
+            compactor_bytes_per_sec: 64 << 20,
             gc_grace: Duration::from_secs(300),
             orphan_grace: Duration::from_secs(3600),
         }
@@ -190,6 +193,7 @@ pub struct FileConfig {
     compactor_run_bytes: Option<String>,
     compactor_pass_bytes: Option<String>,
     compactor_requests_in_flight: Option<usize>,
+    compactor_bytes_per_sec: Option<String>,
     gc_grace: Option<String>,
     orphan_grace: Option<String>,
 }
@@ -365,6 +369,7 @@ impl Config {
         } else {
             Ok(v)
         });
+        file_only!(compactor_bytes_per_sec, |v: String| parse_size(&v));
         file_only!(gc_grace, |v: String| parse_duration(&v));
         file_only!(orphan_grace, |v: String| parse_duration(&v));
         if c.object_store.is_empty() {

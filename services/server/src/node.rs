@@ -280,6 +280,7 @@ async fn start_roles(
             run_bytes: config.compactor_run_bytes,
             pass_bytes: config.compactor_pass_bytes,
             max_in_flight: config.compactor_requests_in_flight,
+            bytes_per_sec: config.compactor_bytes_per_sec,
             gc_grace: config.gc_grace,
             orphan_grace: config.orphan_grace,
             ..CompactorConfig::new(config.node_id)

@@ -122,3 +122,25 @@ fn corrupt_bodies_with_valid_crc_fail_cleanly() {
     }
     assert!(decode_batch(&good[..10]).is_err());
 }
+
+#[test]
+fn a_new_base_offset_gives_absolute_offsets_without_touching_the_records() {
+    let records: Vec<Record> = (0..4)
+        .map(|i| Record {
+            timestamp: i,
+            value: Some(Bytes::from(vec![i as u8; 100])),
+            ..Record::default()
+        })
+        .collect();
+    let b =
+        encode_batch(TopicId(3), PartitionId(1), UNASSIGNED, &records, None, 1).expect("encodes");
+    let moved = with_base_offset(body(&b.frame), 40).expect("patches");
+    assert_eq!(moved.header.base_offset, 40);
+    let decoded = decode_batch(body(&moved.frame)).expect("valid frame");
+    assert_eq!(decoded.header.base_offset, 40);
+    assert_eq!(decoded.header.topic_id, TopicId(3));
+    let deltas: Vec<u64> = decoded.records.iter().map(|(d, _)| *d).collect();
+    assert_eq!(deltas, vec![0, 1, 2, 3]);
+    let got: Vec<Record> = decoded.records.into_iter().map(|(_, r)| r).collect();
+    assert_eq!(got, records);
+}
