@@ -226,7 +226,7 @@ async fn check_compacted(
 #[tokio::test]
 async fn kill_9_of_the_compactor_at_random_points_loses_nothing_and_leaves_no_garbage()
 -> anyhow::Result<()> {
-    let config = "compactor-interval = \"100ms\"\ngc-grace = \"1s\"\norphan-grace = \"3s\"\n";
+    let config = "compactor-interval = \"100ms\"\ngc-grace = \"1s\"\norphan-grace = \"3s\"\ncompactor-merge-min-extents = 4\n";
     let cluster = Cluster::start(1, 1, config).await?;
     let api = cluster.ingest_api(0);
     api.create_topic("plain", 3, json!({"retention.ms": -1}))
@@ -302,7 +302,8 @@ async fn kill_9_of_the_compactor_at_random_points_loses_nothing_and_leaves_no_ga
 
 #[tokio::test]
 async fn two_compactor_processes_share_a_cluster_without_conflicts() -> anyhow::Result<()> {
-    let config = "compactor-interval = \"50ms\"\ngc-grace = \"1s\"\n";
+    let config =
+        "compactor-interval = \"50ms\"\ngc-grace = \"1s\"\ncompactor-merge-min-extents = 4\n";
     let cluster = Cluster::start(1, 1, config).await?;
     let api = cluster.ingest_api(0);
     api.create_topic("t", 4, json!({"retention.ms": -1}))

@@ -60,7 +60,7 @@ pub struct CompactorConfig {
     pub gc_grace: Duration,
     /// How old an uncommitted upload must be before it is treated as an orphan.
     pub orphan_grace: Duration,
-    /// A background merge starts once this many small extents are in a row.
+    /// A background merge starts once this many small extents are in a row (or half a segment).
     pub merge_min_extents: usize,
     /// Memory for the keys of one compaction (latest offset per key); a cleanable range with
     /// more keys is compacted in several passes.
@@ -80,7 +80,7 @@ impl CompactorConfig {
             lease_ttl: Duration::from_secs(60),
             gc_grace: Duration::from_secs(300),
             orphan_grace: Duration::from_secs(3600),
-            merge_min_extents: 8,
+            merge_min_extents: 32,
             key_map_bytes: 64 * 1024 * 1024,
         }
     }

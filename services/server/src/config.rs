@@ -113,6 +113,8 @@ pub struct Config {
     pub compactor_requests_in_flight: usize,
     /// Bytes per second the compactor rewrites, at most (0: unlimited).
     pub compactor_bytes_per_sec: u64,
+    /// A background merge starts once this many small extents are in a row.
+    pub compactor_merge_min_extents: usize,
     /// How long an unreferenced object stays for in-flight readers.
     pub gc_grace: Duration,
     /// How old an uncommitted upload must be before it is deleted as an orphan.
@@ -153,6 +155,7 @@ impl Default for Config {
             compactor_pass_bytes: 512 << 20,
             compactor_requests_in_flight: 4,
             compactor_bytes_per_sec: 64 << 20,
+            compactor_merge_min_extents: 32,
             gc_grace: Duration::from_secs(300),
             orphan_grace: Duration::from_secs(3600),
         }
@@ -194,6 +197,7 @@ pub struct FileConfig {
     compactor_pass_bytes: Option<String>,
     compactor_requests_in_flight: Option<usize>,
     compactor_bytes_per_sec: Option<String>,
+    compactor_merge_min_extents: Option<usize>,
     gc_grace: Option<String>,
     orphan_grace: Option<String>,
 }
@@ -370,6 +374,11 @@ impl Config {
             Ok(v)
         });
         file_only!(compactor_bytes_per_sec, |v: String| parse_size(&v));
+        file_only!(compactor_merge_min_extents, |v: usize| if v < 2 {
+            Err("must be at least 2".to_string())
+        } else {
+            Ok(v)
+        });
         file_only!(gc_grace, |v: String| parse_duration(&v));
         file_only!(orphan_grace, |v: String| parse_duration(&v));
         if c.object_store.is_empty() {

@@ -281,6 +281,7 @@ async fn start_roles(
             pass_bytes: config.compactor_pass_bytes,
             max_in_flight: config.compactor_requests_in_flight,
             bytes_per_sec: config.compactor_bytes_per_sec,
+            merge_min_extents: config.compactor_merge_min_extents,
             gc_grace: config.gc_grace,
             orphan_grace: config.orphan_grace,
             ..CompactorConfig::new(config.node_id)
