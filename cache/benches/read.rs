@@ -16,14 +16,12 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use strata_cache::{BlockCache, CacheConfig, FetchOptions, ReadPath, StartAt};
-use strata_core::batch::{UNASSIGNED, encode_batch};
 use strata_core::clock::ManualClock;
-use strata_core::ids::{FlushSeq, NodeId, Offset, PartitionId};
-use strata_core::keys::segment_key;
+use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::meta::MetaStore;
 use strata_core::meta::memory::InMemoryMetaStore;
-use strata_core::meta::{MetaStore, ObjectCommit, SectionCommit};
-use strata_core::object::ObjectBuilder;
 use strata_core::record::Record;
+use strata_core::testing::flush_object;
 
 const PARTITIONS: u32 = 8;
 const RECORD: usize = 1024;
@@ -50,36 +48,26 @@ async fn load(store: &Arc<dyn ObjectStore>, meta: &InMemoryMetaStore, objects: u
     let mut seed = 0x5eed_u64;
     let mut stored = 0;
     for seq in 1..=objects {
-        let mut b = ObjectBuilder::new(NodeId(1), seq, 0, 0);
-        for p in 0..PARTITIONS {
-            let records: Vec<Record> = (0..PER_SECTION)
-                .map(|i| Record {
-                    key: Some(Bytes::from(format!("k{i}"))),
-                    value: Some(noise(&mut seed, RECORD)),
-                    headers: Vec::new(),
-                    timestamp: seq as i64,
-                })
-                .collect();
-            let batch = encode_batch(topic, PartitionId(p), UNASSIGNED, &records, None, 1)
-                .expect("encodes");
-            b.push(&batch).expect("pushes");
-        }
-        let (bytes, sections) = b.finish();
-        let key = segment_key(NodeId(1), FlushSeq(seq));
+        let parts: Vec<(u32, Vec<Record>)> = (0..PARTITIONS)
+            .map(|p| {
+                let records = (0..PER_SECTION)
+                    .map(|i| Record {
+                        key: Some(Bytes::from(format!("k{i}"))),
+                        value: Some(noise(&mut seed, RECORD)),
+                        headers: Vec::new(),
+                        timestamp: seq as i64,
+                    })
+                    .collect();
+                (p, records)
+            })
+            .collect();
+        let (key, bytes, commit) = flush_object(NodeId(1), seq, topic, &parts);
         stored += bytes.len() as u64;
         store
-            .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
+            .put(&Path::from(key.as_str()), PutPayload::from(bytes))
             .await
             .expect("puts");
-        meta.commit_object(ObjectCommit {
-            node: NodeId(1),
-            seq: FlushSeq(seq),
-            key,
-            size: bytes.len() as u64,
-            sections: sections.iter().map(SectionCommit::from).collect(),
-        })
-        .await
-        .expect("commits");
+        meta.commit_object(commit).await.expect("commits");
     }
     stored
 }

@@ -19,14 +19,12 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use strata_cache::{BlockCache, CacheConfig, FetchOptions, ReadPath, StartAt};
 use strata_compactor::{Compactor, CompactorConfig};
-use strata_core::batch::{UNASSIGNED, encode_batch};
 use strata_core::clock::ManualClock;
-use strata_core::ids::{FlushSeq, NodeId, Offset, PartitionId};
-use strata_core::keys::segment_key;
+use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::meta::MetaStore;
 use strata_core::meta::memory::InMemoryMetaStore;
-use strata_core::meta::{MetaStore, ObjectCommit, SectionCommit};
-use strata_core::object::ObjectBuilder;
 use strata_core::record::Record;
+use strata_core::testing::flush_object;
 
 const PARTITIONS: u32 = 8;
 const MIB: f64 = (1 << 20) as f64;
@@ -52,27 +50,13 @@ async fn ship(
     partitions: u32,
     mut records: impl FnMut(u32) -> Vec<Record>,
 ) -> u64 {
-    let mut b = ObjectBuilder::new(NodeId(1), seq, 0, 0);
-    for p in 0..partitions {
-        let batch =
-            encode_batch(topic, PartitionId(p), UNASSIGNED, &records(p), None, 1).expect("encodes");
-        b.push(&batch).expect("pushes");
-    }
-    let (bytes, sections) = b.finish();
-    let key = segment_key(NodeId(1), FlushSeq(seq));
+    let parts: Vec<(u32, Vec<Record>)> = (0..partitions).map(|p| (p, records(p))).collect();
+    let (key, bytes, commit) = flush_object(NodeId(1), seq, topic, &parts);
     store
         .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
         .await
         .expect("puts");
-    meta.commit_object(ObjectCommit {
-        node: NodeId(1),
-        seq: FlushSeq(seq),
-        key,
-        size: bytes.len() as u64,
-        sections: sections.iter().map(SectionCommit::from).collect(),
-    })
-    .await
-    .expect("commits");
+    meta.commit_object(commit).await.expect("commits");
     bytes.len() as u64
 }
 

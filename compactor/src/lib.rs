@@ -111,6 +111,63 @@ pub struct CompactorStats {
     pub conflicts: AtomicU64,
 }
 
+/// Where a counter's value is.
+pub type Counter = fn(&CompactorStats) -> &AtomicU64;
+
+/// The counters as Prometheus metrics: name, help, and where the value is.
+pub const COUNTERS: &[(&str, &str, Counter)] = &[
+    (
+        "strata_compactor_partition_passes_total",
+        "Partition passes the compactor finished",
+        |s| &s.passes,
+    ),
+    (
+        "strata_compactor_bytes_merged_total",
+        "Stored bytes the compactor read and rewrote",
+        |s| &s.bytes_merged,
+    ),
+    (
+        "strata_compactor_bytes_written_total",
+        "Bytes of merged segments written",
+        |s| &s.bytes_written,
+    ),
+    (
+        "strata_compactor_segments_written_total",
+        "Merged segment objects written",
+        |s| &s.segments_written,
+    ),
+    (
+        "strata_compactor_records_removed_total",
+        "Records compaction dropped (superseded values, expired tombstones)",
+        |s| &s.records_removed,
+    ),
+    (
+        "strata_compactor_records_expired_total",
+        "Offsets retention moved the log start past",
+        |s| &s.records_expired,
+    ),
+    (
+        "strata_compactor_conflicts_total",
+        "Swaps refused because the extents changed or the lease was lost",
+        |s| &s.conflicts,
+    ),
+    (
+        "strata_gc_objects_deleted_total",
+        "Unreferenced objects deleted after the grace period",
+        |s| &s.objects_deleted,
+    ),
+    (
+        "strata_gc_bytes_deleted_total",
+        "Bytes of unreferenced objects deleted",
+        |s| &s.bytes_deleted,
+    ),
+    (
+        "strata_gc_orphans_deleted_total",
+        "Uploads never committed, deleted after the orphan grace period",
+        |s| &s.orphans_deleted,
+    ),
+];
+
 impl CompactorStats {
     fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);

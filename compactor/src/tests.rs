@@ -9,14 +9,14 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use proptest::prelude::*;
-use strata_core::batch::{UNASSIGNED, encode_batch};
 use strata_core::clock::ManualClock;
 use strata_core::ids::FlushSeq;
 use strata_core::keys::segment_key;
+use strata_core::meta::ObjectCommit;
 use strata_core::meta::memory::InMemoryMetaStore;
-use strata_core::meta::{ObjectCommit, SectionCommit};
-use strata_core::object::{ObjectBuilder, decode_section};
+use strata_core::object::decode_section;
 use strata_core::record::{Record, StoredRecord};
+use strata_core::testing::flush_object;
 
 use super::*;
 
@@ -166,28 +166,12 @@ impl Fixture {
     /// Ships one object holding `records` for each listed partition and commits it.
     async fn ship(&mut self, parts: &[(u32, Vec<Record>)]) -> String {
         self.seq += 1;
-        let key = segment_key(NodeId(1), FlushSeq(self.seq));
-        let mut b = ObjectBuilder::new(NodeId(1), self.seq, 0, 0);
-        for (p, records) in parts {
-            let batch = encode_batch(self.topic.id, PartitionId(*p), UNASSIGNED, records, None, 1)
-                .expect("encodes");
-            b.push(&batch).expect("contiguous");
-        }
-        let (bytes, sections) = b.finish();
+        let (key, bytes, commit) = flush_object(NodeId(1), self.seq, self.topic.id, parts);
         self.store
-            .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
+            .put(&Path::from(key.as_str()), PutPayload::from(bytes))
             .await
             .expect("puts");
-        self.meta
-            .commit_object(ObjectCommit {
-                node: NodeId(1),
-                seq: FlushSeq(self.seq),
-                key: key.clone(),
-                size: bytes.len() as u64,
-                sections: sections.iter().map(SectionCommit::from).collect(),
-            })
-            .await
-            .expect("commits");
+        self.meta.commit_object(commit).await.expect("commits");
         key
     }
 

@@ -3,7 +3,7 @@ use std::sync::Mutex;
 
 use object_store::PutPayload;
 use object_store::memory::InMemory;
-use strata_core::batch::{UNASSIGNED, encode_batch};
+use strata_core::batch::encode_batch;
 use strata_core::clock::ManualClock;
 use strata_core::ids::{FlushSeq, NodeId, TopicId};
 use strata_core::keys::segment_key;
@@ -11,6 +11,7 @@ use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::meta::{ObjectCommit, SectionCommit};
 use strata_core::object::ObjectBuilder;
 use strata_core::record::Record;
+use strata_core::testing::flush_object;
 
 use bytes::Bytes;
 use object_store::ObjectStoreExt;
@@ -53,28 +54,12 @@ impl Fixture {
     /// Ships one object with `records` for each listed partition and commits it.
     async fn ship(&mut self, parts: &[(u32, Vec<Record>)]) -> (String, Bytes) {
         self.seq += 1;
-        let key = segment_key(NodeId(1), FlushSeq(self.seq));
-        let mut b = ObjectBuilder::new(NodeId(1), self.seq, 0, 0);
-        for (p, records) in parts {
-            let batch = encode_batch(self.topic, PartitionId(*p), UNASSIGNED, records, None, 1)
-                .expect("encodes");
-            b.push(&batch).expect("contiguous");
-        }
-        let (bytes, sections) = b.finish();
+        let (key, bytes, commit) = flush_object(NodeId(1), self.seq, self.topic, parts);
         self.store
             .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
             .await
             .expect("puts");
-        self.meta
-            .commit_object(ObjectCommit {
-                node: NodeId(1),
-                seq: FlushSeq(self.seq),
-                key: key.clone(),
-                size: bytes.len() as u64,
-                sections: sections.iter().map(SectionCommit::from).collect(),
-            })
-            .await
-            .expect("commits");
+        self.meta.commit_object(commit).await.expect("commits");
         (key, bytes)
     }
 

@@ -31,5 +31,7 @@ pub mod keys;
 pub mod meta;
 pub mod object;
 pub mod record;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod topic_config;
 pub mod varint;

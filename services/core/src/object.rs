@@ -238,22 +238,7 @@ pub fn read_footer(object: &[u8]) -> Result<ObjectFooter, FormatError> {
 /// Batches with an assigned `base_offset` carry absolute offsets; the others are numbered by
 /// position from `base`. Every frame's CRC is checked: a bad byte is an error, never data.
 pub fn decode_section(bytes: &[u8], base: Offset) -> Result<Vec<StoredRecord>, FormatError> {
-    let mut out = Vec::new();
-    let mut next = base;
-    for body in frames(bytes) {
-        let batch = decode_batch(body?)?;
-        let assigned = batch.header.base_offset != UNASSIGNED;
-        for (delta, record) in batch.records {
-            let offset = if assigned {
-                Offset(batch.header.base_offset + delta as i64)
-            } else {
-                next
-            };
-            next = offset.plus(1);
-            out.push(StoredRecord { offset, record });
-        }
-    }
-    Ok(out)
+    decode_section_from(bytes, base, Offset(i64::MIN), usize::MAX)
 }
 
 /// Decodes at most `limit` records with offsets from `from` on, of a section (or extent) whose

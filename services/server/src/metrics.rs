@@ -14,7 +14,7 @@ use strata_ingest::IngestStats;
 
 /// Reads one counter of the write path.
 type StatFn = fn(&IngestStats) -> u64;
-type CompactorStatFn = fn(&CompactorStats) -> u64;
+type CompactorStatFn = strata_compactor::Counter;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
@@ -321,7 +321,7 @@ impl Metrics {
         self.receiving.set(receiving as i64);
         if let Some(s) = compactor {
             for (c, get) in &self.compactor_counters {
-                catch_up(c, get(s));
+                catch_up(c, get(s).load(Ordering::Relaxed));
             }
         }
         if let Some(s) = ingest {
@@ -378,88 +378,10 @@ impl Metrics {
 }
 
 fn compactor_counters(r: &Registry) -> Vec<(IntCounter, CompactorStatFn)> {
-    vec![
-        (
-            counter(
-                r,
-                "strata_compactor_partition_passes_total",
-                "Partition passes the compactor finished",
-            ),
-            |s| s.passes.load(Ordering::Relaxed),
-        ),
-        (
-            counter(
-                r,
-                "strata_compactor_bytes_merged_total",
-                "Stored bytes the compactor read and rewrote",
-            ),
-            |s| s.bytes_merged.load(Ordering::Relaxed),
-        ),
-        (
-            counter(
-                r,
-                "strata_compactor_bytes_written_total",
-                "Bytes of merged segments written",
-            ),
-            |s| s.bytes_written.load(Ordering::Relaxed),
-        ),
-        (
-            counter(
-                r,
-                "strata_compactor_segments_written_total",
-                "Merged segment objects written",
-            ),
-            |s| s.segments_written.load(Ordering::Relaxed),
-        ),
-        (
-            counter(
-                r,
-                "strata_compactor_records_removed_total",
-                "Records compaction dropped (superseded values, expired tombstones)",
-            ),
-            |s| s.records_removed.load(Ordering::Relaxed),
-        ),
-        (
-            counter(
-                r,
-                "strata_compactor_records_expired_total",
-                "Offsets retention moved the log start past",
-            ),
-            |s| s.records_expired.load(Ordering::Relaxed),
-        ),
-        (
-            counter(
-                r,
-                "strata_compactor_conflicts_total",
-                "Swaps refused because the extents changed or the lease was lost",
-            ),
-            |s| s.conflicts.load(Ordering::Relaxed),
-        ),
-        (
-            counter(
-                r,
-                "strata_gc_objects_deleted_total",
-                "Unreferenced objects deleted after the grace period",
-            ),
-            |s| s.objects_deleted.load(Ordering::Relaxed),
-        ),
-        (
-            counter(
-                r,
-                "strata_gc_bytes_deleted_total",
-                "Bytes of unreferenced objects deleted",
-            ),
-            |s| s.bytes_deleted.load(Ordering::Relaxed),
-        ),
-        (
-            counter(
-                r,
-                "strata_gc_orphans_deleted_total",
-                "Uploads never committed, deleted after the orphan grace period",
-            ),
-            |s| s.orphans_deleted.load(Ordering::Relaxed),
-        ),
-    ]
+    strata_compactor::COUNTERS
+        .iter()
+        .map(|(name, help, get)| (counter(r, name, help), *get))
+        .collect()
 }
 
 /// Moves a monotonic counter up to `value`.
