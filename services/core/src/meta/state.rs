@@ -122,6 +122,34 @@ struct PartitionState {
     cleaned_through: Offset,
     #[serde(default)]
     archived_through: Option<Offset>,
+    /// Extents in merged segments, and their bytes (kept with every insert and removal).
+    #[serde(default)]
+    segments: u64,
+    #[serde(default)]
+    segment_bytes: u64,
+}
+
+impl PartitionState {
+    /// Adds an extent, keeping the byte and segment counts.
+    fn insert_extent(&mut self, e: Extent) {
+        self.bytes += e.len;
+        if crate::keys::is_merged_segment_key(&e.object) {
+            self.segments += 1;
+            self.segment_bytes += e.len;
+        }
+        self.extents.insert(e.base_offset, e);
+    }
+
+    /// Removes the extent at `base`, keeping the byte and segment counts.
+    fn remove_extent(&mut self, base: Offset) -> Option<Extent> {
+        let e = self.extents.remove(&base)?;
+        self.bytes -= e.len;
+        if crate::keys::is_merged_segment_key(&e.object) {
+            self.segments -= 1;
+            self.segment_bytes -= e.len;
+        }
+        Some(e)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -375,21 +403,17 @@ impl MetaState {
             let base = p.high_watermark;
             if s.record_count > 0 {
                 let last = base.plus(s.record_count - 1);
-                p.extents.insert(
-                    base,
-                    Extent {
-                        base_offset: base,
-                        last_offset: last,
-                        record_count: s.record_count,
-                        object: commit.key.clone(),
-                        start: s.start,
-                        len: s.len,
-                        min_timestamp: s.min_timestamp,
-                        max_timestamp: s.max_timestamp,
-                    },
-                );
+                p.insert_extent(Extent {
+                    base_offset: base,
+                    last_offset: last,
+                    record_count: s.record_count,
+                    object: commit.key.clone(),
+                    start: s.start,
+                    len: s.len,
+                    min_timestamp: s.min_timestamp,
+                    max_timestamp: s.max_timestamp,
+                });
                 p.high_watermark = last.plus(1);
-                p.bytes += s.len;
                 refs += 1;
             }
             base_offsets.push(Some(base));
@@ -451,23 +475,16 @@ impl MetaState {
         Ok(t.partitions
             .iter()
             .enumerate()
-            .map(|(i, p)| {
-                let (segments, segment_bytes) = p
-                    .extents
-                    .values()
-                    .filter(|e| crate::keys::is_merged_segment_key(&e.object))
-                    .fold((0, 0), |(n, b), e| (n + 1, b + e.len));
-                PartitionInfo {
-                    partition: PartitionId(i as u32),
-                    log_start_offset: p.log_start,
-                    high_watermark: p.high_watermark,
-                    extents: p.extents.len() as u64,
-                    bytes: p.bytes,
-                    segments,
-                    segment_bytes,
-                    cleaned_through: p.cleaned_through,
-                    archived_through: p.archived_through,
-                }
+            .map(|(i, p)| PartitionInfo {
+                partition: PartitionId(i as u32),
+                log_start_offset: p.log_start,
+                high_watermark: p.high_watermark,
+                extents: p.extents.len() as u64,
+                bytes: p.bytes,
+                segments: p.segments,
+                segment_bytes: p.segment_bytes,
+                cleaned_through: p.cleaned_through,
+                archived_through: p.archived_through,
             })
             .collect())
     }

@@ -265,12 +265,10 @@ impl MetaState {
             } => {
                 let p = self.partition_mut(topic, *partition);
                 let mut dropped = Vec::new();
-                while let Some(entry) = p.extents.first_entry() {
-                    if entry.get().last_offset >= *log_start {
-                        break;
-                    }
-                    let e = entry.remove();
-                    p.bytes -= e.len;
+                while let Some((&base, e)) = p.extents.first_key_value()
+                    && e.last_offset < *log_start
+                {
+                    let e = p.remove_extent(base).expect("just seen");
                     dropped.push(e.object);
                 }
                 p.log_start = *log_start;
@@ -313,14 +311,12 @@ impl MetaState {
         let p = self.partition_mut(&rw.topic, rw.partition);
         let mut dropped = Vec::with_capacity(rw.replaced.len());
         for r in &rw.replaced {
-            if let Some(e) = p.extents.remove(&r.base_offset) {
-                p.bytes -= e.len;
+            if let Some(e) = p.remove_extent(r.base_offset) {
                 dropped.push(e.object);
             }
         }
         for e in &rw.extents {
-            p.bytes += e.len;
-            p.extents.insert(e.base_offset, e.clone());
+            p.insert_extent(e.clone());
         }
         if let Some(c) = rw.cleaned_through {
             p.cleaned_through = p.cleaned_through.max(c);
