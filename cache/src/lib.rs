@@ -22,7 +22,10 @@ mod blocks;
 mod read;
 
 pub use blocks::{BlockCache, CacheConfig, Served};
-pub use read::{FetchOptions, FetchResult, ReadError, ReadPath, ReadStats, StartAt};
+pub use read::{
+    ArchivePageRead, ArchiveSource, FetchOptions, FetchResult, ReadError, ReadPath, ReadStats,
+    StartAt,
+};
 
 use bytes::Bytes;
 

@@ -97,6 +97,9 @@ pub enum ReadError {
         #[source]
         source: FormatError,
     },
+    /// An archive file could not be read.
+    #[error("archive file {object} could not be read: {reason}")]
+    Archive { object: String, reason: String },
     /// A block fetch shared by several readers failed.
     #[error(transparent)]
     Shared(Arc<ReadError>),
@@ -125,9 +128,37 @@ fn api_error(e: &ReadError) -> ApiError {
         ReadError::Store { .. } | ReadError::Task(_) => {
             ApiError::unavailable(codes::STORE_UNAVAILABLE, message, 1)
         }
-        ReadError::Corrupt { .. } => ApiError::new(500, codes::CORRUPT_DATA, message),
+        ReadError::Corrupt { .. } | ReadError::Archive { .. } => {
+            ApiError::new(500, codes::CORRUPT_DATA, message)
+        }
         ReadError::Shared(inner) => api_error(inner),
     }
+}
+
+/// Records read from the Parquet archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivePageRead {
+    /// Records from the requested offset, in offset order (possibly none, when compaction had
+    /// removed the rest of the file's span before it was archived).
+    pub records: Vec<StoredRecord>,
+    /// Offset to fetch next.
+    pub next_offset: Offset,
+}
+
+/// The coldest tier: offsets that only the Parquet archive still holds (segments expired).
+#[async_trait::async_trait]
+pub trait ArchiveSource: Send + Sync + std::fmt::Debug + 'static {
+    /// Reads records of a partition from offset `from` out of the archive file holding it,
+    /// within the limits (a first record larger than `max_bytes` is returned alone). `None`
+    /// when no archive file holds `from` or a later offset.
+    async fn read(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        from: Offset,
+        max_records: usize,
+        max_bytes: u64,
+    ) -> Result<Option<ArchivePageRead>, ReadError>;
 }
 
 /// Counters of the read path, for metrics.
@@ -161,6 +192,8 @@ pub struct ReadStats {
     pub cold_inflight: AtomicU64,
     /// Fetches parked at the high watermark right now.
     pub waiting: AtomicU64,
+    /// Records served from the Parquet archive.
+    pub archive_records: AtomicU64,
 }
 
 /// Counts a parked fetch for as long as it lives (cancellation included).
@@ -185,6 +218,7 @@ pub struct ReadPath {
     meta: Arc<dyn MetaStore>,
     cache: Arc<BlockCache>,
     local: Option<Arc<dyn LocalSource>>,
+    archive: Option<Arc<dyn ArchiveSource>>,
     stats: Arc<ReadStats>,
 }
 
@@ -203,8 +237,15 @@ impl ReadPath {
             meta,
             cache,
             local,
+            archive: None,
             stats,
         }
+    }
+
+    /// Serves offsets below the log start from the Parquet archive.
+    pub fn with_archive(mut self, archive: Arc<dyn ArchiveSource>) -> Self {
+        self.archive = Some(archive);
+        self
     }
 
     /// Returns the block cache.
@@ -234,11 +275,34 @@ impl ReadPath {
                 .meta
                 .extents(topic, partition, start, EXTENTS_PER_PAGE)
                 .await?;
-            if start < page.log_start_offset || start > page.high_watermark {
+            let earliest = self.earliest(&page);
+            if start < earliest || start > page.high_watermark {
                 return Err(ReadError::OutOfRange {
                     offset: start,
-                    log_start: page.log_start_offset,
+                    log_start: earliest,
                     high_watermark: page.high_watermark,
+                });
+            }
+            if start < page.log_start_offset
+                && let Some(archive) = &self.archive
+                && let Some(read) = archive
+                    .read(
+                        topic,
+                        partition,
+                        start,
+                        opts.max_records.max(1),
+                        opts.max_bytes,
+                    )
+                    .await?
+            {
+                self.stats
+                    .archive_records
+                    .fetch_add(read.records.len() as u64, Ordering::Relaxed);
+                return Ok(FetchResult {
+                    records: read.records,
+                    next_offset: read.next_offset,
+                    high_watermark: page.high_watermark,
+                    log_start_offset: earliest,
                 });
             }
             if start < page.high_watermark && !page.extents.is_empty() {
@@ -249,7 +313,7 @@ impl ReadPath {
                     records: Vec::new(),
                     next_offset: start,
                     high_watermark: page.high_watermark,
-                    log_start_offset: page.log_start_offset,
+                    log_start_offset: earliest,
                 });
             }
             let _parked = Parked::new(&self.stats.waiting);
@@ -264,6 +328,15 @@ impl ReadPath {
         }
     }
 
+    /// The first offset readable: the archive's, when this path reads the archive.
+    fn earliest(&self, page: &ExtentPage) -> Offset {
+        if self.archive.is_some() {
+            page.earliest_offset()
+        } else {
+            page.log_start_offset
+        }
+    }
+
     async fn resolve(
         &self,
         topic: &str,
@@ -275,7 +348,7 @@ impl ReadPath {
             StartAt::Earliest | StartAt::Latest => {
                 let page = self.meta.extents(topic, partition, Offset(0), 0).await?;
                 Ok(if start == StartAt::Earliest {
-                    page.log_start_offset
+                    self.earliest(&page)
                 } else {
                     page.high_watermark
                 })
@@ -312,7 +385,7 @@ impl ReadPath {
         let mut next = start;
         let max_records = opts.max_records.max(1);
         let mut high_watermark = page.high_watermark;
-        let mut log_start_offset = page.log_start_offset;
+        let mut log_start_offset = self.earliest(&page);
         let mut extents = page.extents;
         'outer: loop {
             for extent in &extents {
@@ -355,7 +428,7 @@ impl ReadPath {
                 .extents(topic, partition, next, EXTENTS_PER_PAGE)
                 .await?;
             high_watermark = page.high_watermark;
-            log_start_offset = page.log_start_offset;
+            log_start_offset = self.earliest(&page);
             if page.extents.is_empty() || next >= page.high_watermark {
                 break;
             }

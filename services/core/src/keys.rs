@@ -50,6 +50,49 @@ pub fn is_merged_segment_key(key: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// Prefix of the analyst-facing Parquet archive.
+pub const ARCHIVE_PREFIX: &str = "archive";
+
+/// Key of the archive file holding offsets `first..=last` of a partition, in the Hive-style
+/// folder of the hour (UTC) of `timestamp_ms`, the file's first record:
+/// `archive/<topic>/date=YYYY-MM-DD/hour=HH/<partition>-<first>-<last>.parquet`.
+pub fn archive_key(
+    topic: &str,
+    partition: PartitionId,
+    first: Offset,
+    last: Offset,
+    timestamp_ms: i64,
+) -> String {
+    let (y, m, d, h) = utc_hour(timestamp_ms);
+    format!(
+        "{ARCHIVE_PREFIX}/{topic}/date={y:04}-{m:02}-{d:02}/hour={h:02}/{}-{:020}-{:020}.parquet",
+        partition.0, first.0, last.0
+    )
+}
+
+/// Prefix of a topic's archive: `archive/<topic>/`.
+pub fn archive_topic_prefix(topic: &str) -> String {
+    format!("{ARCHIVE_PREFIX}/{topic}/")
+}
+
+/// Year, month, day and hour (UTC) of a time in ms since the Unix epoch.
+pub fn utc_hour(timestamp_ms: i64) -> (i64, u32, u32, u32) {
+    let secs = timestamp_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let hour = (secs.rem_euclid(86_400) / 3600) as u32;
+    // Civil date from days since 1970-01-01 (the proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, hour)
+}
+
 /// Key of the marker that claims a bucket prefix for one cluster.
 pub const CLUSTER_MARKER: &str = "cluster.json";
 
@@ -66,5 +109,26 @@ mod tests {
         assert_eq!(parse_segment_key(&b), Some((NodeId(1), FlushSeq(10))));
         assert_eq!(parse_segment_key("segments/1/2.seg"), None);
         assert_eq!(parse_segment_key("topics/x/0/1-2.seg"), None);
+    }
+
+    #[test]
+    fn archive_keys_fall_in_the_hour_of_their_first_record() {
+        assert_eq!(utc_hour(0), (1970, 1, 1, 0));
+        assert_eq!(
+            utc_hour(951_782_400_000 + 23 * 3_600_000),
+            (2000, 2, 29, 23)
+        );
+        assert_eq!(utc_hour(1_795_305_600_000), (2026, 11, 22, 0));
+        assert_eq!(utc_hour(-1), (1969, 12, 31, 23));
+        assert_eq!(
+            archive_key(
+                "orders",
+                PartitionId(3),
+                Offset(0),
+                Offset(41),
+                1_795_305_600_000 + 3_599_999
+            ),
+            "archive/orders/date=2026-11-22/hour=00/3-00000000000000000000-00000000000000000041.parquet"
+        );
     }
 }

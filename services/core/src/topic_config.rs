@@ -41,6 +41,7 @@ impl CleanupPolicy {
 
 /// Effective configuration of a topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TopicConfig {
     /// `cleanup.policy` (default `delete`).
     pub cleanup_policy: CleanupPolicy,
@@ -60,6 +61,122 @@ pub struct TopicConfig {
     pub archive: bool,
     /// `compression`: zstd level 1 to 19, or 0 for none (default 1).
     pub compression: i32,
+    /// `archive.interval.ms`: the longest a committed record waits before it is archived
+    /// (default 10 minutes).
+    pub archive_interval_ms: i64,
+    /// `archive.file.bytes`: target size of one archive file, in raw record bytes (default
+    /// 128 MiB).
+    pub archive_file_bytes: u64,
+    /// `archive.json.fields`: fields of JSON values projected into typed archive columns,
+    /// `name:type,...` (default none).
+    pub archive_json_fields: Vec<JsonField>,
+}
+
+/// A JSON field projected into a typed column of the archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonField {
+    /// Top-level field of the JSON value, and the column's name.
+    pub name: String,
+    /// Column type.
+    pub kind: JsonKind,
+}
+
+/// Type of a projected JSON column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JsonKind {
+    /// `boolean`.
+    Boolean,
+    /// `int32`.
+    Int32,
+    /// `int64`.
+    Int64,
+    /// `float` (32-bit).
+    Float,
+    /// `double`.
+    Double,
+    /// `string`.
+    String,
+}
+
+impl JsonKind {
+    /// The name used in `archive.json.fields`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JsonKind::Boolean => "boolean",
+            JsonKind::Int32 => "int32",
+            JsonKind::Int64 => "int64",
+            JsonKind::Float => "float",
+            JsonKind::Double => "double",
+            JsonKind::String => "string",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "boolean" | "bool" => JsonKind::Boolean,
+            "int32" | "int" => JsonKind::Int32,
+            "int64" | "long" => JsonKind::Int64,
+            "float" => JsonKind::Float,
+            "double" => JsonKind::Double,
+            "string" => JsonKind::String,
+            _ => return None,
+        })
+    }
+}
+
+/// Columns every archive file has; projected JSON fields may not reuse their names.
+pub const ARCHIVE_COLUMNS: &[&str] = &[
+    "topic",
+    "partition",
+    "offset",
+    "timestamp",
+    "key",
+    "value",
+    "headers",
+];
+
+fn parse_json_fields(v: &str) -> Result<Vec<JsonField>, String> {
+    let mut fields: Vec<JsonField> = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, kind) = part
+            .split_once(':')
+            .ok_or_else(|| format!("{part:?} is not name:type"))?;
+        let (name, kind) = (name.trim(), kind.trim());
+        if name.is_empty()
+            || name.len() > 128
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(format!(
+                "field name {name:?} must be 1 to 128 letters, digits or underscores"
+            ));
+        }
+        if ARCHIVE_COLUMNS.contains(&name) {
+            return Err(format!(
+                "field name {name:?} is one of the archive's own columns"
+            ));
+        }
+        if fields.iter().any(|f| f.name == name) {
+            return Err(format!("field {name:?} is given twice"));
+        }
+        let kind = JsonKind::parse(kind).ok_or_else(|| {
+            format!(
+                "type {kind:?} of {name} is not one of boolean, int32, int64, float, double, string"
+            )
+        })?;
+        fields.push(JsonField {
+            name: name.to_string(),
+            kind,
+        });
+    }
+    Ok(fields)
+}
+
+fn json_fields_string(fields: &[JsonField]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}:{}", f.name, f.kind.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Default for TopicConfig {
@@ -77,6 +194,9 @@ impl Default for TopicConfig {
             max_message_bytes: 1_048_588,
             archive: false,
             compression: 1,
+            archive_interval_ms: 10 * 60 * 1000,
+            archive_file_bytes: 128 * 1024 * 1024,
+            archive_json_fields: Vec::new(),
         }
     }
 }
@@ -84,6 +204,9 @@ impl Default for TopicConfig {
 /// Every key a topic config accepts.
 pub const CONFIG_KEYS: &[&str] = &[
     "archive",
+    "archive.file.bytes",
+    "archive.interval.ms",
+    "archive.json.fields",
     "cleanup.policy",
     "compression",
     "delete.retention.ms",
@@ -147,6 +270,15 @@ impl TopicConfig {
                         _ => return Err(err("expected true or false")),
                     }
                 }
+                "archive.interval.ms" => {
+                    c.archive_interval_ms = int_at_least(v, 1).map_err(|r| err(&r))?
+                }
+                "archive.file.bytes" => {
+                    c.archive_file_bytes = int_at_least(v, 1024).map_err(|r| err(&r))? as u64
+                }
+                "archive.json.fields" => {
+                    c.archive_json_fields = parse_json_fields(v).map_err(|r| err(&r))?
+                }
                 "compression" => {
                     let n = int_at_least(v, 0).map_err(|r| err(&r))?;
                     if n > 19 {
@@ -172,6 +304,12 @@ impl TopicConfig {
             m.insert(k.to_string(), v);
         };
         put("archive", self.archive.to_string());
+        put("archive.file.bytes", self.archive_file_bytes.to_string());
+        put("archive.interval.ms", self.archive_interval_ms.to_string());
+        put(
+            "archive.json.fields",
+            json_fields_string(&self.archive_json_fields),
+        );
         put("cleanup.policy", self.cleanup_policy.as_str().to_string());
         put("compression", self.compression.to_string());
         put("delete.retention.ms", self.delete_retention_ms.to_string());
@@ -226,8 +364,18 @@ mod tests {
                 ("retention.ms", "-1"),
                 ("archive", "true"),
                 ("compression", "0"),
+                (
+                    "archive.json.fields",
+                    " user_id:int64, event:string,amount:double ",
+                ),
             ]))
             .expect("valid");
+        assert_eq!(c.archive_json_fields.len(), 3);
+        assert_eq!(c.archive_json_fields[0].kind, JsonKind::Int64);
+        assert_eq!(
+            c.to_map()["archive.json.fields"],
+            "user_id:int64,event:string,amount:double"
+        );
         assert!(c.cleanup_policy.compact && c.cleanup_policy.delete);
         assert_eq!(c.to_map()["cleanup.policy"], "compact,delete");
         assert_eq!(c.retention_ms, -1);
@@ -245,6 +393,12 @@ mod tests {
             ("max.message.bytes", "999999999"),
             ("archive", "yes"),
             ("compression", "20"),
+            ("archive.json.fields", "user_id"),
+            ("archive.json.fields", "user_id:decimal"),
+            ("archive.json.fields", "offset:int64"),
+            ("archive.json.fields", "a:int64,a:string"),
+            ("archive.json.fields", "a b:int64"),
+            ("archive.interval.ms", "0"),
             ("no.such.key", "1"),
         ] {
             let e = TopicConfig::default()

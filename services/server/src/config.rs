@@ -119,6 +119,14 @@ pub struct Config {
     pub gc_grace: Duration,
     /// How old an uncommitted upload must be before it is deleted as an orphan.
     pub orphan_grace: Duration,
+    /// Time between the archiver's background passes.
+    pub archiver_interval: Duration,
+    /// Largest Parquet row group the archiver writes (encoded bytes).
+    pub archiver_row_group_bytes: u64,
+    /// zstd level of archive pages.
+    pub archiver_zstd_level: i32,
+    /// Raw record bytes per second the archiver archives, at most (0: unlimited).
+    pub archiver_bytes_per_sec: u64,
 }
 
 impl Default for Config {
@@ -158,6 +166,10 @@ impl Default for Config {
             compactor_merge_min_extents: 32,
             gc_grace: Duration::from_secs(300),
             orphan_grace: Duration::from_secs(3600),
+            archiver_interval: Duration::from_secs(30),
+            archiver_row_group_bytes: 8 << 20,
+            archiver_zstd_level: 3,
+            archiver_bytes_per_sec: 64 << 20,
         }
     }
 }
@@ -200,6 +212,10 @@ pub struct FileConfig {
     compactor_merge_min_extents: Option<usize>,
     gc_grace: Option<String>,
     orphan_grace: Option<String>,
+    archiver_interval: Option<String>,
+    archiver_row_group_bytes: Option<String>,
+    archiver_zstd_level: Option<i32>,
+    archiver_bytes_per_sec: Option<String>,
 }
 
 /// Values from the environment and flags (`None` = not given).
@@ -381,6 +397,29 @@ impl Config {
         });
         file_only!(gc_grace, |v: String| parse_duration(&v));
         file_only!(orphan_grace, |v: String| parse_duration(&v));
+        file_only!(archiver_interval, |v: String| parse_duration(&v).and_then(
+            |d| {
+                if d.is_zero() {
+                    Err("must be above zero".to_string())
+                } else {
+                    Ok(d)
+                }
+            }
+        ));
+        file_only!(archiver_row_group_bytes, |v: String| parse_size(&v)
+            .and_then(|b| {
+                if (64 << 10..=1 << 30).contains(&b) {
+                    Ok(b)
+                } else {
+                    Err("must be between 64KiB and 1GiB".to_string())
+                }
+            }));
+        file_only!(archiver_zstd_level, |v: i32| if (1..=19).contains(&v) {
+            Ok(v)
+        } else {
+            Err("must be a zstd level from 1 to 19".to_string())
+        });
+        file_only!(archiver_bytes_per_sec, |v: String| parse_size(&v));
         if c.object_store.is_empty() {
             let abs = std::path::absolute(&c.data_dir)
                 .map_err(|e| format!("data-dir {}: {e}", c.data_dir.display()))?;

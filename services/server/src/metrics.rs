@@ -7,6 +7,7 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
 };
+use strata_archiver::ArchiverStats;
 use strata_cache::{BlockCache, ReadStats};
 use strata_compactor::CompactorStats;
 use strata_core::meta::QuorumStatus;
@@ -15,6 +16,7 @@ use strata_ingest::IngestStats;
 /// Reads one counter of the write path.
 type StatFn = fn(&IngestStats) -> u64;
 type CompactorStatFn = strata_compactor::Counter;
+type ArchiverStatFn = strata_archiver::Counter;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
@@ -48,6 +50,8 @@ pub struct Metrics {
     ingest_counters: Vec<(IntCounter, StatFn)>,
     ingest_gauges: Vec<(IntGauge, StatFn)>,
     compactor_counters: Vec<(IntCounter, CompactorStatFn)>,
+    archiver_counters: Vec<(IntCounter, ArchiverStatFn)>,
+    archive_records: IntCounter,
     read_bytes: IntCounterVec,
     cache_lookups: IntCounterVec,
     cache_corrupt: IntCounter,
@@ -303,6 +307,15 @@ impl Metrics {
                 "Peak resident memory of this process",
             ),
             compactor_counters: compactor_counters(&r),
+            archiver_counters: strata_archiver::COUNTERS
+                .iter()
+                .map(|(name, help, get)| (counter(&r, name, help), *get))
+                .collect(),
+            archive_records: counter(
+                &r,
+                "strata_fetch_archive_records_total",
+                "Records fetches read from the Parquet archive (offsets whose segments expired)",
+            ),
             ingest_counters,
             ingest_gauges,
             registry: r,
@@ -315,10 +328,16 @@ impl Metrics {
         ingest: Option<&IngestStats>,
         read: &ReadStats,
         compactor: Option<&CompactorStats>,
+        archiver: Option<&ArchiverStats>,
         quorum: Option<&QuorumStatus>,
         receiving: u64,
     ) -> String {
         self.receiving.set(receiving as i64);
+        if let Some(s) = archiver {
+            for (c, get) in &self.archiver_counters {
+                catch_up(c, get(s).load(Ordering::Relaxed));
+            }
+        }
         if let Some(s) = compactor {
             for (c, get) in &self.compactor_counters {
                 catch_up(c, get(s).load(Ordering::Relaxed));
@@ -356,6 +375,7 @@ impl Metrics {
             load(&read.local_corrupt) + BlockCache::corrupt_blocks(),
         );
         catch_up(&self.read_ahead, load(&read.read_ahead_blocks));
+        catch_up(&self.archive_records, load(&read.archive_records));
         self.cold_queued.set(load(&read.cold_queued) as i64);
         self.cold_inflight.set(load(&read.cold_inflight) as i64);
         self.fetch_waiting

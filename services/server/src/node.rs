@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
+use strata_archiver::{ArchiveReader, Archiver, ArchiverConfig};
 use strata_cache::{BlockCache, CacheConfig, LocalSource, ReadPath};
 use strata_compactor::{Compactor, CompactorConfig};
 use strata_core::clock::{Clock, SystemClock};
@@ -268,9 +269,6 @@ async fn start_roles(
     store::claim(store.as_ref(), &cluster_id)
         .await
         .map_err(anyhow::Error::msg)?;
-    if config.has_role(Role::Archiver) {
-        info!(role = "archiver", "role has no work in this version yet");
-    }
     let compactor = Arc::new(Compactor::new(
         meta.clone(),
         store.clone(),
@@ -326,13 +324,31 @@ async fn start_roles(
     let local = ingest
         .as_ref()
         .map(|i| Arc::new(i.hot_reader()) as Arc<dyn LocalSource>);
-    let read = ReadPath::new(meta.clone(), cache, local);
+    let archive_reader = Arc::new(ArchiveReader::new(meta.clone(), cache.clone()));
+    let read = ReadPath::new(meta.clone(), cache, local).with_archive(archive_reader);
+    let archiver = Arc::new(Archiver::new(
+        meta.clone(),
+        store.clone(),
+        read.clone(),
+        clock.clone(),
+        ArchiverConfig {
+            interval: config.archiver_interval,
+            row_group_bytes: config.archiver_row_group_bytes,
+            zstd_level: config.archiver_zstd_level,
+            bytes_per_sec: config.archiver_bytes_per_sec,
+            ..ArchiverConfig::new(config.node_id)
+        },
+    ));
+    if config.has_role(Role::Archiver) {
+        tokio::spawn(strata_archiver::run(archiver.clone(), shutdown.clone()));
+    }
     state
         .started
         .set(Started {
             ingest,
             read,
             compactor,
+            archiver,
         })
         .expect("roles start once");
     let roles: Vec<String> = config

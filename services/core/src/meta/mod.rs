@@ -68,6 +68,15 @@ pub struct PartitionInfo {
     /// Last offset written to the Parquet archive, if any.
     #[serde(default)]
     pub archived_through: Option<Offset>,
+    /// First offset the archive holds, if it holds any.
+    #[serde(default)]
+    pub archive_start_offset: Option<Offset>,
+    /// Parquet files of the archive.
+    #[serde(default)]
+    pub archive_files: u64,
+    /// Their bytes.
+    #[serde(default)]
+    pub archive_bytes: u64,
 }
 
 /// A run of a partition's offsets stored in a byte range of one object.
@@ -100,6 +109,17 @@ pub struct ExtentPage {
     pub log_start_offset: Offset,
     /// One past the last committed offset.
     pub high_watermark: Offset,
+    /// First offset the Parquet archive holds, when it holds offsets below the log start.
+    #[serde(default)]
+    pub archive_start_offset: Option<Offset>,
+}
+
+impl ExtentPage {
+    /// First offset a fetch can read: the archive's first, else the log start.
+    pub fn earliest_offset(&self) -> Offset {
+        self.archive_start_offset
+            .map_or(self.log_start_offset, |a| a.min(self.log_start_offset))
+    }
 }
 
 /// One partition's section of an object being committed.
@@ -226,6 +246,13 @@ pub enum MetaQuery {
         topic: String,
         partition: PartitionId,
     },
+    /// Archive files from an offset.
+    ArchiveFiles {
+        topic: String,
+        partition: PartitionId,
+        from: Offset,
+        limit: usize,
+    },
 }
 
 /// The answer to a [`MetaQuery`].
@@ -253,6 +280,8 @@ pub enum QueryResult {
     ObjectStatuses(Vec<jobs::ObjectStatus>),
     /// A lease, if one is held (possibly expired).
     Lease(Option<jobs::Lease>),
+    /// Archive files.
+    ArchiveFiles(jobs::ArchivePage),
 }
 
 /// What a node knows of the quorum right now.

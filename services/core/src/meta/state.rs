@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::jobs::{Lease, LeaseToken, Rewrite};
+use super::jobs::{ArchiveFile, ArchivePlan, Lease, LeaseToken, Rewrite};
 use super::{
     CommitOutcome, Extent, ExtentPage, GroupOffset, MAX_PARTITIONS, MetaError, MetaQuery, NodeInfo,
     ObjectCommit, PartitionInfo, QueryResult, TopicInfo,
@@ -81,6 +81,24 @@ pub enum Command {
     CondemnObjects { keys: Vec<String>, now_ms: i64 },
     /// Forget deleted, unreferenced objects.
     ForgetObjects { keys: Vec<String> },
+    /// Record the archive file about to be written (under the archiver's lease).
+    PlanArchive {
+        topic: String,
+        topic_id: TopicId,
+        partition: PartitionId,
+        lease: LeaseToken,
+        plan: ArchivePlan,
+        now_ms: i64,
+    },
+    /// Add a written archive file and raise the archived-through offset.
+    CommitArchive {
+        topic: String,
+        topic_id: TopicId,
+        partition: PartitionId,
+        lease: LeaseToken,
+        file: ArchiveFile,
+        now_ms: i64,
+    },
 }
 
 /// The result of applying a [`Command`].
@@ -127,6 +145,13 @@ struct PartitionState {
     segments: u64,
     #[serde(default)]
     segment_bytes: u64,
+    /// Parquet archive files by first offset, their bytes, and the file being written.
+    #[serde(default)]
+    archive: BTreeMap<Offset, ArchiveFile>,
+    #[serde(default)]
+    archive_bytes: u64,
+    #[serde(default)]
+    archive_pending: Option<ArchivePlan>,
 }
 
 impl PartitionState {
@@ -138,6 +163,11 @@ impl PartitionState {
             self.segment_bytes += e.len;
         }
         self.extents.insert(e.base_offset, e);
+    }
+
+    /// First offset the archive holds.
+    fn archive_start(&self) -> Option<Offset> {
+        self.archive.first_key_value().map(|(first, _)| *first)
     }
 
     /// Removes the extent at `base`, keeping the byte and segment counts.
@@ -296,7 +326,9 @@ impl MetaState {
             | Command::Rewrite { .. }
             | Command::TrimLog { .. }
             | Command::CondemnObjects { .. }
-            | Command::ForgetObjects { .. } => self.check_job(cmd),
+            | Command::ForgetObjects { .. }
+            | Command::PlanArchive { .. }
+            | Command::CommitArchive { .. } => self.check_job(cmd),
         }
     }
 
@@ -340,6 +372,9 @@ impl MetaState {
                         for e in p.extents.values() {
                             self.unref(&e.object, *now_ms);
                         }
+                        for f in p.archive.values() {
+                            self.unref(&f.key, *now_ms);
+                        }
                     }
                     self.drop_leases(name);
                 }
@@ -380,7 +415,9 @@ impl MetaState {
             | Command::Rewrite { .. }
             | Command::TrimLog { .. }
             | Command::CondemnObjects { .. }
-            | Command::ForgetObjects { .. } => self.apply_job(cmd),
+            | Command::ForgetObjects { .. }
+            | Command::PlanArchive { .. }
+            | Command::CommitArchive { .. } => self.apply_job(cmd),
         }
     }
 
@@ -485,6 +522,9 @@ impl MetaState {
                 segment_bytes: p.segment_bytes,
                 cleaned_through: p.cleaned_through,
                 archived_through: p.archived_through,
+                archive_start_offset: p.archive_start(),
+                archive_files: p.archive.len() as u64,
+                archive_bytes: p.archive_bytes,
             })
             .collect())
     }
@@ -513,6 +553,7 @@ impl MetaState {
                 .collect(),
             log_start_offset: p.log_start,
             high_watermark: p.high_watermark,
+            archive_start_offset: p.archive_start(),
         })
     }
 
@@ -536,6 +577,7 @@ impl MetaState {
                 .collect(),
             log_start_offset: p.log_start,
             high_watermark: p.high_watermark,
+            archive_start_offset: p.archive_start(),
         })
     }
 
@@ -611,10 +653,17 @@ impl MetaState {
                 topic,
                 partition,
             } => QueryResult::Lease(self.lease(job, topic, *partition)),
+            MetaQuery::ArchiveFiles {
+                topic,
+                partition,
+                from,
+                limit,
+            } => QueryResult::ArchiveFiles(self.archive_files(topic, *partition, *from, *limit)?),
         })
     }
 }
 
+mod archive;
 #[cfg(test)]
 mod job_tests;
 mod jobs;

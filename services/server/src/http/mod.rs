@@ -56,6 +56,8 @@ pub struct Started {
     pub read: ReadPath,
     /// The compactor: background passes on nodes with the role, on-demand passes on any node.
     pub compactor: Arc<strata_compactor::Compactor>,
+    /// The archiver: background passes on nodes with the role, on-demand runs on any node.
+    pub archiver: Arc<strata_archiver::Archiver>,
 }
 
 impl AppState {
@@ -181,6 +183,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/v1/topics/{topic}/records", post(records::produce))
         .route("/v1/topics/{topic}/compact", post(topics::compact))
+        .route("/v1/topics/{topic}/archive", post(topics::archive))
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",
             get(records::consume),

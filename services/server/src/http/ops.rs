@@ -54,6 +54,7 @@ pub async fn metrics(State(s): State<Shared>) -> Response {
         ingest.as_deref(),
         &read,
         started.map(|st| st.compactor.stats().as_ref()),
+        started.map(|st| st.archiver.stats().as_ref()),
         Some(&s.meta.status()),
         receiving,
     );

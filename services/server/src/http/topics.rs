@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use strata_archiver::ArchiveError;
 use strata_compactor::CompactError;
 use strata_core::api::{ApiError, codes};
 use strata_core::ids::{Offset, PartitionId};
@@ -49,6 +50,7 @@ struct PartitionOut {
     segments: u64,
     cleaned_through: i64,
     tiers: Tiers,
+    archive: ArchiveOut,
 }
 
 /// Where a partition's committed bytes live.
@@ -58,6 +60,19 @@ struct Tiers {
     ingest_objects: TierOut,
     /// Per-partition segments the compactor merged.
     segments: TierOut,
+}
+
+/// The Parquet archive of a partition.
+#[derive(Serialize)]
+struct ArchiveOut {
+    /// Last offset archived (null: none yet).
+    archived_through: Option<i64>,
+    /// First offset the archive holds (null: none).
+    start_offset: Option<i64>,
+    /// Committed offsets not archived yet (0 when the topic is not archived).
+    lag: u64,
+    files: u64,
+    bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -73,6 +88,20 @@ fn topic_out(node: u64, t: TopicInfo, parts: Vec<PartitionInfo>) -> TopicOut {
         partitions: parts
             .into_iter()
             .map(|p| PartitionOut {
+                archive: ArchiveOut {
+                    archived_through: p.archived_through.map(|o| o.0),
+                    start_offset: p.archive_start_offset.map(|o| o.0),
+                    lag: if t.config.archive {
+                        let next = p
+                            .archived_through
+                            .map_or(p.log_start_offset, |a| a.plus(1).max(p.log_start_offset));
+                        p.high_watermark.since(next)
+                    } else {
+                        0
+                    },
+                    files: p.archive_files,
+                    bytes: p.archive_bytes,
+                },
                 partition: p.partition.0,
                 log_start_offset: p.log_start_offset.0,
                 high_watermark: p.high_watermark.0,
@@ -207,6 +236,46 @@ pub async fn compact(State(s): State<Shared>, Path(topic): Path<String>) -> ApiR
         .into()),
         Err(e @ CompactError::Corrupt { .. }) => {
             Err(ApiError::new(500, codes::CORRUPT_DATA, e.to_string()).into())
+        }
+    }
+}
+
+/// `POST /v1/topics/{topic}/archive`: archive everything committed so far, then publish the
+/// manifest and table metadata.
+pub async fn archive(State(s): State<Shared>, Path(topic): Path<String>) -> ApiResult<Response> {
+    let started = s.started()?;
+    match started.archiver.archive_topic(&topic).await {
+        Ok(partitions) => Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({ "partitions": partitions }),
+        )),
+        Err(ArchiveError::Busy { .. }) | Err(ArchiveError::Meta(MetaError::LeaseLost { .. })) => {
+            Err(ApiError::new(
+                409,
+                codes::JOB_RUNNING,
+                format!("topic {topic:?} is being archived already; try again when it is done"),
+            )
+            .into())
+        }
+        Err(ArchiveError::Meta(MetaError::Conflict { .. })) => Err(ApiError::new(
+            409,
+            codes::JOB_RUNNING,
+            format!("another archiver changed topic {topic:?} during the run; run it again"),
+        )
+        .into()),
+        Err(e @ ArchiveError::NotArchived { .. }) => {
+            Err(ApiError::new(422, codes::INVALID_REQUEST, e.to_string()).into())
+        }
+        Err(ArchiveError::Meta(e)) => Err(e.into()),
+        Err(ArchiveError::Read(e)) => Err(e.into()),
+        Err(ArchiveError::Store(e)) => Err(ApiError::unavailable(
+            codes::STORE_UNAVAILABLE,
+            format!("the object store failed during archiving: {e}"),
+            1,
+        )
+        .into()),
+        Err(e @ ArchiveError::Parquet(_)) => {
+            Err(ApiError::new(500, codes::INTERNAL, e.to_string()).into())
         }
     }
 }

@@ -1,7 +1,9 @@
 use super::*;
 use crate::keys::segment_key;
 use crate::meta::SectionCommit;
-use crate::meta::jobs::{COMPACT_JOB, ExtentRef, NewObject, ObjectStatus};
+use crate::meta::jobs::{
+    ARCHIVE_JOB, ArchiveFile, ArchivePlan, COMPACT_JOB, ExtentRef, NewObject, ObjectStatus,
+};
 
 fn create(s: &mut MetaState, name: &str, config: &[(&str, &str)]) -> TopicInfo {
     match s.apply(&Command::CreateTopic {
@@ -369,4 +371,191 @@ fn references_are_recounted_for_states_that_had_none() {
     s.count_refs();
     assert_eq!(old.objects, s.objects);
     assert!(s.garbage(i64::MAX, 10).is_empty());
+}
+
+fn archive_lease(s: &mut MetaState, topic: &str, holder: u64, now_ms: i64) -> LeaseToken {
+    match s.apply(&Command::AcquireLease {
+        job: ARCHIVE_JOB.to_string(),
+        topic: topic.to_string(),
+        partition: PartitionId(0),
+        holder: NodeId(holder),
+        renew: None,
+        ttl_ms: 1000,
+        now_ms,
+    }) {
+        CommandResult::Lease(t) => t,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn archive_file(key: &str, first: i64, last: i64) -> ArchiveFile {
+    ArchiveFile {
+        key: key.to_string(),
+        first_offset: Offset(first),
+        last_offset: Offset(last),
+        rows: (last - first + 1) as u64,
+        bytes: 1000,
+        raw_bytes: 2000,
+        min_timestamp: 1,
+        max_timestamp: 2,
+        projection_misfits: 0,
+    }
+}
+
+#[test]
+fn archive_files_are_planned_then_committed_in_order_and_let_retention_pass() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "orders", &[("archive", "true")]);
+    for seq in 1..=3 {
+        commit(&mut s, &t, seq, &[0], 2);
+    }
+    let token = archive_lease(&mut s, "orders", 7, 15);
+    let plan = |key: &str, first: i64, last: i64| Command::PlanArchive {
+        topic: "orders".into(),
+        topic_id: t.id,
+        partition: PartitionId(0),
+        lease: token,
+        plan: ArchivePlan {
+            key: key.to_string(),
+            first_offset: Offset(first),
+            last_offset: Offset(last),
+        },
+        now_ms: 20,
+    };
+    let commit_file = |f: ArchiveFile| Command::CommitArchive {
+        topic: "orders".into(),
+        topic_id: t.id,
+        partition: PartitionId(0),
+        lease: token,
+        file: f,
+        now_ms: 20,
+    };
+    for (bad, why) in [
+        (plan("a", 1, 3), "must start at the next offset"),
+        (plan("a", 0, 6), "must end below the high watermark"),
+        (plan("a", 0, -1), "must not be empty"),
+    ] {
+        assert!(matches!(s.apply(&bad), CommandResult::Refused(_)), "{why}");
+    }
+    assert!(
+        matches!(
+            s.apply(&commit_file(archive_file("a", 0, 3))),
+            CommandResult::Refused(MetaError::Conflict { .. })
+        ),
+        "a commit needs its plan"
+    );
+    assert_eq!(s.apply(&plan("a", 0, 3)), CommandResult::Done);
+    assert_eq!(
+        s.archive_files("orders", PartitionId(0), Offset(0), 10)
+            .expect("partition")
+            .pending
+            .map(|p| p.key),
+        Some("a".to_string())
+    );
+    // A restarted archiver may plan again (same or another file) before committing.
+    assert_eq!(s.apply(&plan("b", 0, 3)), CommandResult::Done);
+    assert!(matches!(
+        s.apply(&commit_file(archive_file("a", 0, 3))),
+        CommandResult::Refused(MetaError::Conflict { .. })
+    ));
+    assert_eq!(
+        s.apply(&commit_file(archive_file("b", 0, 3))),
+        CommandResult::Done
+    );
+    assert_eq!(
+        s.apply(&commit_file(archive_file("b", 0, 3))),
+        CommandResult::Done,
+        "committing twice is harmless"
+    );
+    assert!(matches!(
+        s.apply(&plan("c", 0, 5)),
+        CommandResult::Refused(_)
+    ));
+    assert_eq!(s.apply(&plan("c", 4, 5)), CommandResult::Done);
+    assert_eq!(
+        s.apply(&commit_file(archive_file("c", 4, 5))),
+        CommandResult::Done
+    );
+
+    let page = s
+        .archive_files("orders", PartitionId(0), Offset(5), 10)
+        .expect("partition");
+    assert_eq!(page.files.len(), 1, "from the file holding offset 5");
+    assert_eq!(page.files[0].key, "c");
+    assert_eq!(
+        (page.archived_through, page.pending),
+        (Some(Offset(5)), None)
+    );
+    let p = &s.partitions("orders").expect("topic")[0];
+    assert_eq!(
+        (
+            p.archived_through,
+            p.archive_start_offset,
+            p.archive_files,
+            p.archive_bytes
+        ),
+        (Some(Offset(5)), Some(Offset(0)), 2, 2000)
+    );
+
+    // Retention may now pass every offset; the archive keeps them readable.
+    let compact = lease(&mut s, "orders", 7, 15).expect("free");
+    let trimmed = s.apply(&Command::TrimLog {
+        topic: "orders".into(),
+        topic_id: t.id,
+        partition: PartitionId(0),
+        lease: compact,
+        log_start: Offset(6),
+        now_ms: 30,
+    });
+    assert_eq!(trimmed, CommandResult::Done);
+    let page = s
+        .extents("orders", PartitionId(0), Offset(0), 10)
+        .expect("p");
+    assert_eq!(page.earliest_offset(), Offset(0));
+    assert!(page.extents.is_empty());
+
+    // The archive's files are objects of the topic: deleting it makes them garbage.
+    assert!(s.garbage(100, 10).iter().all(|g| g.key != "b"));
+    s.apply(&Command::DeleteTopic {
+        name: "orders".into(),
+        now_ms: 40,
+    });
+    let garbage: Vec<String> = s.garbage(100, 10).into_iter().map(|g| g.key).collect();
+    assert!(garbage.contains(&"b".to_string()) && garbage.contains(&"c".to_string()));
+}
+
+#[test]
+fn only_archived_topics_and_the_lease_holder_archive() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "plain", &[]);
+    commit(&mut s, &t, 1, &[0], 2);
+    let token = archive_lease(&mut s, "plain", 7, 15);
+    let plan = |lease: LeaseToken, topic: &str, id: TopicId| Command::PlanArchive {
+        topic: topic.into(),
+        topic_id: id,
+        partition: PartitionId(0),
+        lease,
+        plan: ArchivePlan {
+            key: "k".into(),
+            first_offset: Offset(0),
+            last_offset: Offset(1),
+        },
+        now_ms: 20,
+    };
+    assert!(matches!(
+        s.apply(&plan(token, "plain", t.id)),
+        CommandResult::Refused(MetaError::Invalid { .. })
+    ));
+    let a = create(&mut s, "archived", &[("archive", "true")]);
+    commit(&mut s, &a, 2, &[0], 2);
+    let compact = lease(&mut s, "archived", 7, 15).expect("free");
+    assert!(
+        matches!(
+            s.apply(&plan(compact, "archived", a.id)),
+            CommandResult::Refused(MetaError::LeaseLost { .. })
+        ),
+        "the compactor's lease is not the archiver's"
+    );
+    let token = archive_lease(&mut s, "archived", 7, 15);
+    assert_eq!(s.apply(&plan(token, "archived", a.id)), CommandResult::Done);
 }

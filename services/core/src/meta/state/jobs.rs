@@ -11,7 +11,7 @@ fn lease_key(job: &str, topic: &str, partition: PartitionId) -> String {
     format!("{job}/{topic}/{}", partition.0)
 }
 
-fn invalid(reason: impl Into<String>) -> MetaError {
+pub(super) fn invalid(reason: impl Into<String>) -> MetaError {
     MetaError::Invalid {
         reason: reason.into(),
     }
@@ -98,11 +98,12 @@ impl MetaState {
                 }
                 Ok(())
             }
+            Command::PlanArchive { .. } | Command::CommitArchive { .. } => self.check_archive(cmd),
             _ => Ok(()),
         }
     }
 
-    fn job_partition(
+    pub(super) fn job_partition(
         &self,
         topic: &str,
         topic_id: TopicId,
@@ -124,7 +125,23 @@ impl MetaState {
         token: LeaseToken,
         now_ms: i64,
     ) -> Result<(), MetaError> {
-        let job = crate::meta::jobs::COMPACT_JOB;
+        self.check_job_lease(
+            crate::meta::jobs::COMPACT_JOB,
+            topic,
+            partition,
+            token,
+            now_ms,
+        )
+    }
+
+    pub(super) fn check_job_lease(
+        &self,
+        job: &str,
+        topic: &str,
+        partition: PartitionId,
+        token: LeaseToken,
+        now_ms: i64,
+    ) -> Result<(), MetaError> {
         let lost = |reason: &str| MetaError::LeaseLost {
             job: job.to_string(),
             topic: topic.to_string(),
@@ -296,11 +313,16 @@ impl MetaState {
                 }
                 CommandResult::Done
             }
+            Command::PlanArchive { .. } | Command::CommitArchive { .. } => self.apply_archive(cmd),
             _ => CommandResult::Done,
         }
     }
 
-    fn partition_mut(&mut self, topic: &str, partition: PartitionId) -> &mut PartitionState {
+    pub(super) fn partition_mut(
+        &mut self,
+        topic: &str,
+        partition: PartitionId,
+    ) -> &mut PartitionState {
         self.topics
             .get_mut(topic)
             .and_then(|t| t.partitions.get_mut(partition.0 as usize))
@@ -422,6 +444,11 @@ impl MetaState {
             for p in &t.partitions {
                 for e in p.extents.values() {
                     if let Some(o) = self.objects.get_mut(&e.object) {
+                        o.refs += 1;
+                    }
+                }
+                for f in p.archive.values() {
+                    if let Some(o) = self.objects.get_mut(&f.key) {
                         o.refs += 1;
                     }
                 }

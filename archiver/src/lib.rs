@@ -1,0 +1,600 @@
+//! The archiver: writes the committed records of topics with `archive=true` as Parquet files
+//! under `archive/<topic>/date=YYYY-MM-DD/hour=HH/<partition>-<first>-<last>.parquet`, lists
+//! them in the quorum (the archived-through offset retention waits for), publishes a manifest
+//! and Iceberg table metadata, and serves archived offsets to the read path once segments
+//! expire ([`ArchiveReader`]).
+//!
+//! Per partition, under a lease in the quorum, the archiver
+//!
+//! 1. plans the next file from the extents after the archived-through offset: up to
+//!    `archive.file.bytes`, cut where record time enters a new hour, and written once the file
+//!    is full, the hour is over, or its oldest record is `archive.interval.ms` old (at once when
+//!    asked through `POST /v1/topics/{topic}/archive`);
+//! 2. records the plan (key and offset span) in the quorum, writes the file (one multipart
+//!    upload: the object appears whole or not at all) and commits it, which raises the
+//!    archived-through offset.
+//!
+//! A restarted archiver finds its plan and writes the same key again, so a range is never
+//! archived twice under two names, and the manifest lists committed files only.
+
+mod iceberg;
+mod manifest;
+mod read;
+pub mod schema;
+mod write;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde::Serialize;
+use strata_cache::{ReadError, ReadPath};
+use strata_core::clock::Clock;
+use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::keys::archive_key;
+use strata_core::meta::jobs::{self, ARCHIVE_JOB, ArchivePlan, LeaseName, LeaseToken};
+use strata_core::meta::{MetaError, MetaStore, TopicInfo};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+pub use manifest::{MANIFEST_VERSION, Manifest, ManifestFile};
+pub use read::ArchiveReader;
+
+/// How the archiver works.
+#[derive(Debug, Clone)]
+pub struct ArchiverConfig {
+    /// This node (the lease holder).
+    pub node: NodeId,
+    /// Time between background passes over every archived partition.
+    pub interval: Duration,
+    /// Largest row group, in encoded bytes (row groups are the unit the read path reads).
+    pub row_group_bytes: u64,
+    /// zstd level of the Parquet pages.
+    pub zstd_level: i32,
+    /// Raw record bytes per second the archiver reads and writes, at most (0: unlimited).
+    pub bytes_per_sec: u64,
+    /// Lease lifetime; renewed while a file is written.
+    pub lease_ttl: Duration,
+}
+
+impl ArchiverConfig {
+    /// Defaults for node `node`.
+    pub fn new(node: NodeId) -> Self {
+        Self {
+            node,
+            interval: Duration::from_secs(30),
+            row_group_bytes: 8 * 1024 * 1024,
+            zstd_level: 3,
+            bytes_per_sec: 64 * 1024 * 1024,
+            lease_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Counters, read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct ArchiverStats {
+    /// Parquet files written and committed.
+    pub files: AtomicU64,
+    /// Rows (records) written.
+    pub rows: AtomicU64,
+    /// Raw record bytes archived.
+    pub raw_bytes: AtomicU64,
+    /// Parquet bytes written.
+    pub bytes: AtomicU64,
+    /// Records whose JSON value did not fit the projection (kept, with nulls).
+    pub misfits: AtomicU64,
+    /// Commits refused because the lease was lost or the plan changed.
+    pub conflicts: AtomicU64,
+}
+
+/// Where a counter's value is.
+pub type Counter = fn(&ArchiverStats) -> &AtomicU64;
+
+/// The counters as Prometheus metrics: name, help, and where the value is.
+pub const COUNTERS: &[(&str, &str, Counter)] = &[
+    (
+        "strata_archiver_files_total",
+        "Parquet files the archiver wrote and committed",
+        |s| &s.files,
+    ),
+    (
+        "strata_archiver_rows_total",
+        "Records written to the Parquet archive",
+        |s| &s.rows,
+    ),
+    (
+        "strata_archiver_raw_bytes_total",
+        "Raw record bytes (keys, values, headers) archived",
+        |s| &s.raw_bytes,
+    ),
+    (
+        "strata_archiver_bytes_total",
+        "Parquet bytes written",
+        |s| &s.bytes,
+    ),
+    (
+        "strata_archiver_projection_misfits_total",
+        "Records whose JSON value did not fit the topic's projection (kept with nulls)",
+        |s| &s.misfits,
+    ),
+    (
+        "strata_archiver_conflicts_total",
+        "Archive commits refused because the lease was lost or the plan changed",
+        |s| &s.conflicts,
+    ),
+];
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// What archiving did to one partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionArchiveReport {
+    /// Partition.
+    pub partition: u32,
+    /// Last offset archived, if any.
+    pub archived_through: Option<i64>,
+    /// Files written by this call.
+    pub files_written: u64,
+}
+
+/// Why archiving failed.
+#[derive(Debug, Error)]
+pub enum ArchiveError {
+    /// Another archiver (or another request on this node) is working the partition.
+    #[error("archiving of {topic}/{partition} is already running ({holder})")]
+    Busy {
+        topic: String,
+        partition: u32,
+        holder: String,
+    },
+    /// The topic does not have `archive=true`.
+    #[error("topic {topic} is not archived: set its config archive=true first")]
+    NotArchived { topic: String },
+    /// The quorum refused or could not be reached.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// Reading the records failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The object store failed.
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    /// Encoding or decoding Parquet failed.
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+/// The archiver of one node.
+#[derive(Debug)]
+pub struct Archiver {
+    meta: Arc<dyn MetaStore>,
+    store: Arc<dyn ObjectStore>,
+    read: ReadPath,
+    clock: Arc<dyn Clock>,
+    config: ArchiverConfig,
+    stats: Arc<ArchiverStats>,
+    busy: Mutex<HashSet<(String, u32)>>,
+}
+
+/// Marks a partition busy on this node until dropped.
+struct BusyGuard<'a> {
+    set: &'a Mutex<HashSet<(String, u32)>>,
+    key: (String, u32),
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .expect("no panics while holding the lock")
+            .remove(&self.key);
+    }
+}
+
+/// The lease a partition job holds, renewed as it goes.
+pub(crate) struct Job<'a> {
+    pub(crate) topic: &'a TopicInfo,
+    pub(crate) partition: PartitionId,
+    pub(crate) token: LeaseToken,
+    pub(crate) renewed_ms: i64,
+}
+
+impl Archiver {
+    /// Creates an archiver reading records through `read` and writing to `store`.
+    pub fn new(
+        meta: Arc<dyn MetaStore>,
+        store: Arc<dyn ObjectStore>,
+        read: ReadPath,
+        clock: Arc<dyn Clock>,
+        config: ArchiverConfig,
+    ) -> Self {
+        Self {
+            meta,
+            store,
+            read,
+            clock,
+            config,
+            stats: Arc::new(ArchiverStats::default()),
+            busy: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Returns the counters.
+    pub fn stats(&self) -> &Arc<ArchiverStats> {
+        &self.stats
+    }
+
+    /// Returns the config.
+    pub fn config(&self) -> &ArchiverConfig {
+        &self.config
+    }
+
+    /// Archives everything committed to a topic at the time of the call, then publishes its
+    /// manifest and table metadata. Fails with [`ArchiveError::Busy`] before writing anything
+    /// if a partition is being archived elsewhere.
+    pub async fn archive_topic(
+        &self,
+        name: &str,
+    ) -> Result<Vec<PartitionArchiveReport>, ArchiveError> {
+        let topic = self.meta.topic(name).await?;
+        if !topic.config.archive {
+            return Err(ArchiveError::NotArchived {
+                topic: name.to_string(),
+            });
+        }
+        let now = self.clock.now_ms();
+        for p in 0..topic.partitions {
+            let partition = PartitionId(p);
+            if self.is_busy_here(name, partition) {
+                return Err(busy(name, partition, "another request on this node".into()));
+            }
+            if let Some(l) = jobs::lease(self.meta.as_ref(), ARCHIVE_JOB, name, partition).await?
+                && l.expires_ms >= now
+                && l.token.holder != self.config.node
+            {
+                return Err(busy(name, partition, format!("node {}", l.token.holder)));
+            }
+        }
+        let partitions = self.meta.partitions(name).await?;
+        let mut reports = Vec::with_capacity(partitions.len());
+        for p in &partitions {
+            let until = Some(p.high_watermark);
+            reports.push(self.archive_partition(&topic, p.partition, until).await?);
+        }
+        self.publish(&topic).await?;
+        Ok(reports)
+    }
+
+    fn is_busy_here(&self, topic: &str, partition: PartitionId) -> bool {
+        self.busy
+            .lock()
+            .expect("no panics while holding the lock")
+            .contains(&(topic.to_string(), partition.0))
+    }
+
+    fn mark_busy(&self, topic: &str, partition: PartitionId) -> Option<BusyGuard<'_>> {
+        let key = (topic.to_string(), partition.0);
+        let fresh = self
+            .busy
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(key.clone());
+        fresh.then_some(BusyGuard {
+            set: &self.busy,
+            key,
+        })
+    }
+
+    fn ttl_ms(&self) -> i64 {
+        self.config.lease_ttl.as_millis() as i64
+    }
+
+    /// Archives one partition under its lease: with `until`, every offset below it (files
+    /// written whatever their size); without, the files that are due.
+    pub async fn archive_partition(
+        &self,
+        topic: &TopicInfo,
+        partition: PartitionId,
+        until: Option<Offset>,
+    ) -> Result<PartitionArchiveReport, ArchiveError> {
+        let Some(_guard) = self.mark_busy(&topic.name, partition) else {
+            return Err(busy(
+                &topic.name,
+                partition,
+                "another request on this node".into(),
+            ));
+        };
+        let name = LeaseName {
+            job: ARCHIVE_JOB,
+            topic: &topic.name,
+            partition,
+        };
+        let now = self.clock.now_ms();
+        let token = match jobs::acquire_lease(
+            self.meta.as_ref(),
+            &name,
+            self.config.node,
+            None,
+            self.ttl_ms(),
+            now,
+        )
+        .await
+        {
+            Ok(t) => t,
+            Err(MetaError::LeaseLost { reason, .. }) => {
+                return Err(busy(&topic.name, partition, reason));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut job = Job {
+            topic,
+            partition,
+            token,
+            renewed_ms: now,
+        };
+        let result = self.archive_files(&mut job, until).await;
+        if let Err(e) = jobs::release_lease(self.meta.as_ref(), &name, job.token).await {
+            debug!(error = %e, "lease release failed; it lapses on its own");
+        }
+        if matches!(
+            result,
+            Err(ArchiveError::Meta(
+                MetaError::Conflict { .. } | MetaError::LeaseLost { .. }
+            ))
+        ) {
+            add(&self.stats.conflicts, 1);
+        }
+        result
+    }
+
+    /// Renews the lease when a third of its lifetime has passed.
+    pub(crate) async fn renew(&self, job: &mut Job<'_>) -> Result<(), ArchiveError> {
+        let now = self.clock.now_ms();
+        if now - job.renewed_ms < self.ttl_ms() / 3 {
+            return Ok(());
+        }
+        let name = LeaseName {
+            job: ARCHIVE_JOB,
+            topic: &job.topic.name,
+            partition: job.partition,
+        };
+        job.token = jobs::acquire_lease(
+            self.meta.as_ref(),
+            &name,
+            self.config.node,
+            Some(job.token),
+            self.ttl_ms(),
+            now,
+        )
+        .await?;
+        job.renewed_ms = now;
+        Ok(())
+    }
+
+    async fn archive_files(
+        &self,
+        job: &mut Job<'_>,
+        until: Option<Offset>,
+    ) -> Result<PartitionArchiveReport, ArchiveError> {
+        let topic = job.topic;
+        let name = LeaseName {
+            job: ARCHIVE_JOB,
+            topic: &topic.name,
+            partition: job.partition,
+        };
+        let mut files_written = 0;
+        let archived_through = loop {
+            let page =
+                jobs::archive_files(self.meta.as_ref(), &topic.name, job.partition, Offset(0), 0)
+                    .await?;
+            let next = page.next_offset();
+            let plan = match page.pending {
+                // A file planned before a restart (or a lost lease): write that same key again.
+                Some(plan) if plan.first_offset == next => plan,
+                stale => {
+                    if let Some(stale) = stale {
+                        self.delete_quietly(&stale.key).await;
+                    }
+                    if until.is_some_and(|u| next >= u) || next >= page.high_watermark {
+                        break page.archived_through;
+                    }
+                    let Some(plan) = self
+                        .plan(
+                            topic,
+                            job.partition,
+                            next,
+                            page.high_watermark,
+                            until.is_some(),
+                        )
+                        .await?
+                    else {
+                        break page.archived_through;
+                    };
+                    self.renew(job).await?;
+                    jobs::plan_archive(
+                        self.meta.as_ref(),
+                        &name,
+                        topic.id,
+                        job.token,
+                        plan.clone(),
+                        self.clock.now_ms(),
+                    )
+                    .await?;
+                    plan
+                }
+            };
+            let file = self.write_file(job, &plan).await?;
+            self.renew(job).await?;
+            jobs::commit_archive(
+                self.meta.as_ref(),
+                &name,
+                topic.id,
+                job.token,
+                file.clone(),
+                self.clock.now_ms(),
+            )
+            .await?;
+            add(&self.stats.files, 1);
+            add(&self.stats.rows, file.rows);
+            add(&self.stats.raw_bytes, file.raw_bytes);
+            add(&self.stats.bytes, file.bytes);
+            add(&self.stats.misfits, file.projection_misfits);
+            files_written += 1;
+            info!(topic = %topic.name, partition = job.partition.0, key = %file.key, rows = file.rows, bytes = file.bytes, "archived");
+        };
+        Ok(PartitionArchiveReport {
+            partition: job.partition.0,
+            archived_through: archived_through.map(|o| o.0),
+            files_written,
+        })
+    }
+
+    async fn delete_quietly(&self, key: &str) {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => warn!(key, error = %e, "could not delete an abandoned archive file"),
+        }
+    }
+
+    /// Plans the next file from `next`: whole extents up to the topic's file size, cut where
+    /// record time enters a new hour. `None` when nothing is due yet (`force` writes whatever
+    /// is there).
+    async fn plan(
+        &self,
+        topic: &TopicInfo,
+        partition: PartitionId,
+        next: Offset,
+        high_watermark: Offset,
+        force: bool,
+    ) -> Result<Option<ArchivePlan>, ArchiveError> {
+        const HOUR_MS: i64 = 3_600_000;
+        let target = topic.config.archive_file_bytes.max(1);
+        let mut from = next;
+        let mut bytes = 0u64;
+        let mut last = None;
+        let mut first_ts = None;
+        let mut cut = false;
+        'pages: loop {
+            let page = self
+                .meta
+                .extents(&topic.name, partition, from, 1000)
+                .await?;
+            let full = page.extents.len() == 1000;
+            for e in page.extents.iter().filter(|e| e.last_offset >= next) {
+                match first_ts {
+                    None => first_ts = Some(e.min_timestamp),
+                    Some(ts) => {
+                        if e.min_timestamp.div_euclid(HOUR_MS) > ts.div_euclid(HOUR_MS)
+                            || bytes + e.len > target
+                        {
+                            cut = true;
+                            break 'pages;
+                        }
+                    }
+                }
+                bytes += e.len;
+                last = Some(e.last_offset);
+                if bytes >= target {
+                    cut = true;
+                    break 'pages;
+                }
+            }
+            match page.extents.last() {
+                Some(e) if full => from = e.last_offset.plus(1),
+                _ => break,
+            }
+        }
+        let now = self.clock.now_ms();
+        let last = match last {
+            Some(l) => l,
+            // Compaction removed every record left; the file records the span, empty.
+            None if next < high_watermark => Offset(high_watermark.0 - 1),
+            None => return Ok(None),
+        };
+        let first_ts = first_ts.unwrap_or(now);
+        let due = force || cut || now.saturating_sub(first_ts) >= topic.config.archive_interval_ms;
+        if !due {
+            return Ok(None);
+        }
+        Ok(Some(ArchivePlan {
+            key: archive_key(&topic.name, partition, next, last, first_ts),
+            first_offset: next,
+            last_offset: last,
+        }))
+    }
+
+    /// Sleeps so that archiving `input` bytes, started at `started`, stays within the
+    /// archiver's bandwidth.
+    pub(crate) async fn pace(&self, input: u64, started: std::time::Instant) {
+        if self.config.bytes_per_sec == 0 {
+            return;
+        }
+        let budget =
+            std::time::Duration::from_secs_f64(input as f64 / self.config.bytes_per_sec as f64);
+        if let Some(wait) = budget.checked_sub(started.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One background round: every partition of every archived topic, then the manifests
+    /// of the topics that changed.
+    pub async fn run_once(&self, cancel: &CancellationToken) -> Result<(), ArchiveError> {
+        for topic in self.meta.list_topics().await? {
+            if !topic.config.archive {
+                continue;
+            }
+            let mut changed = false;
+            for p in 0..topic.partitions {
+                if cancel.is_cancelled() {
+                    return Ok(());
+                }
+                match self.archive_partition(&topic, PartitionId(p), None).await {
+                    Ok(r) => changed |= r.files_written > 0,
+                    Err(ArchiveError::Busy { .. }) => {}
+                    Err(ArchiveError::Meta(MetaError::TopicNotFound { .. })) => break,
+                    Err(e) => {
+                        warn!(topic = %topic.name, partition = p, error = %e, "archiving failed; retrying at the next interval");
+                    }
+                }
+            }
+            if changed && let Err(e) = self.publish(&topic).await {
+                warn!(topic = %topic.name, error = %e, "publishing the archive manifest failed");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn busy(topic: &str, partition: PartitionId, holder: String) -> ArchiveError {
+    ArchiveError::Busy {
+        topic: topic.to_string(),
+        partition: partition.0,
+        holder,
+    }
+}
+
+/// Runs background passes every `interval` until `cancel`.
+pub async fn run(archiver: Arc<Archiver>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(archiver.config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = archiver.run_once(&cancel).await {
+            warn!(error = %e, "archiver pass failed; retrying at the next interval");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
