@@ -23,7 +23,7 @@ mod read;
 pub mod schema;
 mod write;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,11 +35,11 @@ use strata_cache::{ReadError, ReadPath};
 use strata_core::clock::Clock;
 use strata_core::ids::{NodeId, Offset, PartitionId};
 use strata_core::keys::archive_key;
-use strata_core::meta::jobs::{self, ARCHIVE_JOB, ArchivePlan, LeaseName, LeaseToken};
+use strata_core::meta::jobs::{self, ARCHIVE_JOB, ArchivePlan, ClaimError, JobLease, JobLeases};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 pub use manifest::{MANIFEST_VERSION, Manifest, ManifestFile};
 pub use read::ArchiveReader;
@@ -180,30 +180,17 @@ pub struct Archiver {
     clock: Arc<dyn Clock>,
     config: ArchiverConfig,
     stats: Arc<ArchiverStats>,
-    busy: Mutex<HashSet<(String, u32)>>,
-}
-
-/// Marks a partition busy on this node until dropped.
-struct BusyGuard<'a> {
-    set: &'a Mutex<HashSet<(String, u32)>>,
-    key: (String, u32),
-}
-
-impl Drop for BusyGuard<'_> {
-    fn drop(&mut self) {
-        self.set
-            .lock()
-            .expect("no panics while holding the lock")
-            .remove(&self.key);
-    }
+    leases: JobLeases,
+    publish_leases: JobLeases,
+    /// Per topic, what this node's last manifest listed.
+    published: Mutex<HashMap<String, manifest::Published>>,
 }
 
 /// The lease a partition job holds, renewed as it goes.
 pub(crate) struct Job<'a> {
     pub(crate) topic: &'a TopicInfo,
     pub(crate) partition: PartitionId,
-    pub(crate) token: LeaseToken,
-    pub(crate) renewed_ms: i64,
+    pub(crate) lease: JobLease<'a>,
 }
 
 impl Archiver {
@@ -215,6 +202,13 @@ impl Archiver {
         clock: Arc<dyn Clock>,
         config: ArchiverConfig,
     ) -> Self {
+        let leases = JobLeases::new(meta.clone(), ARCHIVE_JOB, config.node, config.lease_ttl);
+        let publish_leases = JobLeases::new(
+            meta.clone(),
+            manifest::PUBLISH_JOB,
+            config.node,
+            config.lease_ttl,
+        );
         Self {
             meta,
             store,
@@ -222,7 +216,9 @@ impl Archiver {
             clock,
             config,
             stats: Arc::new(ArchiverStats::default()),
-            busy: Mutex::new(HashSet::new()),
+            leases,
+            publish_leases,
+            published: Mutex::new(HashMap::new()),
         }
     }
 
@@ -249,51 +245,18 @@ impl Archiver {
                 topic: name.to_string(),
             });
         }
-        let now = self.clock.now_ms();
-        for p in 0..topic.partitions {
-            let partition = PartitionId(p);
-            if self.is_busy_here(name, partition) {
-                return Err(busy(name, partition, "another request on this node".into()));
-            }
-            if let Some(l) = jobs::lease(self.meta.as_ref(), ARCHIVE_JOB, name, partition).await?
-                && l.expires_ms >= now
-                && l.token.holder != self.config.node
-            {
-                return Err(busy(name, partition, format!("node {}", l.token.holder)));
-            }
-        }
+        self.leases
+            .check_idle(name, topic.partitions, self.clock.now_ms())
+            .await
+            .map_err(|e| claim_error(name, e))?;
         let partitions = self.meta.partitions(name).await?;
         let mut reports = Vec::with_capacity(partitions.len());
         for p in &partitions {
             let until = Some(p.high_watermark);
             reports.push(self.archive_partition(&topic, p.partition, until).await?);
         }
-        self.publish(&topic).await?;
+        self.publish(&topic, true).await?;
         Ok(reports)
-    }
-
-    fn is_busy_here(&self, topic: &str, partition: PartitionId) -> bool {
-        self.busy
-            .lock()
-            .expect("no panics while holding the lock")
-            .contains(&(topic.to_string(), partition.0))
-    }
-
-    fn mark_busy(&self, topic: &str, partition: PartitionId) -> Option<BusyGuard<'_>> {
-        let key = (topic.to_string(), partition.0);
-        let fresh = self
-            .busy
-            .lock()
-            .expect("no panics while holding the lock")
-            .insert(key.clone());
-        fresh.then_some(BusyGuard {
-            set: &self.busy,
-            key,
-        })
-    }
-
-    fn ttl_ms(&self) -> i64 {
-        self.config.lease_ttl.as_millis() as i64
     }
 
     /// Archives one partition under its lease: with `until`, every offset below it (files
@@ -304,45 +267,18 @@ impl Archiver {
         partition: PartitionId,
         until: Option<Offset>,
     ) -> Result<PartitionArchiveReport, ArchiveError> {
-        let Some(_guard) = self.mark_busy(&topic.name, partition) else {
-            return Err(busy(
-                &topic.name,
-                partition,
-                "another request on this node".into(),
-            ));
-        };
-        let name = LeaseName {
-            job: ARCHIVE_JOB,
-            topic: &topic.name,
-            partition,
-        };
-        let now = self.clock.now_ms();
-        let token = match jobs::acquire_lease(
-            self.meta.as_ref(),
-            &name,
-            self.config.node,
-            None,
-            self.ttl_ms(),
-            now,
-        )
-        .await
-        {
-            Ok(t) => t,
-            Err(MetaError::LeaseLost { reason, .. }) => {
-                return Err(busy(&topic.name, partition, reason));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let lease = self
+            .leases
+            .claim(&topic.name, partition, self.clock.now_ms())
+            .await
+            .map_err(|e| claim_error(&topic.name, e))?;
         let mut job = Job {
             topic,
             partition,
-            token,
-            renewed_ms: now,
+            lease,
         };
         let result = self.archive_files(&mut job, until).await;
-        if let Err(e) = jobs::release_lease(self.meta.as_ref(), &name, job.token).await {
-            debug!(error = %e, "lease release failed; it lapses on its own");
-        }
+        job.lease.release().await;
         if matches!(
             result,
             Err(ArchiveError::Meta(
@@ -354,28 +290,9 @@ impl Archiver {
         result
     }
 
-    /// Renews the lease when a third of its lifetime has passed.
+    /// Renews the job's lease when due.
     pub(crate) async fn renew(&self, job: &mut Job<'_>) -> Result<(), ArchiveError> {
-        let now = self.clock.now_ms();
-        if now - job.renewed_ms < self.ttl_ms() / 3 {
-            return Ok(());
-        }
-        let name = LeaseName {
-            job: ARCHIVE_JOB,
-            topic: &job.topic.name,
-            partition: job.partition,
-        };
-        job.token = jobs::acquire_lease(
-            self.meta.as_ref(),
-            &name,
-            self.config.node,
-            Some(job.token),
-            self.ttl_ms(),
-            now,
-        )
-        .await?;
-        job.renewed_ms = now;
-        Ok(())
+        Ok(job.lease.renew(self.clock.now_ms()).await?)
     }
 
     async fn archive_files(
@@ -384,11 +301,6 @@ impl Archiver {
         until: Option<Offset>,
     ) -> Result<PartitionArchiveReport, ArchiveError> {
         let topic = job.topic;
-        let name = LeaseName {
-            job: ARCHIVE_JOB,
-            topic: &topic.name,
-            partition: job.partition,
-        };
         let mut files_written = 0;
         let archived_through = loop {
             let page =
@@ -420,9 +332,9 @@ impl Archiver {
                     self.renew(job).await?;
                     jobs::plan_archive(
                         self.meta.as_ref(),
-                        &name,
+                        &job.lease.name(),
                         topic.id,
-                        job.token,
+                        job.lease.token(),
                         plan.clone(),
                         self.clock.now_ms(),
                     )
@@ -434,9 +346,9 @@ impl Archiver {
             self.renew(job).await?;
             jobs::commit_archive(
                 self.meta.as_ref(),
-                &name,
+                &job.lease.name(),
                 topic.id,
-                job.token,
+                job.lease.token(),
                 file.clone(),
                 self.clock.now_ms(),
             )
@@ -530,19 +442,6 @@ impl Archiver {
         }))
     }
 
-    /// Sleeps so that archiving `input` bytes, started at `started`, stays within the
-    /// archiver's bandwidth.
-    pub(crate) async fn pace(&self, input: u64, started: std::time::Instant) {
-        if self.config.bytes_per_sec == 0 {
-            return;
-        }
-        let budget =
-            std::time::Duration::from_secs_f64(input as f64 / self.config.bytes_per_sec as f64);
-        if let Some(wait) = budget.checked_sub(started.elapsed()) {
-            tokio::time::sleep(wait).await;
-        }
-    }
-
     /// One background round: every partition of every archived topic, then the manifests
     /// of the topics that changed.
     pub async fn run_once(&self, cancel: &CancellationToken) -> Result<(), ArchiveError> {
@@ -550,21 +449,28 @@ impl Archiver {
             if !topic.config.archive {
                 continue;
             }
-            let mut changed = false;
             for p in 0..topic.partitions {
                 if cancel.is_cancelled() {
                     return Ok(());
                 }
                 match self.archive_partition(&topic, PartitionId(p), None).await {
-                    Ok(r) => changed |= r.files_written > 0,
-                    Err(ArchiveError::Busy { .. }) => {}
+                    Ok(_) | Err(ArchiveError::Busy { .. }) => {}
                     Err(ArchiveError::Meta(MetaError::TopicNotFound { .. })) => break,
                     Err(e) => {
                         warn!(topic = %topic.name, partition = p, error = %e, "archiving failed; retrying at the next interval");
                     }
                 }
             }
-            if changed && let Err(e) = self.publish(&topic).await {
+            // Publish whenever the quorum holds more than this node's last manifest listed
+            // (files committed here or elsewhere, or a publish that was skipped or failed).
+            let archived: Vec<Option<Offset>> = match self.meta.partitions(&topic.name).await {
+                Ok(parts) => parts.iter().map(|p| p.archived_through).collect(),
+                Err(MetaError::TopicNotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if self.manifest_behind(&topic, &archived)
+                && let Err(e) = self.publish(&topic, false).await
+            {
                 warn!(topic = %topic.name, error = %e, "publishing the archive manifest failed");
             }
         }
@@ -572,11 +478,14 @@ impl Archiver {
     }
 }
 
-fn busy(topic: &str, partition: PartitionId, holder: String) -> ArchiveError {
-    ArchiveError::Busy {
-        topic: topic.to_string(),
-        partition: partition.0,
-        holder,
+fn claim_error(topic: &str, e: ClaimError) -> ArchiveError {
+    match e {
+        ClaimError::Busy { partition, holder } => ArchiveError::Busy {
+            topic: topic.to_string(),
+            partition: partition.0,
+            holder,
+        },
+        ClaimError::Meta(e) => e.into(),
     }
 }
 

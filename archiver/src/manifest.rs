@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use strata_core::ids::{Offset, PartitionId};
 use strata_core::keys::archive_topic_prefix;
 use strata_core::meta::TopicInfo;
-use strata_core::meta::jobs::{self, ArchiveFile, LeaseName};
+use strata_core::meta::jobs::{self, ArchiveFile, ClaimError};
 use tracing::debug;
 
 use crate::schema::FORMAT_VERSION;
@@ -20,8 +20,9 @@ use crate::{ArchiveError, Archiver};
 /// Version of the manifest's own layout.
 pub const MANIFEST_VERSION: u32 = 1;
 
-/// Lease name of the job that publishes a topic's manifest and table metadata.
-const PUBLISH_JOB: &str = "archive-publish";
+/// Lease name of the job that publishes a topic's manifest and table metadata (taken on
+/// partition 0 for the whole topic).
+pub(crate) const PUBLISH_JOB: &str = "archive-publish";
 
 /// One file in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,45 +142,74 @@ impl Archiver {
     }
 
     /// Rewrites a topic's manifest (and table metadata) from the quorum, under the topic's
-    /// publish lease. A publish already running elsewhere makes this a no-op: it will list
-    /// the same files or more.
-    pub async fn publish(&self, topic: &TopicInfo) -> Result<(), ArchiveError> {
-        let name = LeaseName {
-            job: PUBLISH_JOB,
-            topic: &topic.name,
-            partition: PartitionId(0),
-        };
-        let token = match jobs::acquire_lease(
-            self.meta.as_ref(),
-            &name,
-            self.config.node,
-            None,
-            self.ttl_ms(),
-            self.clock.now_ms(),
-        )
-        .await
-        {
-            Ok(t) => t,
-            Err(strata_core::meta::MetaError::LeaseLost { reason, .. }) => {
-                debug!(topic = %topic.name, reason, "another node publishes the manifest");
-                return Ok(());
+    /// publish lease. Returns whether it did: with `wait`, it waits for a publish running
+    /// elsewhere to end (up to a lease lifetime); without, it leaves the topic to the next
+    /// background pass, which publishes again until the manifest matches the quorum.
+    pub async fn publish(&self, topic: &TopicInfo, wait: bool) -> Result<bool, ArchiveError> {
+        let deadline = tokio::time::Instant::now() + self.config.lease_ttl;
+        let lease = loop {
+            match self
+                .publish_leases
+                .claim(&topic.name, PartitionId(0), self.clock.now_ms())
+                .await
+            {
+                Ok(lease) => break lease,
+                Err(ClaimError::Busy { holder, .. }) => {
+                    if !wait || tokio::time::Instant::now() >= deadline {
+                        debug!(topic = %topic.name, holder, "another publish of the manifest is running");
+                        return Ok(false);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(ClaimError::Meta(e)) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         };
         let result = self.write_manifest(topic).await;
-        if let Err(e) = jobs::release_lease(self.meta.as_ref(), &name, token).await {
-            debug!(error = %e, "lease release failed; it lapses on its own");
-        }
-        result
+        lease.release().await;
+        let published = result?;
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(topic.name.clone(), published);
+        Ok(true)
     }
 
-    async fn write_manifest(&self, topic: &TopicInfo) -> Result<(), ArchiveError> {
+    /// Writes the manifest and table metadata; returns the archived-through offsets they list.
+    async fn write_manifest(&self, topic: &TopicInfo) -> Result<Published, ArchiveError> {
         let manifest = self.manifest(topic).await?;
         let body = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
         let key = format!("{}_manifest.json", archive_topic_prefix(&topic.name));
         self.store
             .put(&Path::from(key), PutPayload::from(body))
             .await?;
-        crate::iceberg::publish(self, topic, &manifest).await
+        crate::iceberg::publish(self, topic, &manifest).await?;
+        Ok(published(topic, &manifest))
+    }
+
+    /// Whether the topic's manifest as this node last wrote it lists less than the quorum
+    /// holds (`archived_through` per partition, from the quorum).
+    pub(crate) fn manifest_behind(&self, topic: &TopicInfo, archived: &[Option<Offset>]) -> bool {
+        let published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        published
+            .get(&topic.name)
+            .is_none_or(|p| p.id != topic.id || p.archived_through != archived)
+    }
+}
+
+/// What a node last published for a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Published {
+    id: strata_core::ids::TopicId,
+    archived_through: Vec<Option<Offset>>,
+}
+
+fn published(topic: &TopicInfo, manifest: &Manifest) -> Published {
+    Published {
+        id: topic.id,
+        archived_through: manifest
+            .partitions
+            .iter()
+            .map(|p| p.archived_through.map(Offset))
+            .collect(),
     }
 }

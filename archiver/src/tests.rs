@@ -11,7 +11,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use strata_cache::{BlockCache, FetchOptions, StartAt};
 use strata_core::clock::ManualClock;
-use strata_core::meta::jobs::COMPACT_JOB;
+use strata_core::meta::jobs::{COMPACT_JOB, LeaseName};
 use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::record::{Header, Record, StoredRecord};
 use strata_core::testing::flush_object;
@@ -272,9 +272,10 @@ async fn files_wait_for_size_hour_or_interval_in_the_background() {
     let cancel = CancellationToken::new();
     f.ship(&[0], 0, 10, T0).await;
     archiver.run_once(&cancel).await.expect("runs");
-    assert!(
-        f.archive_keys().await.is_empty(),
-        "not due: young and small"
+    assert_eq!(
+        f.archive_keys().await,
+        BTreeSet::from(["archive/t/_manifest.json".to_string()]),
+        "not due: young and small (the manifest lists no file yet)"
     );
 
     // Record time enters the next hour: the first hour's file is due.
@@ -420,6 +421,53 @@ async fn another_nodes_live_lease_makes_a_forced_run_busy() {
         .archive_topic("t")
         .await
         .expect("the lease lapsed");
+}
+
+#[tokio::test]
+async fn a_publish_skipped_for_another_holder_is_done_by_the_next_pass() {
+    let mut f = Fixture::new(1, &[("archive.interval.ms", "60000")]).await;
+    f.ship(&[0], 0, 5, T0).await;
+    f.clock.advance(2 * MINUTE);
+    let name = LeaseName {
+        job: manifest::PUBLISH_JOB,
+        topic: "t",
+        partition: PartitionId(0),
+    };
+    jobs::acquire_lease(
+        f.meta.as_ref(),
+        &name,
+        NodeId(2),
+        None,
+        60_000,
+        f.clock.now_ms(),
+    )
+    .await
+    .expect("lease");
+    let archiver = f.archiver(1);
+    let cancel = CancellationToken::new();
+    archiver.run_once(&cancel).await.expect("runs");
+    assert_eq!(
+        f.meta.partitions("t").await.expect("topic")[0].archived_through,
+        Some(Offset(4))
+    );
+    assert!(
+        !f.archive_keys().await.contains("archive/t/_manifest.json"),
+        "node 2 holds the publish lease"
+    );
+    f.clock.advance(61_000);
+    archiver.run_once(&cancel).await.expect("runs");
+    let manifest: Manifest = serde_json::from_slice(
+        &f.store
+            .get(&Path::from("archive/t/_manifest.json"))
+            .await
+            .expect("published")
+            .bytes()
+            .await
+            .expect("reads"),
+    )
+    .expect("parses");
+    assert_eq!(manifest.files.len(), 1);
+    assert_eq!(manifest.files[0].last_offset, 4);
 }
 
 #[tokio::test]

@@ -108,7 +108,8 @@ impl Archiver {
             }
             cursor = page.next_offset;
             self.renew(job).await?;
-            self.pace(rows.stats.raw_bytes, started).await;
+            strata_core::meta::jobs::pace(self.config.bytes_per_sec, rows.stats.raw_bytes, started)
+                .await;
         }
         if rows.pending() > 0 {
             writer.write(&rows.finish()).await?;

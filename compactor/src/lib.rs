@@ -20,7 +20,6 @@ mod gc;
 mod rewrite;
 pub mod rules;
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,7 +28,7 @@ use object_store::ObjectStore;
 use serde::Serialize;
 use strata_core::clock::Clock;
 use strata_core::ids::{NodeId, Offset, PartitionId};
-use strata_core::meta::jobs::{self, COMPACT_JOB, LeaseName, LeaseToken};
+use strata_core::meta::jobs::{self, COMPACT_JOB, ClaimError, JobLease, JobLeases};
 use strata_core::meta::{Extent, MetaError, MetaStore, TopicInfo};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
@@ -224,23 +223,8 @@ pub struct Compactor {
     clock: Arc<dyn Clock>,
     config: CompactorConfig,
     stats: Arc<CompactorStats>,
-    busy: Mutex<HashSet<(String, u32)>>,
+    leases: JobLeases,
     last_orphan_scan: Mutex<Option<i64>>,
-}
-
-/// Marks a partition busy on this node until dropped.
-struct BusyGuard<'a> {
-    set: &'a Mutex<HashSet<(String, u32)>>,
-    key: (String, u32),
-}
-
-impl Drop for BusyGuard<'_> {
-    fn drop(&mut self) {
-        self.set
-            .lock()
-            .expect("no panics while holding the lock")
-            .remove(&self.key);
-    }
 }
 
 /// A partition's state as a pass sees it.
@@ -256,8 +240,7 @@ struct Loaded {
 struct Job<'a> {
     topic: &'a TopicInfo,
     partition: PartitionId,
-    token: LeaseToken,
-    renewed_ms: i64,
+    lease: JobLease<'a>,
     objects: u32,
 }
 
@@ -269,13 +252,14 @@ impl Compactor {
         clock: Arc<dyn Clock>,
         config: CompactorConfig,
     ) -> Self {
+        let leases = JobLeases::new(meta.clone(), COMPACT_JOB, config.node, config.lease_ttl);
         Self {
             meta,
             store,
             clock,
             config,
             stats: Arc::new(CompactorStats::default()),
-            busy: Mutex::new(HashSet::new()),
+            leases,
             last_orphan_scan: Mutex::new(None),
         }
     }
@@ -296,19 +280,10 @@ impl Compactor {
     /// worked elsewhere.
     pub async fn compact_topic(&self, name: &str) -> Result<Vec<PartitionReport>, CompactError> {
         let topic = self.meta.topic(name).await?;
-        let now = self.clock.now_ms();
-        for p in 0..topic.partitions {
-            let partition = PartitionId(p);
-            if self.is_busy_here(name, partition) {
-                return Err(busy(name, partition, "another request on this node".into()));
-            }
-            if let Some(l) = jobs::lease(self.meta.as_ref(), COMPACT_JOB, name, partition).await?
-                && l.expires_ms >= now
-                && l.token.holder != self.config.node
-            {
-                return Err(busy(name, partition, format!("node {}", l.token.holder)));
-            }
-        }
+        self.leases
+            .check_idle(name, topic.partitions, self.clock.now_ms())
+            .await
+            .map_err(|e| claim_error(name, e))?;
         let mut reports = Vec::with_capacity(topic.partitions as usize);
         for p in 0..topic.partitions {
             reports.push(self.compact_partition(&topic, PartitionId(p), true).await?);
@@ -317,26 +292,6 @@ impl Compactor {
             warn!(error = %e, "garbage collection after an on-demand pass failed");
         }
         Ok(reports)
-    }
-
-    fn is_busy_here(&self, topic: &str, partition: PartitionId) -> bool {
-        self.busy
-            .lock()
-            .expect("no panics while holding the lock")
-            .contains(&(topic.to_string(), partition.0))
-    }
-
-    fn mark_busy(&self, topic: &str, partition: PartitionId) -> Option<BusyGuard<'_>> {
-        let key = (topic.to_string(), partition.0);
-        let fresh = self
-            .busy
-            .lock()
-            .expect("no panics while holding the lock")
-            .insert(key.clone());
-        fresh.then_some(BusyGuard {
-            set: &self.busy,
-            key,
-        })
     }
 
     /// Runs one pass over a partition under its lease. `force` merges every run of small
@@ -348,46 +303,19 @@ impl Compactor {
         partition: PartitionId,
         force: bool,
     ) -> Result<PartitionReport, CompactError> {
-        let Some(_guard) = self.mark_busy(&topic.name, partition) else {
-            return Err(busy(
-                &topic.name,
-                partition,
-                "another request on this node".into(),
-            ));
-        };
-        let name = LeaseName {
-            job: COMPACT_JOB,
-            topic: &topic.name,
-            partition,
-        };
-        let now = self.clock.now_ms();
-        let token = match jobs::acquire_lease(
-            self.meta.as_ref(),
-            &name,
-            self.config.node,
-            None,
-            self.ttl_ms(),
-            now,
-        )
-        .await
-        {
-            Ok(t) => t,
-            Err(MetaError::LeaseLost { reason, .. }) => {
-                return Err(busy(&topic.name, partition, reason));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let lease = self
+            .leases
+            .claim(&topic.name, partition, self.clock.now_ms())
+            .await
+            .map_err(|e| claim_error(&topic.name, e))?;
         let mut job = Job {
             topic,
             partition,
-            token,
-            renewed_ms: now,
+            lease,
             objects: 0,
         };
         let result = self.pass(&mut job, force).await;
-        if let Err(e) = jobs::release_lease(self.meta.as_ref(), &name, job.token).await {
-            debug!(error = %e, "lease release failed; it lapses on its own");
-        }
+        job.lease.release().await;
         if matches!(
             result,
             Err(CompactError::Meta(
@@ -399,32 +327,9 @@ impl Compactor {
         result
     }
 
-    fn ttl_ms(&self) -> i64 {
-        self.config.lease_ttl.as_millis() as i64
-    }
-
-    /// Renews the lease when a third of its lifetime has passed.
+    /// Renews the job's lease when due.
     async fn renew(&self, job: &mut Job<'_>) -> Result<(), CompactError> {
-        let now = self.clock.now_ms();
-        if now - job.renewed_ms < self.ttl_ms() / 3 {
-            return Ok(());
-        }
-        let name = LeaseName {
-            job: COMPACT_JOB,
-            topic: &job.topic.name,
-            partition: job.partition,
-        };
-        job.token = jobs::acquire_lease(
-            self.meta.as_ref(),
-            &name,
-            self.config.node,
-            Some(job.token),
-            self.ttl_ms(),
-            now,
-        )
-        .await?;
-        job.renewed_ms = now;
-        Ok(())
+        Ok(job.lease.renew(self.clock.now_ms()).await?)
     }
 
     async fn load(&self, topic: &TopicInfo, partition: PartitionId) -> Result<Loaded, MetaError> {
@@ -491,7 +396,7 @@ impl Compactor {
                 &topic.name,
                 topic.id,
                 job.partition,
-                job.token,
+                job.lease.token(),
                 start,
                 self.clock.now_ms(),
             )
@@ -544,11 +449,14 @@ impl Compactor {
     }
 }
 
-fn busy(topic: &str, partition: PartitionId, holder: String) -> CompactError {
-    CompactError::Busy {
-        topic: topic.to_string(),
-        partition: partition.0,
-        holder,
+fn claim_error(topic: &str, e: ClaimError) -> CompactError {
+    match e {
+        ClaimError::Busy { partition, holder } => CompactError::Busy {
+            topic: topic.to_string(),
+            partition: partition.0,
+            holder,
+        },
+        ClaimError::Meta(e) => e.into(),
     }
 }
 

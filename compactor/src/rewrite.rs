@@ -86,19 +86,6 @@ async fn read_extent(
 }
 
 impl Compactor {
-    /// Sleeps so that rewriting `input` bytes, started at `started`, stays within the
-    /// compactor's bandwidth (`bytes_per_sec`, 0 for unlimited).
-    async fn pace(&self, input: u64, started: std::time::Instant) {
-        if self.config.bytes_per_sec == 0 {
-            return;
-        }
-        let budget =
-            std::time::Duration::from_secs_f64(input as f64 / self.config.bytes_per_sec as f64);
-        if let Some(wait) = budget.checked_sub(started.elapsed()) {
-            tokio::time::sleep(wait).await;
-        }
-    }
-
     /// Reads the extents of `run` in order, a few at a time.
     fn read_run(
         &self,
@@ -199,7 +186,7 @@ impl Compactor {
         let input: u64 = run.iter().map(|e| e.len).sum();
         let mut builder = ObjectBuilder::new(
             self.config.node,
-            job.token.epoch,
+            job.lease.token().epoch,
             self.clock.now_ms(),
             input as usize,
         );
@@ -239,7 +226,7 @@ impl Compactor {
                 job.partition,
                 first,
                 last,
-                job.token.epoch,
+                job.lease.token().epoch,
                 job.objects,
             );
             job.objects += 1;
@@ -269,7 +256,7 @@ impl Compactor {
             topic: topic.name.clone(),
             topic_id: topic.id,
             partition: job.partition,
-            lease: job.token,
+            lease: job.lease.token(),
             replaced: run.iter().map(ExtentRef::from).collect(),
             extents,
             objects,
@@ -285,7 +272,7 @@ impl Compactor {
                 e => CompactError::Meta(e),
             })?;
         CompactorStats::add(&self.stats.bytes_merged, input);
-        self.pace(input, started).await;
+        jobs::pace(self.config.bytes_per_sec, input, started).await;
         CompactorStats::add(&self.stats.records_removed, removed);
         debug!(topic = %topic.name, partition = job.partition.0, extents = run.len(), input, removed, "rewrote a run");
         Ok((removed, true))

@@ -13,6 +13,7 @@ use strata_core::clock::ManualClock;
 use strata_core::ids::FlushSeq;
 use strata_core::keys::segment_key;
 use strata_core::meta::ObjectCommit;
+use strata_core::meta::jobs::LeaseName;
 use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::object::decode_section;
 use strata_core::record::{Record, StoredRecord};

@@ -402,3 +402,206 @@ pub async fn commit_archive(
     };
     meta.execute(cmd).await.map(|_| ())
 }
+
+/// Why a partition job could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// Another node holds the partition's lease, or another task on this node works it.
+    #[error("partition {partition} is already being worked ({holder})")]
+    Busy {
+        /// The partition.
+        partition: PartitionId,
+        /// Who works it, for the message.
+        holder: String,
+    },
+    /// The quorum refused or could not be reached.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+}
+
+/// The partitions one kind of background job (compaction, archiving) works on this node, and
+/// the leases it takes in the quorum: a partition is worked by one task of one node at a time.
+#[derive(Debug)]
+pub struct JobLeases {
+    meta: std::sync::Arc<dyn MetaStore>,
+    job: &'static str,
+    node: NodeId,
+    ttl_ms: i64,
+    busy: std::sync::Mutex<std::collections::HashSet<(String, PartitionId)>>,
+}
+
+impl JobLeases {
+    /// Leases of `job` held by `node`, each granted for `ttl`.
+    pub fn new(
+        meta: std::sync::Arc<dyn MetaStore>,
+        job: &'static str,
+        node: NodeId,
+        ttl: std::time::Duration,
+    ) -> Self {
+        Self {
+            meta,
+            job,
+            node,
+            ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
+            busy: std::sync::Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    fn busy_set(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, PartitionId)>> {
+        // The set is only inserted into and removed from; a panic elsewhere cannot leave it
+        // half-changed, so a poisoned lock is still good.
+        self.busy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fails with [`ClaimError::Busy`] if any of the topic's partitions is worked on this node
+    /// or leased by another one at `now_ms`: an on-demand run checks first, so it refuses
+    /// before it changes anything.
+    pub async fn check_idle(
+        &self,
+        topic: &str,
+        partitions: u32,
+        now_ms: i64,
+    ) -> Result<(), ClaimError> {
+        for p in 0..partitions {
+            let partition = PartitionId(p);
+            if self.busy_set().contains(&(topic.to_string(), partition)) {
+                return Err(ClaimError::Busy {
+                    partition,
+                    holder: "another request on this node".into(),
+                });
+            }
+            if let Some(l) = lease(self.meta.as_ref(), self.job, topic, partition).await?
+                && l.expires_ms >= now_ms
+                && l.token.holder != self.node
+            {
+                return Err(ClaimError::Busy {
+                    partition,
+                    holder: format!("node {}", l.token.holder),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks a partition worked on this node and takes its lease in the quorum. The claim
+    /// ends when the returned [`JobLease`] is released (or dropped: the lease then lapses).
+    pub async fn claim(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        now_ms: i64,
+    ) -> Result<JobLease<'_>, ClaimError> {
+        let key = (topic.to_string(), partition);
+        if !self.busy_set().insert(key.clone()) {
+            return Err(ClaimError::Busy {
+                partition,
+                holder: "another request on this node".into(),
+            });
+        }
+        let name = LeaseName {
+            job: self.job,
+            topic,
+            partition,
+        };
+        let acquired = acquire_lease(
+            self.meta.as_ref(),
+            &name,
+            self.node,
+            None,
+            self.ttl_ms,
+            now_ms,
+        )
+        .await;
+        match acquired {
+            Ok(token) => Ok(JobLease {
+                leases: self,
+                key,
+                token,
+                renewed_ms: now_ms,
+            }),
+            Err(e) => {
+                self.busy_set().remove(&key);
+                Err(match e {
+                    MetaError::LeaseLost { reason, .. } => ClaimError::Busy {
+                        partition,
+                        holder: reason,
+                    },
+                    e => e.into(),
+                })
+            }
+        }
+    }
+}
+
+/// A partition claimed by a job: its lease in the quorum, renewed as the job goes.
+#[derive(Debug)]
+pub struct JobLease<'a> {
+    leases: &'a JobLeases,
+    key: (String, PartitionId),
+    token: LeaseToken,
+    renewed_ms: i64,
+}
+
+impl JobLease<'_> {
+    /// The lease's name.
+    pub fn name(&self) -> LeaseName<'_> {
+        LeaseName {
+            job: self.leases.job,
+            topic: &self.key.0,
+            partition: self.key.1,
+        }
+    }
+
+    /// Proof of holding the lease, for the quorum commands the job sends.
+    pub fn token(&self) -> LeaseToken {
+        self.token
+    }
+
+    /// Renews the lease once a third of its lifetime has passed since the last renewal.
+    pub async fn renew(&mut self, now_ms: i64) -> Result<(), MetaError> {
+        if now_ms - self.renewed_ms < self.leases.ttl_ms / 3 {
+            return Ok(());
+        }
+        let name = self.name();
+        let token = acquire_lease(
+            self.leases.meta.as_ref(),
+            &name,
+            self.leases.node,
+            Some(self.token),
+            self.leases.ttl_ms,
+            now_ms,
+        )
+        .await?;
+        self.token = token;
+        self.renewed_ms = now_ms;
+        Ok(())
+    }
+
+    /// Gives the lease back at once (otherwise it lapses after its lifetime).
+    pub async fn release(self) {
+        let name = self.name();
+        if let Err(e) = release_lease(self.leases.meta.as_ref(), &name, self.token).await {
+            tracing::debug!(error = %e, "lease release failed; it lapses on its own");
+        }
+    }
+}
+
+impl Drop for JobLease<'_> {
+    fn drop(&mut self) {
+        self.leases.busy_set().remove(&self.key);
+    }
+}
+
+/// Sleeps so that a job that has processed `bytes` since `started` stays within
+/// `bytes_per_sec` (0: unlimited), leaving the disk, network and cores to ingest.
+pub async fn pace(bytes_per_sec: u64, bytes: u64, started: std::time::Instant) {
+    if bytes_per_sec == 0 {
+        return;
+    }
+    let budget = std::time::Duration::from_secs_f64(bytes as f64 / bytes_per_sec as f64);
+    if let Some(wait) = budget.checked_sub(started.elapsed()) {
+        tokio::time::sleep(wait).await;
+    }
+}
