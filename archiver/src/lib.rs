@@ -17,7 +17,8 @@
 //! A restarted archiver finds its plan and writes the same key again, so a range is never
 //! archived twice under two names, and the manifest lists committed files only.
 
-mod iceberg;
+mod avro;
+pub mod iceberg;
 mod manifest;
 mod read;
 pub mod schema;
@@ -59,6 +60,9 @@ pub struct ArchiverConfig {
     pub bytes_per_sec: u64,
     /// Lease lifetime; renewed while a file is written.
     pub lease_ttl: Duration,
+    /// The bucket root as engines reach it (`s3://bucket/prefix`, `file:///path`): the
+    /// Iceberg metadata names files by absolute URI.
+    pub location: String,
 }
 
 impl ArchiverConfig {
@@ -71,6 +75,7 @@ impl ArchiverConfig {
             zstd_level: 3,
             bytes_per_sec: 64 * 1024 * 1024,
             lease_ttl: Duration::from_secs(60),
+            location: "memory://".into(),
         }
     }
 }

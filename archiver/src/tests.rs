@@ -135,9 +135,18 @@ impl Fixture {
         }
     }
 
+    /// Keys under `archive/`, without the Iceberg metadata.
     async fn archive_keys(&self) -> BTreeSet<String> {
+        self.keys_under("archive")
+            .await
+            .into_iter()
+            .filter(|k| !k.contains("/_iceberg/"))
+            .collect()
+    }
+
+    async fn keys_under(&self, prefix: &str) -> BTreeSet<String> {
         self.store
-            .list(Some(&Path::from("archive")))
+            .list(Some(&Path::from(prefix)))
             .map_ok(|m| m.location.to_string())
             .try_collect()
             .await
@@ -483,4 +492,89 @@ async fn topics_without_archive_are_refused() {
         .await
         .expect_err("refused");
     assert!(matches!(e, ArchiveError::NotArchived { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn iceberg_snapshots_append_files_and_old_metadata_is_deleted() {
+    let mut f = Fixture::new(2, &[]).await;
+    let archiver = f.archiver(1);
+    let rounds = iceberg::KEEP_SNAPSHOTS as i64 + 3;
+    for round in 0..rounds {
+        f.ship(&[0, 1], round * 5, 5, T0 + round).await;
+        archiver.archive_topic("t").await.expect("archives");
+    }
+    let prefix = iceberg::metadata_prefix("t");
+    let text = |key: String| {
+        let store = f.store.clone();
+        async move {
+            let bytes = store
+                .get(&Path::from(key))
+                .await
+                .expect("exists")
+                .bytes()
+                .await
+                .expect("reads");
+            String::from_utf8(bytes.to_vec()).expect("utf-8")
+        }
+    };
+    let version: u64 = text(format!("{prefix}version-hint.text"))
+        .await
+        .parse()
+        .expect("a number");
+    assert_eq!(
+        version, rounds as u64,
+        "one snapshot per publish with new files"
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_str(&text(format!("{prefix}v{version}.metadata.json")).await)
+            .expect("json");
+    assert_eq!(metadata["format-version"], 2);
+    assert_eq!(metadata["current-snapshot-id"], rounds);
+    assert_eq!(metadata["last-sequence-number"], rounds);
+    let snapshots = metadata["snapshots"].as_array().expect("snapshots");
+    assert_eq!(snapshots.len(), iceberg::KEEP_SNAPSHOTS);
+    let current = snapshots.last().expect("current");
+    assert_eq!(current["summary"]["added-data-files"], "2");
+    assert_eq!(
+        current["summary"]["total-data-files"],
+        (2 * rounds).to_string()
+    );
+    assert_eq!(
+        current["summary"]["total-records"],
+        (10 * rounds).to_string()
+    );
+    // One partial manifest per partition, holding every file with the snapshots that added
+    // them.
+    let manifests: serde_json::Value = serde_json::from_str(
+        metadata["properties"]["strata.manifests"]
+            .as_str()
+            .expect("property"),
+    )
+    .expect("json");
+    let manifests = manifests.as_array().expect("list");
+    assert_eq!(manifests.len(), 2);
+    for m in manifests {
+        assert_eq!(m["files"], rounds);
+        assert_eq!(m["runs"].as_array().expect("runs").len(), rounds as usize);
+    }
+    // Expired snapshots' manifest lists, replaced manifests and metadata files are gone.
+    let keys = f.keys_under(&prefix).await;
+    let count = |p: &str, s: &str| {
+        keys.iter()
+            .filter(|k| k[prefix.len()..].starts_with(p) && k.ends_with(s))
+            .count()
+    };
+    assert_eq!(count("snap-", ".avro"), iceberg::KEEP_SNAPSHOTS);
+    assert_eq!(count("v", ".metadata.json"), iceberg::KEEP_SNAPSHOTS + 1);
+    assert_eq!(
+        count(&format!("{}-p", f.topic.id.0), ".avro"),
+        2 * iceberg::KEEP_SNAPSHOTS,
+        "each kept snapshot's two partition manifests: {keys:?}"
+    );
+    // Nothing new: no new snapshot.
+    archiver.archive_topic("t").await.expect("archives");
+    assert_eq!(
+        text(format!("{prefix}version-hint.text")).await,
+        rounds.to_string()
+    );
 }

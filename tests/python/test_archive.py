@@ -363,3 +363,40 @@ def test_topic_view_shows_no_archive_lag(strata, archived):
         assert p["archive"]["lag"] == 0, p
         assert p["archive"]["archived_through"] == RECORDS // PARTITIONS - 1
         assert p["archive"]["files"] >= 1
+
+
+def test_pyiceberg_loads_the_archive_as_an_iceberg_table(s3, archived):
+    from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual
+    from pyiceberg.table import StaticTable
+
+    fs = s3fs(s3)
+    metadata = f"{archive_path()}/_iceberg/metadata"
+    with fs.open_input_stream(f"{metadata}/version-hint.text") as f:
+        version = int(f.read().decode().strip())
+    table = StaticTable.from_metadata(
+        f"s3://{metadata}/v{version}.metadata.json",
+        properties={
+            "s3.endpoint": s3,
+            "s3.access-key-id": "test",
+            "s3.secret-access-key": "test",
+            "s3.region": "us-east-1",
+        },
+    )
+    assert table.format_version == 2
+    names = [f.name for f in table.schema().fields]
+    assert names == ["topic", "partition", "offset", "timestamp", "key", "value", "headers"] + [
+        f.split(":")[0] for f in FIELDS.split(",")
+    ]
+    snapshot = table.current_snapshot()
+    assert snapshot.summary["total-records"] == str(RECORDS)
+
+    whole = table.scan().to_arrow()
+    check_rows(whole.select(["partition", "offset", "key", "value", "headers"]).to_pylist(), archived)
+    assert whole.schema.field("amount").type == pa.float64()
+
+    # The partition spec and the offset bounds let the scan skip files.
+    scan = table.scan(row_filter=And(EqualTo("partition", 1), GreaterThanOrEqual("offset", 900)))
+    tasks = list(scan.plan_files())
+    assert tasks and all(t.file.partition[0] == 1 for t in tasks)
+    got = sorted(scan.to_arrow()["offset"].to_pylist())
+    assert got == sorted(o for (p, o) in archived if p == 1 and o >= 900)

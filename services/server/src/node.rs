@@ -336,6 +336,7 @@ async fn start_roles(
             row_group_bytes: config.archiver_row_group_bytes,
             zstd_level: config.archiver_zstd_level,
             bytes_per_sec: config.archiver_bytes_per_sec,
+            location: config.object_store.trim_end_matches('/').to_string(),
             ..ArchiverConfig::new(config.node_id)
         },
     ));
