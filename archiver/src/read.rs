@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
+use arrow::array::{Array, Int64Array, TimestampMillisecondArray};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryStreamExt};
@@ -27,6 +28,8 @@ use crate::schema;
 const FOOTERS: usize = 1024;
 /// Index of the `offset` column.
 const OFFSET_COLUMN: usize = 2;
+/// Index of the `timestamp` column.
+const TIMESTAMP_COLUMN: usize = 3;
 
 /// Reads archived offsets for the read path.
 #[derive(Debug)]
@@ -85,12 +88,13 @@ fn archive_error(file: &ArchiveFile, e: impl std::fmt::Display) -> ReadError {
     }
 }
 
-/// The smallest and largest offset of each row group, from the footer's statistics.
-fn offset_ranges(footer: &ParquetMetaData) -> Vec<Option<(i64, i64)>> {
+/// The smallest and largest value of an int64 column (offset, timestamp) in each row group,
+/// from the footer's statistics.
+fn column_ranges(footer: &ParquetMetaData, column: usize) -> Vec<Option<(i64, i64)>> {
     footer
         .row_groups()
         .iter()
-        .map(|rg| match rg.column(OFFSET_COLUMN).statistics() {
+        .map(|rg| match rg.column(column).statistics() {
             Some(Statistics::Int64(s)) => Some((*s.min_opt()?, *s.max_opt()?)),
             _ => None,
         })
@@ -148,7 +152,7 @@ impl ArchiveReader {
         bytes: &mut u64,
     ) -> Result<bool, ReadError> {
         let footer = self.footer(file).await?;
-        let groups: Vec<usize> = offset_ranges(&footer)
+        let groups: Vec<usize> = column_ranges(&footer, OFFSET_COLUMN)
             .into_iter()
             .enumerate()
             .filter(|(_, r)| r.is_none_or(|(_, max)| max >= from.0))
@@ -191,6 +195,61 @@ impl ArchiveReader {
             }
         }
         Ok(false)
+    }
+
+    /// The first row of `file` (in offset order) stamped at or after `timestamp`.
+    async fn first_at_or_after(
+        &self,
+        file: &ArchiveFile,
+        timestamp: i64,
+    ) -> Result<Option<Offset>, ReadError> {
+        let footer = self.footer(file).await?;
+        let groups: Vec<usize> = column_ranges(&footer, TIMESTAMP_COLUMN)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_none_or(|(_, max)| max >= timestamp))
+            .map(|(i, _)| i)
+            .collect();
+        let metadata = ArrowReaderMetadata::try_new(footer.clone(), ArrowReaderOptions::new())
+            .map_err(|e| archive_error(file, e))?;
+        for group in groups {
+            let input = CachedFile {
+                cache: self.cache.clone(),
+                key: file.key.clone(),
+                size: file.bytes,
+                footer: Some(footer.clone()),
+            };
+            let builder =
+                ParquetRecordBatchStreamBuilder::new_with_metadata(input, metadata.clone());
+            let mask =
+                ProjectionMask::roots(builder.parquet_schema(), [OFFSET_COLUMN, TIMESTAMP_COLUMN]);
+            let mut stream = builder
+                .with_row_groups(vec![group])
+                .with_projection(mask)
+                .with_batch_size(8192)
+                .build()
+                .map_err(|e| archive_error(file, e))?;
+            while let Some(batch) = stream
+                .try_next()
+                .await
+                .map_err(|e| archive_error(file, e))?
+            {
+                let offsets = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .ok_or_else(|| archive_error(file, "offset column is not int64"))?;
+                let stamps = batch
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<TimestampMillisecondArray>()
+                    .ok_or_else(|| archive_error(file, "timestamp column is not ms"))?;
+                if let Some(i) = (0..batch.num_rows()).find(|&i| stamps.value(i) >= timestamp) {
+                    return Ok(Some(Offset(offsets.value(i))));
+                }
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -246,5 +305,33 @@ impl ArchiveSource for ArchiveReader {
             records,
             next_offset: next,
         }))
+    }
+
+    async fn offset_for_timestamp(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        timestamp: i64,
+        below: Offset,
+    ) -> Result<Option<Offset>, ReadError> {
+        let mut from = Offset(0);
+        loop {
+            let page = jobs::archive_files(self.meta.as_ref(), topic, partition, from, 64).await?;
+            let Some(last) = page.files.last() else {
+                return Ok(None);
+            };
+            from = last.last_offset.plus(1);
+            for file in &page.files {
+                if file.first_offset >= below {
+                    return Ok(None);
+                }
+                if file.rows == 0 || file.max_timestamp < timestamp {
+                    continue;
+                }
+                if let Some(o) = self.first_at_or_after(file, timestamp).await? {
+                    return Ok(Some(o));
+                }
+            }
+        }
     }
 }

@@ -261,6 +261,25 @@ async fn archived_offsets_read_back_exactly_after_the_segments_expire() {
         (Offset(200), Offset(0))
     );
     assert_eq!(f.fetch_all(&tiered, 0).await.len(), 210);
+    // A timestamp finds the first offset stamped at or after it, in the archive first.
+    for (ts, want) in [
+        (T0 - MINUTE, 0),
+        (T0 + 2 * MINUTE - 5, 80),
+        (T0 + 4 * MINUTE, 160),
+        (T0 + 4 * MINUTE + 1, 200),
+        (T0 + 11 * MINUTE, 210),
+    ] {
+        let page = tiered
+            .fetch(
+                "t",
+                PartitionId(0),
+                FetchOptions::from(StartAt::Timestamp(ts)),
+            )
+            .await
+            .expect("fetches");
+        let first = page.records.first().map_or(page.next_offset, |r| r.offset);
+        assert_eq!(first, Offset(want), "timestamp {ts}");
+    }
     // Without the archive tier the expired offsets are out of range.
     assert!(matches!(
         f.read_path()

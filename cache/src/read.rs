@@ -159,6 +159,16 @@ pub trait ArchiveSource: Send + Sync + std::fmt::Debug + 'static {
         max_records: usize,
         max_bytes: u64,
     ) -> Result<Option<ArchivePageRead>, ReadError>;
+
+    /// The first archived offset whose record timestamp is at or after `timestamp`, looking
+    /// at the files that begin below `below` (the offsets the segments no longer hold).
+    async fn offset_for_timestamp(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        timestamp: i64,
+        below: Offset,
+    ) -> Result<Option<Offset>, ReadError>;
 }
 
 /// Counters of the read path, for metrics.
@@ -354,6 +364,17 @@ impl ReadPath {
                 })
             }
             StartAt::Timestamp(ts) => {
+                // Offsets only the archive holds come first.
+                if let Some(archive) = &self.archive {
+                    let head = self.meta.extents(topic, partition, Offset(0), 0).await?;
+                    if head.earliest_offset() < head.log_start_offset
+                        && let Some(o) = archive
+                            .offset_for_timestamp(topic, partition, ts, head.log_start_offset)
+                            .await?
+                    {
+                        return Ok(o);
+                    }
+                }
                 let page = self
                     .meta
                     .extents_from_timestamp(topic, partition, ts, EXTENTS_PER_PAGE)
