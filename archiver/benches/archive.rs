@@ -44,7 +44,7 @@ fn event(i: u64) -> Record {
     Record {
         key: Some(Bytes::from(format!("user-{user}"))),
         value: Some(Bytes::from(value)),
-        headers: if i % 10 == 0 {
+        headers: if i.is_multiple_of(10) {
             vec![Header {
                 name: "source".into(),
                 value: Bytes::from_static(b"web"),
@@ -59,7 +59,10 @@ fn event(i: u64) -> Record {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
-    let records: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let records: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let kept = args.next();
     let temp = tempfile::tempdir().expect("tempdir");
     let dir = kept
