@@ -744,15 +744,6 @@ impl Archiver {
     }
 }
 
-/// Writes the table metadata for the files of `manifest`.
-pub(crate) async fn publish(
-    archiver: &Archiver,
-    topic: &TopicInfo,
-    manifest: &Manifest,
-) -> Result<(), ArchiveError> {
-    archiver.publish_iceberg(topic, manifest).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

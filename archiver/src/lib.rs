@@ -496,18 +496,12 @@ fn claim_error(topic: &str, e: ClaimError) -> ArchiveError {
 
 /// Runs background passes every `interval` until `cancel`.
 pub async fn run(archiver: Arc<Archiver>, cancel: CancellationToken) {
-    let mut tick = tokio::time::interval(archiver.config.interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = archiver.run_once(&cancel).await {
-            warn!(error = %e, "archiver pass failed; retrying at the next interval");
-        }
-    }
+    let interval = archiver.config.interval;
+    jobs::run_every("archiver", interval, cancel, |cancel| {
+        let archiver = archiver.clone();
+        async move { archiver.run_once(&cancel).await }
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -182,7 +182,7 @@ impl Archiver {
         self.store
             .put(&Path::from(key), PutPayload::from(body))
             .await?;
-        crate::iceberg::publish(self, topic, &manifest).await?;
+        self.publish_iceberg(topic, &manifest).await?;
         Ok(published(topic, &manifest))
     }
 

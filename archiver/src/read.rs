@@ -13,7 +13,9 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, TryStreamExt};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::async_reader::{
+    AsyncFileReader, ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder,
+};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::statistics::Statistics;
@@ -141,6 +143,41 @@ impl ArchiveReader {
         Ok(footer)
     }
 
+    /// Batches of the root `columns` of `file`, in offset order, from the row groups whose
+    /// statistics say int64 `column` (offset or timestamp) may reach `at_least`.
+    async fn scan(
+        &self,
+        file: &ArchiveFile,
+        column: usize,
+        at_least: i64,
+        columns: &[usize],
+        batch_size: usize,
+    ) -> Result<ParquetRecordBatchStream<CachedFile>, ReadError> {
+        let footer = self.footer(file).await?;
+        let groups: Vec<usize> = column_ranges(&footer, column)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_none_or(|(_, max)| max >= at_least))
+            .map(|(i, _)| i)
+            .collect();
+        let metadata = ArrowReaderMetadata::try_new(footer.clone(), ArrowReaderOptions::new())
+            .map_err(|e| archive_error(file, e))?;
+        let input = CachedFile {
+            cache: self.cache.clone(),
+            key: file.key.clone(),
+            size: file.bytes,
+            footer: Some(footer),
+        };
+        let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(input, metadata);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+        builder
+            .with_row_groups(groups)
+            .with_projection(mask)
+            .with_batch_size(batch_size)
+            .build()
+            .map_err(|e| archive_error(file, e))
+    }
+
     /// Reads records at or after `from` from one file, within the limits.
     async fn read_file(
         &self,
@@ -151,47 +188,24 @@ impl ArchiveReader {
         out: &mut Vec<strata_core::record::StoredRecord>,
         bytes: &mut u64,
     ) -> Result<bool, ReadError> {
-        let footer = self.footer(file).await?;
-        let groups: Vec<usize> = column_ranges(&footer, OFFSET_COLUMN)
-            .into_iter()
-            .enumerate()
-            .filter(|(_, r)| r.is_none_or(|(_, max)| max >= from.0))
-            .map(|(i, _)| i)
-            .collect();
-        let metadata = ArrowReaderMetadata::try_new(footer.clone(), ArrowReaderOptions::new())
-            .map_err(|e| archive_error(file, e))?;
-        for group in groups {
-            let input = CachedFile {
-                cache: self.cache.clone(),
-                key: file.key.clone(),
-                size: file.bytes,
-                footer: Some(footer.clone()),
-            };
-            let builder =
-                ParquetRecordBatchStreamBuilder::new_with_metadata(input, metadata.clone());
-            let mask = ProjectionMask::roots(builder.parquet_schema(), [2, 3, 4, 5, 6]);
-            let mut stream = builder
-                .with_row_groups(vec![group])
-                .with_projection(mask)
-                .with_batch_size(1024)
-                .build()
-                .map_err(|e| archive_error(file, e))?;
-            while let Some(batch) = stream
-                .try_next()
-                .await
-                .map_err(|e| archive_error(file, e))?
-            {
-                for r in schema::records(&batch).map_err(|e| archive_error(file, e))? {
-                    if r.offset < from {
-                        continue;
-                    }
-                    let size = r.record.size() as u64;
-                    if out.len() >= max_records || (!out.is_empty() && *bytes + size > max_bytes) {
-                        return Ok(true);
-                    }
-                    *bytes += size;
-                    out.push(r);
+        let mut stream = self
+            .scan(file, OFFSET_COLUMN, from.0, &[2, 3, 4, 5, 6], 1024)
+            .await?;
+        while let Some(batch) = stream
+            .try_next()
+            .await
+            .map_err(|e| archive_error(file, e))?
+        {
+            for r in schema::records(&batch).map_err(|e| archive_error(file, e))? {
+                if r.offset < from {
+                    continue;
                 }
+                let size = r.record.size() as u64;
+                if out.len() >= max_records || (!out.is_empty() && *bytes + size > max_bytes) {
+                    return Ok(true);
+                }
+                *bytes += size;
+                out.push(r);
             }
         }
         Ok(false)
@@ -203,50 +217,32 @@ impl ArchiveReader {
         file: &ArchiveFile,
         timestamp: i64,
     ) -> Result<Option<Offset>, ReadError> {
-        let footer = self.footer(file).await?;
-        let groups: Vec<usize> = column_ranges(&footer, TIMESTAMP_COLUMN)
-            .into_iter()
-            .enumerate()
-            .filter(|(_, r)| r.is_none_or(|(_, max)| max >= timestamp))
-            .map(|(i, _)| i)
-            .collect();
-        let metadata = ArrowReaderMetadata::try_new(footer.clone(), ArrowReaderOptions::new())
-            .map_err(|e| archive_error(file, e))?;
-        for group in groups {
-            let input = CachedFile {
-                cache: self.cache.clone(),
-                key: file.key.clone(),
-                size: file.bytes,
-                footer: Some(footer.clone()),
-            };
-            let builder =
-                ParquetRecordBatchStreamBuilder::new_with_metadata(input, metadata.clone());
-            let mask =
-                ProjectionMask::roots(builder.parquet_schema(), [OFFSET_COLUMN, TIMESTAMP_COLUMN]);
-            let mut stream = builder
-                .with_row_groups(vec![group])
-                .with_projection(mask)
-                .with_batch_size(8192)
-                .build()
-                .map_err(|e| archive_error(file, e))?;
-            while let Some(batch) = stream
-                .try_next()
-                .await
-                .map_err(|e| archive_error(file, e))?
-            {
-                let offsets = batch
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .ok_or_else(|| archive_error(file, "offset column is not int64"))?;
-                let stamps = batch
-                    .column(1)
-                    .as_any()
-                    .downcast_ref::<TimestampMillisecondArray>()
-                    .ok_or_else(|| archive_error(file, "timestamp column is not ms"))?;
-                if let Some(i) = (0..batch.num_rows()).find(|&i| stamps.value(i) >= timestamp) {
-                    return Ok(Some(Offset(offsets.value(i))));
-                }
+        let mut stream = self
+            .scan(
+                file,
+                TIMESTAMP_COLUMN,
+                timestamp,
+                &[OFFSET_COLUMN, TIMESTAMP_COLUMN],
+                8192,
+            )
+            .await?;
+        while let Some(batch) = stream
+            .try_next()
+            .await
+            .map_err(|e| archive_error(file, e))?
+        {
+            let offsets = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| archive_error(file, "offset column is not int64"))?;
+            let stamps = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<TimestampMillisecondArray>()
+                .ok_or_else(|| archive_error(file, "timestamp column is not ms"))?;
+            if let Some(i) = (0..batch.num_rows()).find(|&i| stamps.value(i) >= timestamp) {
+                return Ok(Some(Offset(offsets.value(i))));
             }
         }
         Ok(None)

@@ -463,18 +463,12 @@ fn claim_error(topic: &str, e: ClaimError) -> CompactError {
 /// Runs background passes every `interval` until `cancel`: each partition of each topic in
 /// turn, then garbage collection.
 pub async fn run(compactor: Arc<Compactor>, cancel: CancellationToken) {
-    let mut tick = tokio::time::interval(compactor.config.interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = compactor.run_once(&cancel).await {
-            warn!(error = %e, "compactor pass failed; retrying at the next interval");
-        }
-    }
+    let interval = compactor.config.interval;
+    jobs::run_every("compactor", interval, cancel, |cancel| {
+        let compactor = compactor.clone();
+        async move { compactor.run_once(&cancel).await }
+    })
+    .await;
 }
 
 impl Compactor {
