@@ -278,29 +278,8 @@ impl Ingestor {
         let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
         let mut placement = Vec::with_capacity(records.len());
         for (index, r) in records.into_iter().enumerate() {
-            let size = r.record.size() as u64;
-            if size > c.max_message_bytes {
-                return Err(IngestError::RecordTooLarge {
-                    index,
-                    size,
-                    limit: c.max_message_bytes,
-                });
-            }
-            if c.cleanup_policy.compact && r.record.key.is_none() {
-                return Err(IngestError::KeyRequired {
-                    index,
-                    topic: info.name.clone(),
-                    policy: c.to_map()["cleanup.policy"].clone(),
-                });
-            }
+            check_record(info, index, &r)?;
             let partition = match (r.partition, &r.record.key) {
-                (Some(p), _) if p >= info.partitions => {
-                    return Err(IngestError::Meta(MetaError::PartitionNotFound {
-                        topic: info.name.clone(),
-                        partition: p,
-                        partitions: info.partitions,
-                    }));
-                }
                 (Some(p), _) => p,
                 (None, Some(k)) => partition_for_key(k, info.partitions),
                 (None, None) => {
@@ -374,4 +353,37 @@ impl Ingestor {
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
     }
+}
+
+/// Checks one record (at `index` of its request) against its topic: size under
+/// `max.message.bytes`, a key on compacted topics, an existing explicit partition. The
+/// produce path checks every record with this; the REST Proxy v2 API uses it to report
+/// per-record errors.
+pub fn check_record(info: &TopicInfo, index: usize, r: &ProduceRecord) -> Result<(), IngestError> {
+    let c = &info.config;
+    let size = r.record.size() as u64;
+    if size > c.max_message_bytes {
+        return Err(IngestError::RecordTooLarge {
+            index,
+            size,
+            limit: c.max_message_bytes,
+        });
+    }
+    if c.cleanup_policy.compact && r.record.key.is_none() {
+        return Err(IngestError::KeyRequired {
+            index,
+            topic: info.name.clone(),
+            policy: c.to_map()["cleanup.policy"].clone(),
+        });
+    }
+    if let Some(p) = r.partition
+        && p >= info.partitions
+    {
+        return Err(IngestError::Meta(MetaError::PartitionNotFound {
+            topic: info.name.clone(),
+            partition: p,
+            partitions: info.partitions,
+        }));
+    }
+    Ok(())
 }

@@ -36,7 +36,7 @@ pub mod writer;
 pub use acks::Acks;
 pub use config::{IngestConfig, UploadObserver};
 pub use error::IngestError;
-pub use ingestor::{Ingestor, ProducedOffset};
+pub use ingestor::{Ingestor, ProducedOffset, check_record};
 pub use stats::IngestStats;
 
 #[cfg(test)]

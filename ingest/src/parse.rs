@@ -189,19 +189,23 @@ fn bytes_field(
                     "record {index}: {name}_base64 is not valid base64: {e}"
                 ))
             }),
-        (Some(raw), None) => {
-            let text = raw.get();
-            if text.starts_with('"') {
-                let s: String = serde_json::from_str(text)
-                    .map_err(|e| IngestError::BadRequest(format!("record {index}: {name}: {e}")))?;
-                Ok(Some(Bytes::from(s)))
-            } else if text == "null" {
-                Ok(None)
-            } else {
-                Ok(Some(Bytes::copy_from_slice(text.as_bytes())))
-            }
-        }
+        (Some(raw), None) => json_bytes(raw)
+            .map_err(|e| IngestError::BadRequest(format!("record {index}: {name}: {e}"))),
         (None, None) => Ok(None),
+    }
+}
+
+/// The bytes a JSON key or value is stored as: a JSON string as its UTF-8 bytes, `null` as
+/// no bytes, anything else as its JSON text.
+pub fn json_bytes(raw: &RawValue) -> Result<Option<Bytes>, String> {
+    let text = raw.get();
+    if text.starts_with('"') {
+        let s: String = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        Ok(Some(Bytes::from(s)))
+    } else if text == "null" {
+        Ok(None)
+    } else {
+        Ok(Some(Bytes::copy_from_slice(text.as_bytes())))
     }
 }
 

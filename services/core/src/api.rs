@@ -59,6 +59,43 @@ pub mod codes {
     pub const SHUTTING_DOWN: u32 = 50305;
 }
 
+/// The error codes of the Confluent REST Proxy v2 API where they differ from ours (the
+/// `/consumers` and `/topics` routes use these).
+pub mod confluent {
+    /// Topic not found.
+    pub const TOPIC_NOT_FOUND: u32 = 40401;
+    /// Partition not found.
+    pub const PARTITION_NOT_FOUND: u32 = 40402;
+    /// Consumer instance not found.
+    pub const CONSUMER_INSTANCE_NOT_FOUND: u32 = 40403;
+    /// The `Accept` embedded format does not match the consumer instance's format.
+    pub const CONSUMER_FORMAT_MISMATCH: u32 = 40601;
+    /// The consumer already subscribed to other topics.
+    pub const CONSUMER_ALREADY_SUBSCRIBED: u32 = 40901;
+    /// A consumer instance of that name exists in the group.
+    pub const CONSUMER_ALREADY_EXISTS: u32 = 40902;
+    /// The operation does not fit the consumer's state.
+    pub const ILLEGAL_STATE: u32 = 40903;
+    /// Keys given with a format that needs a key schema, without one.
+    pub const KEY_SCHEMA_MISSING: u32 = 42201;
+    /// Values given with a format that needs a value schema, without one.
+    pub const VALUE_SCHEMA_MISSING: u32 = 42202;
+    /// A key or value could not be converted from the request's JSON.
+    pub const JSON_CONVERSION: u32 = 42203;
+    /// Invalid consumer configuration.
+    pub const INVALID_CONSUMER_CONFIG: u32 = 42204;
+    /// Invalid schema.
+    pub const INVALID_SCHEMA: u32 = 42205;
+    /// A schema format was used and there is no Schema Registry.
+    pub const PAYLOAD_ERROR: u32 = 42206;
+    /// `fetch.min.bytes` out of range when creating a consumer (status 422).
+    pub const INVALID_CONSUMER_CONFIG_CONSTRAINT: u32 = 40001;
+    /// A record failed for a reason retrying will not fix (per-record produce error).
+    pub const KAFKA_ERROR: u32 = 50002;
+    /// A record failed for a reason retrying may fix (per-record produce error).
+    pub const KAFKA_RETRIABLE_ERROR: u32 = 50003;
+}
+
 /// An error as the HTTP API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApiError {
@@ -139,6 +176,16 @@ impl From<MetaError> for ApiError {
                 Self::new(404, codes::PARTITION_NOT_FOUND, message)
             }
             MetaError::GroupNotFound { .. } => Self::new(404, codes::GROUP_NOT_FOUND, message),
+            MetaError::ConsumerNotFound { .. } => {
+                Self::new(404, confluent::CONSUMER_INSTANCE_NOT_FOUND, message)
+            }
+            MetaError::ConsumerExists { .. } => {
+                Self::new(409, confluent::CONSUMER_ALREADY_EXISTS, message)
+            }
+            MetaError::ConsumerSubscribed { .. } => {
+                Self::new(409, confluent::CONSUMER_ALREADY_SUBSCRIBED, message)
+            }
+            MetaError::ConsumerState { .. } => Self::new(409, confluent::ILLEGAL_STATE, message),
             MetaError::TopicExists { .. } => Self::new(409, codes::TOPIC_EXISTS, message),
             MetaError::InvalidTopicName { .. } => {
                 Self::new(422, codes::INVALID_TOPIC_NAME, message)

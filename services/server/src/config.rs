@@ -127,6 +127,14 @@ pub struct Config {
     pub archiver_zstd_level: i32,
     /// Raw record bytes per second the archiver archives, at most (0: unlimited).
     pub archiver_bytes_per_sec: u64,
+    /// A REST Proxy v2 consumer instance is deleted after this long without a request
+    /// (`consumer.instance.timeout.ms`).
+    pub consumer_instance_timeout: Duration,
+    /// Most record bytes one v2 records fetch returns when it names no `max_bytes`.
+    pub consumer_request_max_bytes: u64,
+    /// Longest a v2 records fetch waits for records when the instance names no
+    /// `consumer.request.timeout.ms`.
+    pub consumer_request_timeout: Duration,
 }
 
 impl Default for Config {
@@ -170,6 +178,9 @@ impl Default for Config {
             archiver_row_group_bytes: 8 << 20,
             archiver_zstd_level: 3,
             archiver_bytes_per_sec: 64 << 20,
+            consumer_instance_timeout: Duration::from_secs(300),
+            consumer_request_max_bytes: 8 << 20,
+            consumer_request_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -216,6 +227,9 @@ pub struct FileConfig {
     archiver_row_group_bytes: Option<String>,
     archiver_zstd_level: Option<i32>,
     archiver_bytes_per_sec: Option<String>,
+    consumer_instance_timeout: Option<String>,
+    consumer_request_max_bytes: Option<String>,
+    consumer_request_timeout: Option<String>,
 }
 
 /// Values from the environment and flags (`None` = not given).
@@ -420,6 +434,30 @@ impl Config {
             Err("must be a zstd level from 1 to 19".to_string())
         });
         file_only!(archiver_bytes_per_sec, |v: String| parse_size(&v));
+        file_only!(consumer_instance_timeout, |v: String| parse_duration(&v)
+            .and_then(|d| {
+                if d >= Duration::from_secs(1) {
+                    Ok(d)
+                } else {
+                    Err("must be at least 1s".to_string())
+                }
+            }));
+        file_only!(consumer_request_max_bytes, |v: String| parse_size(&v)
+            .and_then(|b| {
+                if (1..=64 << 20).contains(&b) {
+                    Ok(b)
+                } else {
+                    Err("must be between 1B and 64MiB".to_string())
+                }
+            }));
+        file_only!(consumer_request_timeout, |v: String| parse_duration(&v)
+            .and_then(|d| {
+                if d <= Duration::from_secs(300) {
+                    Ok(d)
+                } else {
+                    Err("must be at most 5m".to_string())
+                }
+            }));
         if c.object_store.is_empty() {
             let abs = std::path::absolute(&c.data_dir)
                 .map_err(|e| format!("data-dir {}: {e}", c.data_dir.display()))?;

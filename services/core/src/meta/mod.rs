@@ -17,6 +17,7 @@ use crate::topic_config::{ConfigError, TopicConfig};
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
+pub mod consumer;
 pub mod jobs;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
@@ -315,6 +316,23 @@ pub enum MetaError {
     /// The group has never committed an offset.
     #[error("group {group:?} has no committed offsets")]
     GroupNotFound { group: String },
+    /// The group has no consumer instance of this name (never created, deleted or timed out).
+    #[error(
+        "consumer instance {instance:?} of group {group:?} does not exist (never created, deleted, or timed out)"
+    )]
+    ConsumerNotFound { group: String, instance: String },
+    /// The group has a consumer instance of this name.
+    #[error("consumer instance {instance:?} already exists in group {group:?}")]
+    ConsumerExists { group: String, instance: String },
+    /// The consumer instance subscribed to topics (or a pattern) and was asked for a pattern
+    /// (or topics): it must unsubscribe first.
+    #[error(
+        "Consumer cannot subscribe to the specified target because it has already subscribed to other topics: {reason}"
+    )]
+    ConsumerSubscribed { reason: String },
+    /// The operation does not fit the consumer instance's state.
+    #[error("Illegal state: {reason}")]
+    ConsumerState { reason: String },
     /// A topic of this name exists.
     #[error("topic {topic:?} already exists")]
     TopicExists { topic: String },

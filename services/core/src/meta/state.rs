@@ -90,6 +90,14 @@ pub enum Command {
         plan: ArchivePlan,
         now_ms: i64,
     },
+    /// An operation on a consumer instance of the REST Proxy v2 API. Every one first deletes
+    /// timed-out instances and rebalances their groups, even when the operation is refused.
+    Consumer {
+        group: String,
+        instance: String,
+        op: super::consumer::ConsumerOp,
+        now_ms: i64,
+    },
     /// Add a written archive file and raise the archived-through offset.
     CommitArchive {
         topic: String,
@@ -116,6 +124,8 @@ pub enum CommandResult {
     Lease(LeaseToken),
     /// Object keys (those condemned).
     Keys(Vec<String>),
+    /// A consumer instance after an operation.
+    Consumer(super::consumer::ConsumerView),
     /// The command was refused; the state is unchanged.
     Refused(MetaError),
 }
@@ -222,6 +232,9 @@ pub struct MetaState {
     next_epoch: u64,
     #[serde(default)]
     condemned: BTreeSet<String>,
+    /// Consumer instances of the REST Proxy v2 API, by group.
+    #[serde(default)]
+    consumers: BTreeMap<String, consumers::GroupState>,
     /// Whether `refs` of every object were counted (states written before reference counts
     /// existed are recounted once when loaded).
     #[serde(default)]
@@ -321,6 +334,9 @@ impl MetaState {
                 }
                 Ok(())
             }
+            Command::Consumer {
+                group, instance, ..
+            } => consumers::check_names(group, instance),
             Command::AcquireLease { .. }
             | Command::ReleaseLease { .. }
             | Command::Rewrite { .. }
@@ -410,6 +426,12 @@ impl MetaState {
                     .get_or_insert_with(|| cluster_id.clone())
                     .clone(),
             ),
+            Command::Consumer {
+                group,
+                instance,
+                op,
+                now_ms,
+            } => self.apply_consumer(group, instance, op, *now_ms),
             Command::AcquireLease { .. }
             | Command::ReleaseLease { .. }
             | Command::Rewrite { .. }
@@ -664,6 +686,9 @@ impl MetaState {
 }
 
 mod archive;
+#[cfg(test)]
+mod consumer_tests;
+mod consumers;
 #[cfg(test)]
 mod job_tests;
 mod jobs;

@@ -2,8 +2,9 @@
 
 mod groups;
 mod ops;
-mod records;
+pub(crate) mod records;
 mod topics;
+pub mod v2;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -196,6 +197,7 @@ pub fn router(state: Shared) -> Router {
             "/v1/groups/{group}/offsets",
             post(groups::commit).get(groups::list),
         )
+        .merge(v2::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
@@ -204,6 +206,33 @@ pub fn router(state: Shared) -> Router {
             count_requests,
         ))
         .with_state(state)
+}
+
+/// Wraps the router so a path with a trailing slash routes as the path without it (clients
+/// of the REST Proxy write `POST /consumers/testgroup/`, as Confluent's docs do).
+pub fn normalized(router: Router) -> tower::util::MapRequest<Router, fn(Request) -> Request> {
+    use tower::Layer;
+    tower::util::MapRequestLayer::new(strip_trailing_slash as fn(Request) -> Request).layer(router)
+}
+
+fn strip_trailing_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rebuilt = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(pq) = rebuilt.parse::<axum::http::uri::PathAndQuery>() {
+            let mut parts = req.uri().clone().into_parts();
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
 }
 
 async fn not_found() -> HttpError {

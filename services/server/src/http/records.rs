@@ -50,14 +50,6 @@ fn admit(
         .unwrap_or("all")
         .parse()
         .map_err(ApiError::bad_request)?;
-    let Some(ingest) = s.started()?.ingest.clone() else {
-        return Err(ApiError::unavailable(
-            codes::SHUTTING_DOWN,
-            "this node does not run the ingest role",
-            1,
-        )
-        .into());
-    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -83,6 +75,29 @@ fn admit(
             )
             .into());
         }
+    };
+    let (ingest, receiving) = reserve(s, headers)?;
+    Ok(Admitted {
+        acks,
+        ingest,
+        ndjson,
+        receiving,
+    })
+}
+
+/// Checks that this node ingests and that a produce body of the declared size fits, and
+/// reserves its bytes in the budget of bodies being received.
+pub fn reserve(
+    s: &Shared,
+    headers: &HeaderMap,
+) -> ApiResult<(Arc<Ingestor>, OwnedSemaphorePermit)> {
+    let Some(ingest) = s.started()?.ingest.clone() else {
+        return Err(ApiError::unavailable(
+            codes::SHUTTING_DOWN,
+            "this node does not run the ingest role",
+            1,
+        )
+        .into());
     };
     let limit = s.config.max_request_bytes;
     let declared = declared_length(headers);
@@ -117,15 +132,10 @@ fn admit(
                 1,
             )
         })?;
-    Ok(Admitted {
-        acks,
-        ingest,
-        ndjson,
-        receiving,
-    })
+    Ok((ingest, receiving))
 }
 
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
