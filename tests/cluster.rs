@@ -235,3 +235,89 @@ async fn a_dead_voter_is_replaced_from_the_command_line() -> anyhow::Result<()> 
     check_acknowledged(&api, "t", 2, &acked).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_v2_consumer_created_on_one_node_is_read_through_another_even_after_the_first_dies()
+-> anyhow::Result<()> {
+    use strata_tests::v2::V2Client;
+    let mut c = Cluster::start(1, 2, "").await?;
+    let (a, b) = (c.ingest_api(0), c.ingest_api(1));
+    a.create_topic("t", 4, json!({})).await?;
+    sees_topic(&b, "t").await?;
+    let (va, vb) = (
+        V2Client::new(&c.ingest[0].url()),
+        V2Client::new(&c.ingest[1].url()),
+    );
+    let records: Vec<serde_json::Value> = (0..100)
+        .map(|i| json!({"key": format!("k{}", i % 9), "value": {"n": i}}))
+        .collect();
+    let r = va
+        .call(
+            reqwest::Method::POST,
+            "/topics/t",
+            &[("content-type", "application/vnd.kafka.json.v2+json")],
+            Some(&json!({ "records": records }).to_string()),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    let created = va
+        .create_consumer(
+            "g",
+            json!({"name": "c", "format": "json", "auto.offset.reset": "earliest", "auto.commit.enable": "false"}),
+        )
+        .await?;
+    let a_addr = c.ingest[0].url();
+    assert_eq!(
+        created.json["base_uri"],
+        json!(format!("{a_addr}/consumers/g/instances/c")),
+        "base_uri is the address the client used"
+    );
+    // Subscribed through B, read through A and B in turns, then through B alone once A is
+    // killed: every record exactly once.
+    vb.subscribe("g", "c", &["t"]).await?;
+    let json_type = "application/vnd.kafka.json.v2+json";
+    let mut seen = std::collections::BTreeSet::new();
+    let take = |got: Vec<serde_json::Value>, seen: &mut std::collections::BTreeSet<i64>| {
+        for r in got {
+            let n = r["value"]["n"].as_i64().unwrap_or(-1);
+            assert!(seen.insert(n), "record {n} read twice");
+        }
+    };
+    let url = "/consumers/g/instances/c/records?timeout=500&max_bytes=400";
+    for client in [&va, &vb, &va] {
+        let r = client
+            .call(reqwest::Method::GET, url, &[("accept", json_type)], None)
+            .await?;
+        assert_eq!(r.status, 200, "{r:?}");
+        take(r.json.as_array().cloned().unwrap_or_default(), &mut seen);
+    }
+    assert!(
+        !seen.is_empty() && seen.len() < 100,
+        "small fetches read part: {}",
+        seen.len()
+    );
+    c.ingest[0].kill9().await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 100 {
+        anyhow::ensure!(Instant::now() < deadline, "read {} of 100", seen.len());
+        take(vb.records("g", "c", json_type, 500).await?, &mut seen);
+    }
+    // Committing through B; the positions survived A.
+    let r = vb
+        .call(
+            reqwest::Method::POST,
+            "/consumers/g/instances/c/offsets",
+            &[],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    let (s, offsets) = b.get("/v1/groups/g/offsets").await?;
+    assert_eq!(s, 200);
+    let committed: i64 = offsets["offsets"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["offset"].as_i64()).sum())
+        .unwrap_or(0);
+    assert_eq!(committed, 100, "{offsets}");
+    Ok(())
+}

@@ -253,3 +253,45 @@ fn walk(dir: &std::path::Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+#[tokio::test]
+async fn a_v2_produce_during_a_bucket_outage_answers_retriable_per_record_errors()
+-> anyhow::Result<()> {
+    let (_s3, proxy, node) = behind_proxy("commit-timeout = \"2s\"\n").await?;
+    let api = node.api();
+    api.create_topic("t", 1, json!({})).await?;
+    proxy.down();
+    let r = strata_tests::v2::V2Client::new(&node.url())
+        .call(
+            Method::POST,
+            "/topics/t",
+            &[("content-type", "application/vnd.kafka.binary.v2+json")],
+            Some(r#"{"records": [{"value": "AQ=="}, {"value": "Ag=="}]}"#),
+        )
+        .await?;
+    // Confluent's shape: 200, and each record says it may succeed if retried.
+    assert_eq!(r.status, 200, "{r:?}");
+    for o in r.json["offsets"].as_array().cloned().unwrap_or_default() {
+        assert_eq!(o["error_code"], json!(50003), "{r:?}");
+        assert!(o["offset"].is_null(), "{r:?}");
+        assert!(
+            o["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("may still be committed")),
+            "{r:?}"
+        );
+    }
+    assert_eq!(r.json["offsets"].as_array().map(Vec::len), Some(2));
+    // The records were staged: once the bucket is back they are committed, once.
+    proxy.up();
+    eventually(
+        Duration::from_secs(60),
+        "the staged records to commit",
+        || {
+            let api = api.clone();
+            async move { (api.high_watermarks("t").await.ok()? == vec![2]).then_some(()) }
+        },
+    )
+    .await?;
+    Ok(())
+}

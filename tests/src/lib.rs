@@ -14,6 +14,7 @@ pub mod load;
 mod node;
 mod proxy;
 mod s3;
+pub mod v2;
 
 use std::future::Future;
 use std::time::Duration;

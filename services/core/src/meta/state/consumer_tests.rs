@@ -453,7 +453,7 @@ fn a_pattern_subscription_picks_up_topics_created_later() {
         ),
         Err(MetaError::Invalid { .. })
     ));
-        assert!(matches!(
+    assert!(matches!(
         op(&mut s, "a", subscribe(&["audit"]), 4),
         Err(MetaError::ConsumerSubscribed { .. })
     ));

@@ -1,0 +1,1141 @@
+//! The Confluent REST Proxy v2 API against real `strata serve` processes: the request and
+//! response examples of Confluent's v2 API reference replayed with their exact headers and
+//! bodies, consumer groups splitting partitions, headers and timestamps from the native API,
+//! and every Confluent error code Strata answers with.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use reqwest::Method;
+use serde_json::{Value, json};
+use strata_tests::v2::{V2, V2Client, lenient_json, same_shape};
+use strata_tests::{Node, NodeOptions, eventually};
+
+/// The `Accept` header of most of Confluent's examples.
+const ACCEPT_ANY_V2: &str =
+    "application/vnd.kafka.v2+json, application/vnd.kafka+json, application/json";
+const BINARY: &str = "application/vnd.kafka.binary.v2+json";
+const JSON: &str = "application/vnd.kafka.json.v2+json";
+
+/// Extra fields Strata adds to Confluent's shapes: per-record produce errors (Confluent's
+/// own code sends them too) and the headers and timestamp of consumed records.
+const EXTRA: &[&str] = &["error_code", "error", "headers", "timestamp"];
+
+fn check_shape(what: &str, expected: &str, got: &Value) -> anyhow::Result<()> {
+    let expected = lenient_json(expected)?;
+    same_shape(&expected, got, EXTRA, &["configs"])
+        .map_err(|e| anyhow::anyhow!("{what}: {e}\nexpected shape {expected}\ngot {got}"))
+}
+
+fn node_with(config: &str) -> NodeOptions {
+    NodeOptions {
+        config: Some(config.to_string()),
+        ..NodeOptions::default()
+    }
+}
+
+/// Reads an instance's records until `n` came back (or fails after a minute).
+async fn read_n(
+    v2: &V2Client,
+    group: &str,
+    instance: &str,
+    accept: &str,
+    n: usize,
+) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while out.len() < n {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{instance} read {} of {n} records",
+            out.len()
+        );
+        out.extend(v2.records(group, instance, accept, 500).await?);
+    }
+    Ok(out)
+}
+
+#[tokio::test]
+async fn confluent_documentation_examples_replay_with_their_exact_requests() -> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    node.api().create_topic("test", 3, json!({})).await?;
+    let v2 = V2Client::new(&node.url());
+    let host = [("host", "kafkaproxy.example.com")];
+
+    // POST /topics/{topic}, binary.
+    let r = v2
+        .call(
+            Method::POST,
+            "/topics/test",
+            &[host[0], ("content-type", BINARY), ("accept", ACCEPT_ANY_V2)],
+            Some(
+                r#"{
+  "records": [
+    {
+      "key": "a2V5",
+      "value": "Y29uZmx1ZW50"
+    },
+    {
+      "value": "a2Fma2E=",
+      "partition": 1
+    },
+    {
+      "value": "bG9ncw=="
+    }
+  ]
+}"#,
+            ),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.content_type.as_deref(), Some(V2));
+    check_shape(
+        "binary produce",
+        r#"{
+  "key_schema_id": null,
+  "value_schema_id": null,
+  "offsets": [
+    {
+      "partition": 2,
+      "offset": 100
+    },
+    {
+      "partition": 1,
+      "offset": 101
+    },
+    {
+      "partition": 2,
+      "offset": 102
+    }
+  ]
+}"#,
+        &r.json,
+    )?;
+    let offsets = r.json["offsets"].as_array().cloned().unwrap_or_default();
+    assert_eq!(offsets.len(), 3);
+    assert_eq!(
+        offsets[1]["partition"],
+        json!(1),
+        "an explicit partition is kept"
+    );
+    assert!(
+        offsets
+            .iter()
+            .all(|o| o["error_code"].is_null() && o["offset"].is_i64())
+    );
+
+    // POST /topics/{topic}, JSON.
+    let r = v2
+        .call(
+            Method::POST,
+            "/topics/test",
+            &[host[0], ("content-type", JSON), ("accept", ACCEPT_ANY_V2)],
+            Some(
+                r#"{
+  "records": [
+    {
+      "key": "somekey",
+      "value": {"foo": "bar"}
+    },
+    {
+      "value": [ "foo", "bar" ],
+      "partition": 1
+    },
+    {
+      "value": 53.5
+    }
+  ]
+}"#,
+            ),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    check_shape(
+        "json produce",
+        r#"{"key_schema_id": null, "value_schema_id": null, "offsets": [{"partition": 2, "offset": 100}]}"#,
+        &r.json,
+    )?;
+
+    // POST /topics/{topic}/partitions/{partition}, binary and JSON.
+    for (ct, body) in [
+        (
+            BINARY,
+            r#"{
+  "records": [
+    {
+      "key": "a2V5",
+      "value": "Y29uZmx1ZW50"
+    },
+    {
+      "value": "a2Fma2E="
+    }
+  ]
+}"#,
+        ),
+        (
+            JSON,
+            r#"{
+  "records": [
+    {
+      "key": "somekey",
+      "value": {"foo": "bar"}
+    },
+    {
+      "value": 53.5
+    }
+  ]
+}"#,
+        ),
+    ] {
+        let r = v2
+            .call(
+                Method::POST,
+                "/topics/test/partitions/1",
+                &[host[0], ("content-type", ct), ("accept", ACCEPT_ANY_V2)],
+                Some(body),
+            )
+            .await?;
+        assert_eq!(r.status, 200, "{r:?}");
+        check_shape(
+            "produce to a partition",
+            r#"{
+  "key_schema_id": null,
+  "value_schema_id": null,
+  "offsets": [
+    {
+      "partition": 1,
+      "offset": 100,
+    },
+    {
+      "partition": 1,
+      "offset": 101,
+    }
+  ]
+}"#,
+            &r.json,
+        )?;
+        let parts: Vec<&Value> = r.json["offsets"]
+            .as_array()
+            .map(|a| a.iter().map(|o| &o["partition"]).collect())
+            .unwrap_or_default();
+        assert_eq!(parts, [&json!(1), &json!(1)]);
+    }
+    // What the native API reads back: binary bytes as sent, JSON as its text (strings as
+    // their bytes, like the native API stores them).
+    let p1 = node.api().fetch_all("test", 1, "base64").await?;
+    let values: Vec<Vec<u8>> = p1
+        .iter()
+        .map(|r| {
+            BASE64
+                .decode(r["value_base64"].as_str().unwrap_or(""))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(values.contains(&b"kafka".to_vec()), "{p1:?}");
+    assert!(values.contains(&b"confluent".to_vec()));
+    assert!(values.contains(&b"53.5".to_vec()));
+    let keys: BTreeSet<Vec<u8>> = p1
+        .iter()
+        .filter_map(|r| r["key_base64"].as_str())
+        .map(|k| BASE64.decode(k).unwrap_or_default())
+        .collect();
+    assert_eq!(keys, BTreeSet::from([b"key".to_vec(), b"somekey".to_vec()]));
+
+    // Metadata: GET /topics, /topics/{t}, its partitions, a partition, its offsets, /brokers.
+    let r = v2
+        .call(Method::GET, "/topics", &[host[0], ("accept", V2)], None)
+        .await?;
+    assert_eq!((r.status, r.content_type.as_deref()), (200, Some(V2)));
+    check_shape("topics", r#"["topic1", "topic2"]"#, &r.json)?;
+    assert_eq!(r.json, json!(["test"]));
+    let r = v2
+        .call(Method::GET, "/topics/test", &[("accept", V2)], None)
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    check_shape(
+        "topic",
+        r#"{
+  "name": "test",
+  "configs": {
+     "cleanup.policy": "compact"
+  },
+  "partitions": [
+    {
+      "partition": 1,
+      "leader": 1,
+      "replicas": [
+        {
+          "broker": 1,
+          "leader": true,
+          "in_sync": true,
+        },
+        {
+          "broker": 2,
+          "leader": false,
+          "in_sync": true,
+        }
+      ]
+    }
+  ]
+}"#,
+        &r.json,
+    )?;
+    assert_eq!(r.json["configs"]["cleanup.policy"], json!("delete"));
+    assert_eq!(r.json["partitions"].as_array().map(Vec::len), Some(3));
+    let partition_doc = r#"{
+  "partition": 1,
+  "leader": 1,
+  "replicas": [
+    {
+      "broker": 1,
+      "leader": true,
+      "in_sync": true,
+    }
+  ]
+}"#;
+    let r = v2
+        .call(
+            Method::GET,
+            "/topics/test/partitions",
+            &[host[0], ("accept", ACCEPT_ANY_V2)],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    check_shape("partitions", &format!("[{partition_doc}]"), &r.json)?;
+    let r = v2
+        .call(
+            Method::GET,
+            "/topics/test/partitions/1",
+            &[host[0], ("accept", ACCEPT_ANY_V2)],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    check_shape("partition", partition_doc, &r.json)?;
+    assert_eq!(r.json["partition"], json!(1));
+    let r = v2
+        .call(
+            Method::GET,
+            "/topics/test/partitions/1/offsets",
+            &[("accept", ACCEPT_ANY_V2)],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    check_shape(
+        "partition offsets",
+        r#"{"beginning_offset": 10, "end_offset": 50,}"#,
+        &r.json,
+    )?;
+    assert_eq!(
+        r.json,
+        json!({"beginning_offset": 0, "end_offset": p1.len()})
+    );
+    let r = v2
+        .call(
+            Method::GET,
+            "/brokers",
+            &[host[0], ("accept", ACCEPT_ANY_V2)],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    check_shape("brokers", r#"{"brokers": [1, 2, 3]}"#, &r.json)?;
+    assert_eq!(r.json, json!({"brokers": [1]}));
+
+    // POST /consumers/{group} (with the docs' trailing slash), then its instance's routes.
+    let r = v2
+        .call(
+            Method::POST,
+            "/consumers/testgroup/",
+            &[host[0], ("content-type", V2)],
+            Some(
+                r#"{
+  "name": "my_consumer",
+  "format": "binary",
+  "auto.offset.reset": "earliest",
+  "auto.commit.enable": "false"
+}"#,
+            ),
+        )
+        .await?;
+    assert_eq!(
+        (r.status, r.content_type.as_deref()),
+        (200, Some(V2)),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.json,
+        json!({
+            "instance_id": "my_consumer",
+            "base_uri": "http://kafkaproxy.example.com/consumers/testgroup/instances/my_consumer"
+        }),
+        "base_uri points at the address the client used"
+    );
+    let inst = "/consumers/testgroup/instances/my_consumer";
+    let proxy_host = ("host", "proxy-instance.kafkaproxy.example.com");
+    let post_v2 = |path: String, body: &'static str| {
+        let v2 = v2.clone();
+        async move {
+            v2.call(
+                Method::POST,
+                &path,
+                &[proxy_host, ("content-type", V2)],
+                Some(body),
+            )
+            .await
+        }
+    };
+    let r = post_v2(
+        format!("{inst}/subscription"),
+        r#"{
+  "topics": [
+    "test1",
+    "test2"
+  ]
+}"#,
+    )
+    .await?;
+    assert_eq!((r.status, r.text.as_str()), (204, ""), "{r:?}");
+    let r = v2
+        .call(
+            Method::GET,
+            &format!("{inst}/subscription"),
+            &[proxy_host, ("accept", V2)],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.json,
+        lenient_json(
+            r#"{
+  "topics": [
+    "test1",
+    "test2"
+  ]
+}"#
+        )?
+    );
+    let r = v2
+        .call(
+            Method::DELETE,
+            &format!("{inst}/subscription"),
+            &[proxy_host, ("accept", ACCEPT_ANY_V2)],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = post_v2(
+        format!("{inst}/subscription"),
+        r#"{
+  "topic_pattern": "test.*"
+}"#,
+    )
+    .await?;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = v2.get(&format!("{inst}/subscription")).await?;
+    assert_eq!(
+        r.json,
+        json!({"topics": ["test"]}),
+        "the pattern matches topic test"
+    );
+    let r = v2.get(&format!("{inst}/assignments")).await?;
+    assert_eq!(
+        r.json["partitions"].as_array().map(Vec::len),
+        Some(3),
+        "the only member of its group reads every partition: {r:?}"
+    );
+    v2.call(Method::DELETE, &format!("{inst}/subscription"), &[], None)
+        .await?;
+    let partitions_body = r#"{
+  "partitions": [
+    {
+      "topic": "test",
+      "partition": 0
+    },
+    {
+      "topic": "test",
+      "partition": 1
+    }
+
+  ]
+}"#;
+    let r = post_v2(format!("{inst}/assignments"), partitions_body).await?;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = v2
+        .call(
+            Method::GET,
+            &format!("{inst}/assignments"),
+            &[proxy_host, ("accept", V2)],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json, lenient_json(partitions_body)?);
+    let r = post_v2(
+        format!("{inst}/positions"),
+        r#"{
+  "offsets": [
+    {
+      "topic": "test",
+      "partition": 0,
+      "offset": 20
+    },
+    {
+      "topic": "test",
+      "partition": 1,
+      "offset": 30
+    }
+  ]
+}"#,
+    )
+    .await?;
+    assert_eq!(r.status, 204, "{r:?}");
+    for end in ["end", "beginning"] {
+        let r = post_v2(format!("{inst}/positions/{end}"), partitions_body).await?;
+        assert_eq!(r.status, 204, "{r:?}");
+    }
+    let r = v2
+        .call(
+            Method::GET,
+            &format!("{inst}/records?timeout=3000&max_bytes=300000"),
+            &[proxy_host, ("accept", BINARY)],
+            None,
+        )
+        .await?;
+    assert_eq!(
+        (r.status, r.content_type.as_deref()),
+        (200, Some(BINARY)),
+        "{r:?}"
+    );
+    check_shape(
+        "binary records",
+        r#"[
+  {
+    "topic": "test",
+    "key": "a2V5",
+    "value": "Y29uZmx1ZW50",
+    "partition": 1,
+    "offset": 100,
+  },
+  {
+    "topic": "test",
+    "key": "a2V5",
+    "value": "a2Fma2E=",
+    "partition": 2,
+    "offset": 101,
+  }
+]"#,
+        &json!(r.json.as_array().map(|a| {
+            a.iter()
+                .filter(|r| !r["key"].is_null())
+                .cloned()
+                .collect::<Vec<_>>()
+        })),
+    )?;
+    let mut got = r.json.as_array().cloned().unwrap_or_default();
+    loop {
+        let more = v2.records("testgroup", "my_consumer", BINARY, 200).await?;
+        if more.is_empty() {
+            break;
+        }
+        got.extend(more);
+    }
+    let hwms = node.api().high_watermarks("test").await?;
+    assert_eq!(
+        got.len() as i64,
+        hwms[0] + hwms[1],
+        "partitions 0 and 1 read whole: {got:?}"
+    );
+    let kafka = got
+        .iter()
+        .find(|r| r["value"] == json!("a2Fma2E=") && r["partition"] == json!(1))
+        .cloned();
+    assert!(
+        kafka.is_some(),
+        "the record produced to partition 1 is read: {got:?}"
+    );
+    assert!(got.iter().all(|r| r["topic"] == json!("test")));
+
+    // Commit offsets 20 and 30; the group's committed offsets are 21 and 31.
+    let r = post_v2(
+        format!("{inst}/offsets"),
+        r#"{
+  "offsets": [
+    {
+      "topic": "test",
+      "partition": 0,
+      "offset": 20
+    },
+    {
+      "topic": "test",
+      "partition": 1,
+      "offset": 30
+    }
+  ]
+}"#,
+    )
+    .await?;
+    assert_eq!((r.status, r.json.clone()), (200, json!([])), "{r:?}");
+    let r = v2
+        .call(
+            Method::GET,
+            &format!("{inst}/offsets"),
+            &[proxy_host, ("accept", ACCEPT_ANY_V2)],
+            Some(partitions_body),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.json,
+        lenient_json(
+            r#"{"offsets":
+ [
+  {
+    "topic": "test",
+    "partition": 0,
+    "offset": 21,
+    "metadata":""
+  },
+  {
+    "topic": "test",
+    "partition": 1,
+    "offset": 31,
+    "metadata":""
+  }
+ ]
+}"#
+        )?
+    );
+    // The native API sees the same group offsets.
+    let (s, native) = node.api().get("/v1/groups/testgroup/offsets").await?;
+    assert_eq!(s, 200);
+    assert_eq!(native["offsets"][1]["offset"], json!(31));
+
+    let r = v2
+        .call(
+            Method::DELETE,
+            inst,
+            &[proxy_host, ("content-type", V2)],
+            None,
+        )
+        .await?;
+    assert_eq!((r.status, r.text.as_str()), (204, ""), "{r:?}");
+    let r = v2.get(&format!("{inst}/assignments")).await?;
+    assert_eq!((r.status, r.code()), (404, Some(40403)));
+
+    // A JSON consumer reads the JSON records back as JSON.
+    v2.create_consumer(
+        "jsongroup",
+        json!({"name": "my_json_consumer", "format": "json", "auto.offset.reset": "earliest"}),
+    )
+    .await?;
+    v2.subscribe("jsongroup", "my_json_consumer", &["test"])
+        .await?;
+    let records = read_n(&v2, "jsongroup", "my_json_consumer", JSON, 10).await?;
+    assert_eq!(records.len(), 10);
+    check_shape(
+        "json records",
+        r#"[
+  {
+    "topic": "test",
+    "key": "somekey",
+    "value": {"foo":"bar"},
+    "partition": 1,
+    "offset": 10,
+  }
+]"#,
+        &json!(
+            records
+                .iter()
+                .filter(|r| r["key"] == json!("somekey"))
+                .cloned()
+                .collect::<Vec<_>>()
+        ),
+    )?;
+    let values: Vec<&Value> = records.iter().map(|r| &r["value"]).collect();
+    assert!(values.contains(&&json!({"foo": "bar"})));
+    assert!(values.contains(&&json!(["foo", "bar"])));
+    assert!(values.contains(&&json!(53.5)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_instances_of_a_group_split_the_partitions_and_read_each_record_once()
+-> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    let api = node.api();
+    api.create_topic("orders", 4, json!({})).await?;
+    let v2 = V2Client::new(&node.url());
+    for name in ["a", "b"] {
+        v2.create_consumer(
+            "billing",
+            json!({"name": name, "format": "json", "auto.offset.reset": "earliest", "auto.commit.enable": "true"}),
+        )
+        .await?;
+        v2.subscribe("billing", name, &["orders"]).await?;
+    }
+    let mut owned = BTreeMap::new();
+    for name in ["a", "b"] {
+        let r = v2
+            .get(&format!("/consumers/billing/instances/{name}/assignments"))
+            .await?;
+        let ps: Vec<u64> = r.json["partitions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["partition"].as_u64()).collect())
+            .unwrap_or_default();
+        owned.insert(name, ps);
+    }
+    assert_eq!(owned["a"], [0, 1], "range assignment: {owned:?}");
+    assert_eq!(owned["b"], [2, 3]);
+
+    let records: Vec<Value> = (0..200)
+        .map(|i| json!({"key": format!("customer-{}", i % 13), "value": {"n": i}}))
+        .collect();
+    for chunk in records.chunks(50) {
+        let r = v2
+            .call(
+                Method::POST,
+                "/topics/orders",
+                &[("content-type", JSON)],
+                Some(&json!({ "records": chunk }).to_string()),
+            )
+            .await?;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    // Both read in turns until every record came back.
+    let mut seen: BTreeMap<i64, &str> = BTreeMap::new();
+    let mut by_partition: BTreeMap<u64, &str> = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while seen.len() < 200 {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "read {} of 200",
+            seen.len()
+        );
+        for name in ["a", "b"] {
+            for r in v2.records("billing", name, JSON, 200).await? {
+                let n = r["value"]["n"].as_i64().unwrap_or(-1);
+                let p = r["partition"].as_u64().unwrap_or(99);
+                assert!(seen.insert(n, name).is_none(), "record {n} read twice");
+                assert_eq!(
+                    *by_partition.entry(p).or_insert(name),
+                    name,
+                    "partition {p} read by both"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..200).collect::<Vec<_>>()
+    );
+    // Nothing more to read; auto-commit committed every position at the last fetch round.
+    for name in ["a", "b"] {
+        assert!(v2.records("billing", name, JSON, 100).await?.is_empty());
+    }
+    let (s, committed) = api.get("/v1/groups/billing/offsets").await?;
+    assert_eq!(s, 200);
+    let lag: i64 = committed["offsets"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["lag"].as_i64()).sum())
+        .unwrap_or(-1);
+    assert_eq!(lag, 0, "{committed}");
+
+    // `b` leaves: `a` takes its partitions and, from the committed offsets, reads only new
+    // records.
+    let r = v2
+        .call(Method::DELETE, "/consumers/billing/instances/b", &[], None)
+        .await?;
+    assert_eq!(r.status, 204);
+    let r = v2
+        .call(
+            Method::POST,
+            "/topics/orders",
+            &[("content-type", JSON)],
+            Some(&json!({"records": (200..240).map(|i| json!({"key": format!("customer-{i}"), "value": {"n": i}})).collect::<Vec<_>>()}).to_string()),
+        )
+        .await?;
+    assert_eq!(r.status, 200);
+    let more = read_n(&v2, "billing", "a", JSON, 40).await?;
+    let ns: BTreeSet<i64> = more
+        .iter()
+        .filter_map(|r| r["value"]["n"].as_i64())
+        .collect();
+    assert_eq!(ns, (200..240).collect::<BTreeSet<_>>());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_silent_instance_times_out_and_the_group_rebalances_to_the_others() -> anyhow::Result<()>
+{
+    let node = Node::start(node_with("consumer-instance-timeout = \"5s\"\n")).await?;
+    node.api().create_topic("t", 2, json!({})).await?;
+    let v2 = V2Client::new(&node.url());
+    for name in ["quiet", "busy"] {
+        v2.create_consumer("g", json!({"name": name})).await?;
+        v2.subscribe("g", name, &["t"]).await?;
+    }
+    let assigned = |v2: V2Client| async move {
+        let r = v2
+            .get("/consumers/g/instances/busy/assignments")
+            .await
+            .ok()?;
+        r.json["partitions"].as_array().map(Vec::len)
+    };
+    assert_eq!(assigned(v2.clone()).await, Some(1));
+    eventually(
+        Duration::from_secs(60),
+        "busy to own both partitions",
+        || {
+            let v2 = v2.clone();
+            async move { (assigned(v2).await == Some(2)).then_some(()) }
+        },
+    )
+    .await?;
+    let r = v2.get("/consumers/g/instances/quiet/assignments").await?;
+    assert_eq!((r.status, r.code()), (404, Some(40403)), "{r:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn headers_and_timestamps_produced_natively_come_back_on_v2_fetches() -> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    let api = node.api();
+    api.create_topic("events", 1, json!({})).await?;
+    api.produce(
+        "events",
+        "all",
+        &[
+            json!({"key": "k", "value": {"a": 1}, "headers": {"source": "web", "trace": "t-1"}, "timestamp": 1_732_252_800_000i64}),
+            json!({"key": "k2", "value": "plain", "headers": [{"key": "bin", "value_base64": "AP8="}], "timestamp": 1_732_252_800_001i64}),
+        ],
+    )
+    .await?;
+    // A v2 producer can send them too (an extension: Confluent's v3 header shape).
+    let r = V2Client::new(&node.url())
+        .call(
+            Method::POST,
+            "/topics/events",
+            &[("content-type", JSON)],
+            Some(r#"{"records": [{"key": "k3", "value": 3, "headers": [{"name": "h", "value": "aGk="}], "timestamp": 1732252800002}]}"#),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    let v2 = V2Client::new(&node.url());
+    for (group, format, accept) in [("gj", "json", JSON), ("gb", "binary", BINARY)] {
+        v2.create_consumer(
+            group,
+            json!({"name": "c", "format": format, "auto.offset.reset": "earliest"}),
+        )
+        .await?;
+        v2.subscribe(group, "c", &["events"]).await?;
+        let records = read_n(&v2, group, "c", accept, 3).await?;
+        assert_eq!(records[0]["timestamp"], json!(1_732_252_800_000i64));
+        assert_eq!(
+            records[0]["headers"],
+            json!([{"name": "source", "value": BASE64.encode("web")}, {"name": "trace", "value": BASE64.encode("t-1")}])
+        );
+        assert_eq!(
+            records[1]["headers"],
+            json!([{"name": "bin", "value": "AP8="}])
+        );
+        assert_eq!(records[1]["timestamp"], json!(1_732_252_800_001i64));
+        assert_eq!(
+            records[2]["headers"],
+            json!([{"name": "h", "value": "aGk="}])
+        );
+        assert_eq!(records[2]["timestamp"], json!(1_732_252_800_002i64));
+        if format == "json" {
+            assert_eq!(records[0]["value"], json!({"a": 1}));
+            assert_eq!(records[1]["value"], json!("plain"));
+        } else {
+            assert_eq!(records[1]["value"], json!(BASE64.encode("plain")));
+        }
+    }
+    // Native and v2 producers put a key on the same partition.
+    api.create_topic("keys", 8, json!({})).await?;
+    for key in ["user-1", "user-2", "user-3", "order-99"] {
+        let native = api
+            .produce("keys", "all", &[json!({"key": key, "value": 1})])
+            .await?;
+        let r = v2
+            .call(
+                Method::POST,
+                "/topics/keys",
+                &[("content-type", BINARY)],
+                Some(&json!({"records": [{"key": BASE64.encode(key), "value": null}]}).to_string()),
+            )
+            .await?;
+        let j = v2
+            .call(
+                Method::POST,
+                "/topics/keys",
+                &[("content-type", JSON)],
+                Some(&json!({"records": [{"key": key, "value": 2}]}).to_string()),
+            )
+            .await?;
+        assert_eq!(
+            r.json["offsets"][0]["partition"],
+            json!(native[0].partition),
+            "{key}"
+        );
+        assert_eq!(
+            j.json["offsets"][0]["partition"],
+            json!(native[0].partition),
+            "{key}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_confluent_error_code_is_answered_where_it_applies() -> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    let api = node.api();
+    api.create_topic("t", 2, json!({})).await?;
+    api.create_topic(
+        "small",
+        1,
+        json!({"max.message.bytes": 100, "cleanup.policy": "compact"}),
+    )
+    .await?;
+    let v2 = V2Client::new(&node.url());
+    let expect = |what: &str, r: &strata_tests::v2::Reply, status: u16, code: u64| {
+        assert_eq!((r.status, r.code()), (status, Some(code)), "{what}: {r:?}");
+        assert!(
+            r.json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {r:?}"
+        );
+    };
+    // 40401, 40402.
+    expect("unknown topic", &v2.get("/topics/nope").await?, 404, 40401);
+    let produce = |path: &str, ct: &str, body: &str| {
+        let (v2, path, ct, body) = (
+            v2.clone(),
+            path.to_string(),
+            ct.to_string(),
+            body.to_string(),
+        );
+        async move {
+            v2.call(
+                Method::POST,
+                &path,
+                &[("content-type", ct.as_str())],
+                Some(&body),
+            )
+            .await
+        }
+    };
+    expect(
+        "produce to an unknown topic",
+        &produce(
+            "/topics/nope",
+            BINARY,
+            r#"{"records": [{"value": "AA=="}]}"#,
+        )
+        .await?,
+        404,
+        40401,
+    );
+    expect(
+        "unknown partition",
+        &v2.get("/topics/t/partitions/7").await?,
+        404,
+        40402,
+    );
+    expect(
+        "produce to an unknown partition",
+        &produce(
+            "/topics/t/partitions/7",
+            BINARY,
+            r#"{"records": [{"value": "AA=="}]}"#,
+        )
+        .await?,
+        404,
+        40402,
+    );
+    // 40403.
+    expect(
+        "unknown instance",
+        &v2.get("/consumers/g/instances/ghost/subscription").await?,
+        404,
+        40403,
+    );
+    // 40902, 40601, 40901, 40903.
+    v2.create_consumer("g", json!({"name": "c", "format": "json"}))
+        .await?;
+    expect(
+        "duplicate instance",
+        &v2.post("/consumers/g", &json!({"name": "c"})).await?,
+        409,
+        40902,
+    );
+    let r = v2
+        .call(
+            Method::GET,
+            "/consumers/g/instances/c/records",
+            &[("accept", BINARY)],
+            None,
+        )
+        .await?;
+    expect("format mismatch", &r, 406, 40601);
+    v2.subscribe("g", "c", &["t"]).await?;
+    expect(
+        "pattern after topics",
+        &v2.post(
+            "/consumers/g/instances/c/subscription",
+            &json!({"topic_pattern": "t.*"}),
+        )
+        .await?,
+        409,
+        40901,
+    );
+    expect(
+        "assign while subscribed",
+        &v2.post(
+            "/consumers/g/instances/c/assignments",
+            &json!({"partitions": [{"topic": "t", "partition": 0}]}),
+        )
+        .await?,
+        409,
+        40903,
+    );
+    expect(
+        "seek a partition not assigned",
+        &v2.post(
+            "/consumers/g/instances/c/positions",
+            &json!({"offsets": [{"topic": "small", "partition": 0, "offset": 0}]}),
+        )
+        .await?,
+        409,
+        40903,
+    );
+    // 42201, 42202, 42205, 42206 (schema formats; Strata runs no Schema Registry).
+    let avro = "application/vnd.kafka.avro.v2+json";
+    expect(
+        "keys without a key schema",
+        &produce(
+            "/topics/t",
+            avro,
+            r#"{"value_schema": "\"int\"", "records": [{"key": 1, "value": 2}]}"#,
+        )
+        .await?,
+        422,
+        42201,
+    );
+    expect(
+        "values without a value schema",
+        &produce("/topics/t", avro, r#"{"records": [{"value": 2}]}"#).await?,
+        422,
+        42202,
+    );
+    expect(
+        "an invalid schema",
+        &produce(
+            "/topics/t",
+            avro,
+            r#"{"value_schema": "{not json", "records": [{"value": 2}]}"#,
+        )
+        .await?,
+        422,
+        42205,
+    );
+    expect(
+        "a schema format",
+        &produce(
+            "/topics/t",
+            avro,
+            r#"{"value_schema": "{\"name\":\"int\",\"type\": \"int\"}", "records": [{"value": 12}]}"#,
+        )
+        .await?,
+        422,
+        42206,
+    );
+    expect(
+        "an avro consumer",
+        &v2.post("/consumers/g", &json!({"name": "avro", "format": "avro"}))
+            .await?,
+        422,
+        42206,
+    );
+    // 42203, 42204, 40001.
+    expect(
+        "bad base64",
+        &produce("/topics/t", BINARY, r#"{"records": [{"value": "!!"}]}"#).await?,
+        422,
+        42203,
+    );
+    expect(
+        "bad auto.offset.reset",
+        &v2.post(
+            "/consumers/g",
+            &json!({"name": "x", "auto.offset.reset": "bad-config"}),
+        )
+        .await?,
+        422,
+        42204,
+    );
+    expect(
+        "fetch.min.bytes out of range",
+        &v2.post(
+            "/consumers/g",
+            &json!({"name": "x", "fetch.min.bytes": "20000000"}),
+        )
+        .await?,
+        422,
+        40001,
+    );
+    // Per-record 50002: the records the topic refuses fail alone; the others are produced.
+    let big = BASE64.encode(vec![7u8; 500]);
+    let r = produce(
+        "/topics/small",
+        BINARY,
+        &json!({"records": [
+            {"key": "aw==", "value": "AA=="},
+            {"key": "aw==", "value": big},
+            {"value": "AA=="},
+            {"key": "aw==", "value": "AQ==", "partition": 3},
+        ]})
+        .to_string(),
+    )
+    .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    let o = &r.json["offsets"];
+    assert_eq!(o[0]["offset"], json!(0), "{r:?}");
+    assert!(o[0]["error_code"].is_null());
+    for i in 1..4 {
+        assert_eq!(o[i]["error_code"], json!(50002), "{r:?}");
+        assert!(
+            o[i]["offset"].is_null() && o[i]["error"].is_string(),
+            "{r:?}"
+        );
+    }
+    assert_eq!(api.high_watermarks("small").await?, [1]);
+    // Generic errors keep Confluent's statuses.
+    let r = produce("/topics/t", BINARY, "{not json").await?;
+    assert_eq!((r.status, r.code()), (400, Some(400)), "{r:?}");
+    let r = produce(
+        "/topics/t",
+        BINARY,
+        r#"{"records": [{"value": "AA==", "bogus": 1}]}"#,
+    )
+    .await?;
+    assert_eq!((r.status, r.code()), (422, Some(422)), "{r:?}");
+    assert!(r.text.contains("Unrecognized field"), "{r:?}");
+    let r = produce("/topics/t", BINARY, r#"{"records": []}"#).await?;
+    assert_eq!((r.status, r.code()), (422, Some(422)), "{r:?}");
+    let r = produce("/topics/t", "text/plain", r#"{"records": []}"#).await?;
+    assert_eq!(r.status, 415, "{r:?}");
+    let r = v2
+        .call(Method::GET, "/topics", &[("accept", "text/html")], None)
+        .await?;
+    assert_eq!(r.status, 406, "{r:?}");
+    let r = v2.call(Method::GET, "/", &[], None).await?;
+    assert_eq!((r.status, r.json.clone()), (200, json!({})));
+    Ok(())
+}
