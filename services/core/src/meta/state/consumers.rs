@@ -430,13 +430,7 @@ impl MetaState {
             .map_or(Offset(0), |p| p.high_watermark)
     }
 
-    /// Returns the instances of a group (for operators), by name.
-    pub fn consumer_instances(&self, group: &str) -> Vec<String> {
-        self.consumers
-            .get(group)
-            .map(|g| g.instances.keys().cloned().collect())
-            .unwrap_or_default()
-    }
+    
 }
 
 fn view(

@@ -5,6 +5,7 @@
 //! is two: one to resolve positions, one to move them), so any node behind a load balancer
 //! serves any instance, and a node dying loses nothing.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use strata_cache::{FetchOptions, ReadError, StartAt};
 use strata_core::api::{ApiError, confluent};
 use strata_core::clock::{Clock, SystemClock};
@@ -383,6 +385,11 @@ impl From<&PartitionIn> for TopicPartition {
     }
 }
 
+#[derive(Serialize)]
+struct PartitionsOut {
+    partitions: Vec<PartitionIn>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PartitionsIn {
@@ -418,11 +425,7 @@ pub async fn assignments(
             partition: o.tp.partition.0,
         })
         .collect();
-    Ok(reply(
-        StatusCode::OK,
-        ct,
-        &serde_json::json!({ "partitions": partitions }),
-    ))
+    Ok(reply(StatusCode::OK, ct, &PartitionsOut { partitions }))
 }
 
 // ---- positions ----
@@ -643,6 +646,11 @@ pub async fn commit(
 }
 
 #[derive(Serialize)]
+struct CommittedListOut {
+    offsets: Vec<CommittedOut>,
+}
+
+#[derive(Serialize)]
 struct CommittedOut {
     topic: String,
     partition: u32,
@@ -694,11 +702,7 @@ pub async fn committed(
             metadata: String::new(),
         })
         .collect();
-    Ok(reply(
-        StatusCode::OK,
-        ct,
-        &serde_json::json!({ "offsets": offsets }),
-    ))
+    Ok(reply(StatusCode::OK, ct, &CommittedListOut { offsets }))
 }
 
 // ---- records ----
@@ -710,10 +714,10 @@ struct HeaderOut {
 }
 
 #[derive(Serialize)]
-struct RecordOut {
-    topic: String,
-    key: Value,
-    value: Value,
+struct RecordOut<'a> {
+    topic: &'a str,
+    key: Option<Embedded<'a>>,
+    value: Option<Embedded<'a>>,
     partition: u32,
     offset: i64,
     /// Strata extension: the record's timestamp (ms since the epoch).
@@ -722,18 +726,33 @@ struct RecordOut {
     headers: Vec<HeaderOut>,
 }
 
-fn embed(format: EmbeddedFormat, bytes: Option<&[u8]>) -> Value {
-    match (bytes, format) {
-        (None, _) => Value::Null,
-        (Some(b), EmbeddedFormat::Binary) => Value::String(BASE64.encode(b)),
-        (Some(b), EmbeddedFormat::Json) => serde_json::from_slice(b)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned())),
-    }
+/// A key or value in a response: JSON text as stored (key order and numbers kept), or a
+/// string (base64, or bytes that are not JSON).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Embedded<'a> {
+    Json(&'a RawValue),
+    Text(Cow<'a, str>),
 }
 
-fn record_out(format: EmbeddedFormat, tp: &TopicPartition, r: &StoredRecord) -> RecordOut {
+fn embed(format: EmbeddedFormat, bytes: Option<&[u8]>) -> Option<Embedded<'_>> {
+    let b = bytes?;
+    Some(match format {
+        EmbeddedFormat::Binary => Embedded::Text(Cow::Owned(BASE64.encode(b))),
+        EmbeddedFormat::Json => match serde_json::from_slice::<&RawValue>(b) {
+            Ok(raw) => Embedded::Json(raw),
+            Err(_) => Embedded::Text(String::from_utf8_lossy(b)),
+        },
+    })
+}
+
+fn record_out<'a>(
+    format: EmbeddedFormat,
+    tp: &'a TopicPartition,
+    r: &'a StoredRecord,
+) -> RecordOut<'a> {
     RecordOut {
-        topic: tp.topic.clone(),
+        topic: &tp.topic,
         key: embed(format, r.record.key.as_deref()),
         value: embed(format, r.record.value.as_deref()),
         partition: tp.partition.0,
@@ -945,20 +964,25 @@ mod tests {
         assert_eq!(segment("a b/c"), "a%20b%2Fc");
     }
 
+    fn text(format: EmbeddedFormat, bytes: Option<&[u8]>) -> String {
+        serde_json::to_string(&embed(format, bytes)).unwrap_or_default()
+    }
+
     #[test]
-    fn json_embedding_keeps_json_and_wraps_other_bytes_as_strings() {
+    fn json_embedding_keeps_json_text_and_wraps_other_bytes_as_strings() {
         assert_eq!(
-            embed(EmbeddedFormat::Json, Some(br#"{"foo":"bar"}"#)),
-            serde_json::json!({"foo": "bar"})
+            text(EmbeddedFormat::Json, Some(br#"{"z":1,"a":"bar"}"#)),
+            r#"{"z":1,"a":"bar"}"#,
+            "key order and numbers are kept"
         );
         assert_eq!(
-            embed(EmbeddedFormat::Json, Some(b"plain text")),
-            serde_json::json!("plain text")
+            text(EmbeddedFormat::Json, Some(b"plain text")),
+            r#""plain text""#
         );
         assert_eq!(
-            embed(EmbeddedFormat::Binary, Some(b"kafka")),
-            serde_json::json!("a2Fma2E=")
+            text(EmbeddedFormat::Binary, Some(b"kafka")),
+            r#""a2Fma2E=""#
         );
-        assert_eq!(embed(EmbeddedFormat::Binary, None), Value::Null);
+        assert_eq!(text(EmbeddedFormat::Binary, None), "null");
     }
 }
