@@ -429,8 +429,6 @@ impl MetaState {
         self.partition_state(&tp.topic, tp.partition)
             .map_or(Offset(0), |p| p.high_watermark)
     }
-
-    
 }
 
 fn view(
