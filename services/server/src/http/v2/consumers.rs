@@ -672,13 +672,19 @@ pub async fn committed(
     let wanted: Option<BTreeSet<TopicPartition>> =
         req.map(|r| r.partitions.iter().map(TopicPartition::from).collect());
     if let Some(wanted) = &wanted {
+        // One metadata read per topic named (the set is in topic order).
+        let mut counts: Option<(&str, u32)> = None;
         for tp in wanted {
-            let parts = s.meta.partitions(&tp.topic).await?;
-            if tp.partition.0 as usize >= parts.len() {
+            let count = match counts {
+                Some((t, n)) if t == tp.topic => n,
+                _ => s.meta.topic(&tp.topic).await?.partitions,
+            };
+            counts = Some((&tp.topic, count));
+            if tp.partition.0 >= count {
                 return Err(strata_core::meta::MetaError::PartitionNotFound {
                     topic: tp.topic.clone(),
                     partition: tp.partition.0,
-                    partitions: parts.len() as u32,
+                    partitions: count,
                 }
                 .into());
             }
