@@ -53,6 +53,12 @@ pub fn is_merged_segment_key(key: &str) -> bool {
 /// Prefix of the analyst-facing Parquet archive.
 pub const ARCHIVE_PREFIX: &str = "archive";
 
+/// Returns whether `key` names a file of the Parquet archive.
+pub fn is_archive_key(key: &str) -> bool {
+    key.strip_prefix(ARCHIVE_PREFIX)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// Key of the archive file holding offsets `first..=last` of a partition, in the Hive-style
 /// folder of the hour (UTC) of `timestamp_ms`, the file's first record:
 /// `archive/<topic>/date=YYYY-MM-DD/hour=HH/<partition>-<first>-<last>.parquet`.

@@ -16,7 +16,7 @@ use strata_core::ids::{FlushSeq, NodeId, Offset, PartitionId};
 use strata_core::meta::state::{Command, CommandResult};
 use strata_core::meta::{
     CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaQuery, MetaStore, NodeInfo,
-    ObjectCommit, PartitionInfo, QueryResult, QuorumStatus, TopicInfo,
+    ObjectCommit, PartitionInfo, QueryResult, QuorumRole, QuorumStatus, TopicInfo,
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -65,6 +65,9 @@ impl RemoteMetaStore {
             term: 0,
             applied_index: 0,
             voters: Vec::new(),
+            role: QuorumRole::None,
+            commit_index: 0,
+            last_log_index: 0,
         }));
         let stop = CancellationToken::new();
         tokio::spawn(follow(
@@ -345,7 +348,9 @@ impl MetaStore for RemoteMetaStore {
             .lock()
             .expect("no panics while holding the lock")
             .clone();
+        // The figures are the voter's that answered; this node is not a member.
         s.node = self.node;
+        s.role = QuorumRole::None;
         s
     }
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
-use openraft::{BasicNode, ChangeMembers, SnapshotPolicy};
+use openraft::{BasicNode, ChangeMembers, ServerState, SnapshotPolicy};
 use strata_core::clock::Clock;
 use strata_core::ids::NodeId;
 use strata_core::meta::state::{Command, CommandResult, MetaState};
-use strata_core::meta::{MetaError, QuorumStatus, StateStore};
+use strata_core::meta::{MetaError, QuorumRole, QuorumStatus, StateStore};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -360,12 +360,45 @@ impl StateStore for RaftMetaStore {
     fn quorum(&self) -> QuorumStatus {
         let m = self.raft.metrics().borrow().clone();
         let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
+        let applied = m.last_applied.map_or(0, |l| l.index);
+        let last_log = m.last_log_index.unwrap_or(0);
+        // openraft 0.9 reports no commit index: on the leader it is the highest index a
+        // majority of voters hold (the leader holds its whole log); elsewhere, the applied one.
+        let commit_index = match &m.replication {
+            Some(matched) if m.state == ServerState::Leader => {
+                let mut held: Vec<u64> = voters
+                    .iter()
+                    .map(|id| {
+                        if *id == self.node.0 {
+                            last_log
+                        } else {
+                            matched.get(id).copied().flatten().map_or(0, |l| l.index)
+                        }
+                    })
+                    .collect();
+                held.sort_unstable_by(|a, b| b.cmp(a));
+                held.get(held.len() / 2)
+                    .copied()
+                    .unwrap_or(applied)
+                    .max(applied)
+            }
+            _ => applied,
+        };
         QuorumStatus {
             node: self.node,
             leader: m.current_leader.map(NodeId),
             term: m.current_term,
-            applied_index: m.last_applied.map_or(0, |l| l.index),
+            applied_index: applied,
             voters: voters.into_iter().map(NodeId).collect(),
+            role: match m.state {
+                ServerState::Leader => QuorumRole::Leader,
+                ServerState::Follower => QuorumRole::Follower,
+                ServerState::Candidate => QuorumRole::Candidate,
+                ServerState::Learner => QuorumRole::Learner,
+                ServerState::Shutdown => QuorumRole::None,
+            },
+            commit_index,
+            last_log_index: last_log,
         }
     }
 }

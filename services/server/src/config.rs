@@ -135,6 +135,12 @@ pub struct Config {
     /// Longest a v2 records fetch waits for records when the instance names no
     /// `consumer.request.timeout.ms`.
     pub consumer_request_timeout: Duration,
+    /// Price of 1,000 PUT-class object-store requests (PUT, POST, COPY, LIST), in dollars.
+    pub price_put_requests_per_1000: f64,
+    /// Price of 1,000 GET-class object-store requests (GET, HEAD), in dollars.
+    pub price_get_requests_per_1000: f64,
+    /// Price of storing one GiB for a month, in dollars.
+    pub price_storage_gib_month: f64,
 }
 
 impl Default for Config {
@@ -181,6 +187,10 @@ impl Default for Config {
             consumer_instance_timeout: Duration::from_secs(300),
             consumer_request_max_bytes: 8 << 20,
             consumer_request_timeout: Duration::from_secs(1),
+            // AWS S3 Standard list prices (us-east-1).
+            price_put_requests_per_1000: 0.005,
+            price_get_requests_per_1000: 0.0004,
+            price_storage_gib_month: 0.023,
         }
     }
 }
@@ -190,46 +200,158 @@ impl Default for Config {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
     data_dir: Option<PathBuf>,
-    listen: Option<String>,
-    advertise: Option<String>,
-    object_store: Option<String>,
-    roles: Option<Vec<String>>,
+    listen: Option<Human>,
+    advertise: Option<Human>,
+    object_store: Option<Human>,
+    roles: Option<Roles>,
     node_id: Option<u64>,
-    meta_peers: Option<String>,
-    flush_interval: Option<String>,
-    flush_bytes: Option<String>,
-    max_inflight_bytes: Option<String>,
-    max_request_bytes: Option<String>,
-    max_buffered_request_bytes: Option<String>,
-    hot_segment_bytes: Option<String>,
-    hot_retain_bytes: Option<String>,
-    cache_memory_bytes: Option<String>,
-    cache_disk_bytes: Option<String>,
-    cache_block_bytes: Option<String>,
+    meta_peers: Option<Human>,
+    flush_interval: Option<Human>,
+    flush_bytes: Option<Human>,
+    max_inflight_bytes: Option<Human>,
+    max_request_bytes: Option<Human>,
+    max_buffered_request_bytes: Option<Human>,
+    hot_segment_bytes: Option<Human>,
+    hot_retain_bytes: Option<Human>,
+    cache_memory_bytes: Option<Human>,
+    cache_disk_bytes: Option<Human>,
+    cache_block_bytes: Option<Human>,
     cold_read_concurrency: Option<usize>,
-    cold_read_bytes_per_sec: Option<String>,
+    cold_read_bytes_per_sec: Option<Human>,
     read_ahead_blocks: Option<usize>,
     max_concurrent_uploads: Option<usize>,
-    multipart_threshold: Option<String>,
-    commit_timeout: Option<String>,
+    multipart_threshold: Option<Human>,
+    commit_timeout: Option<Human>,
     snapshot_logs: Option<u64>,
-    shutdown_timeout: Option<String>,
-    log_format: Option<String>,
-    compactor_interval: Option<String>,
-    compactor_run_bytes: Option<String>,
-    compactor_pass_bytes: Option<String>,
+    shutdown_timeout: Option<Human>,
+    log_format: Option<Human>,
+    compactor_interval: Option<Human>,
+    compactor_run_bytes: Option<Human>,
+    compactor_pass_bytes: Option<Human>,
     compactor_requests_in_flight: Option<usize>,
-    compactor_bytes_per_sec: Option<String>,
+    compactor_bytes_per_sec: Option<Human>,
     compactor_merge_min_extents: Option<usize>,
-    gc_grace: Option<String>,
-    orphan_grace: Option<String>,
-    archiver_interval: Option<String>,
-    archiver_row_group_bytes: Option<String>,
+    gc_grace: Option<Human>,
+    orphan_grace: Option<Human>,
+    archiver_interval: Option<Human>,
+    archiver_row_group_bytes: Option<Human>,
     archiver_zstd_level: Option<i32>,
-    archiver_bytes_per_sec: Option<String>,
-    consumer_instance_timeout: Option<String>,
-    consumer_request_max_bytes: Option<String>,
-    consumer_request_timeout: Option<String>,
+    archiver_bytes_per_sec: Option<Human>,
+    consumer_instance_timeout: Option<Human>,
+    consumer_request_max_bytes: Option<Human>,
+    consumer_request_timeout: Option<Human>,
+    price_put_requests_per_1000: Option<f64>,
+    price_get_requests_per_1000: Option<f64>,
+    price_storage_gib_month: Option<f64>,
+}
+
+/// Every key of the config file; `STRATA_<KEY>` (upper case, `-` as `_`) overrides each.
+pub const KEYS: &[&str] = &[
+    "data-dir",
+    "listen",
+    "advertise",
+    "object-store",
+    "roles",
+    "node-id",
+    "meta-peers",
+    "flush-interval",
+    "flush-bytes",
+    "max-inflight-bytes",
+    "max-request-bytes",
+    "max-buffered-request-bytes",
+    "hot-segment-bytes",
+    "hot-retain-bytes",
+    "cache-memory-bytes",
+    "cache-disk-bytes",
+    "cache-block-bytes",
+    "cold-read-concurrency",
+    "cold-read-bytes-per-sec",
+    "read-ahead-blocks",
+    "max-concurrent-uploads",
+    "multipart-threshold",
+    "commit-timeout",
+    "snapshot-logs",
+    "shutdown-timeout",
+    "log-format",
+    "compactor-interval",
+    "compactor-run-bytes",
+    "compactor-pass-bytes",
+    "compactor-requests-in-flight",
+    "compactor-bytes-per-sec",
+    "compactor-merge-min-extents",
+    "gc-grace",
+    "orphan-grace",
+    "archiver-interval",
+    "archiver-row-group-bytes",
+    "archiver-zstd-level",
+    "archiver-bytes-per-sec",
+    "consumer-instance-timeout",
+    "consumer-request-max-bytes",
+    "consumer-request-timeout",
+    "price-put-requests-per-1000",
+    "price-get-requests-per-1000",
+    "price-storage-gib-month",
+];
+
+/// The environment variable that overrides `key`.
+pub fn env_name(key: &str) -> String {
+    format!("STRATA_{}", key.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// A size, duration or other text value; TOML numbers are taken as their text (`8388608`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Human {
+    Text(String),
+    Int(i64),
+}
+
+impl From<Human> for String {
+    fn from(h: Human) -> String {
+        match h {
+            Human::Text(s) => s,
+            Human::Int(i) => i.to_string(),
+        }
+    }
+}
+
+/// Roles as a list (`["meta", "ingest"]`) or comma-separated (`"meta,ingest"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Roles {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl Roles {
+    fn joined(&self) -> String {
+        match self {
+            Roles::List(l) => l.join(","),
+            Roles::Text(s) => s.clone(),
+        }
+    }
+}
+
+/// Reads `STRATA_<KEY>` variables into the file's table (numbers as numbers, the rest as
+/// text) and returns the keys they set.
+fn env_layer(table: &mut toml::Table, var: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
+    let mut set = Vec::new();
+    for key in KEYS {
+        let name = env_name(key);
+        let Some(v) = var(&name) else { continue };
+        let t = v.trim();
+        let value = if let Ok(i) = t.parse::<i64>() {
+            toml::Value::Integer(i)
+        } else if let Some(f) = t.parse::<f64>().ok().filter(|f| f.is_finite()) {
+            toml::Value::Float(f)
+        } else {
+            toml::Value::String(v.clone())
+        };
+
+        table.insert((*key).to_string(), value);
+        set.push(*key);
+    }
+    set
 }
 
 /// Values from the environment and flags (`None` = not given).
@@ -292,19 +414,46 @@ impl Config {
 
     /// Builds the config from defaults, an optional TOML file and the overrides.
     pub fn load(file: Option<&Path>, o: &Overrides) -> Result<Self, String> {
-        let f: FileConfig = match file {
+        Self::load_with_env(file, o, |name| std::env::var(name).ok())
+    }
+
+    /// [`Config::load`] with the environment given as a function (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        o: &Overrides,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let mut table = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-                toml::from_str(&text)
+                toml::from_str::<toml::Table>(&text)
                     .map_err(|e| format!("invalid config file {}: {e}", path.display()))?
             }
-            None => FileConfig::default(),
+            None => toml::Table::new(),
         };
+        let from_env = env_layer(&mut table, var);
+        let f: FileConfig = table.clone().try_into().map_err(|e: toml::de::Error| {
+            // Name the key: the first one that does not deserialize on its own.
+            let culprit = table.iter().find(|(k, v)| {
+                let mut one = toml::Table::new();
+                one.insert((*k).clone(), (*v).clone());
+                one.try_into::<FileConfig>().is_err()
+            });
+            let source = |k: &str| match file {
+                _ if from_env.contains(&k) => format!("{} ", env_name(k)),
+                Some(path) => format!("in {} ", path.display()),
+                None => String::new(),
+            };
+            match culprit {
+                Some((k, _)) => format!("{k} ({}): {}", source(k).trim(), e.message()),
+                None => format!("invalid config: {}", e.message()),
+            }
+        })?;
         let mut c = Config::default();
         macro_rules! set {
             ($field:ident, $parse:expr) => {
-                if let Some(v) = o.$field.clone().or(f.$field.clone()) {
+                if let Some(v) = o.$field.clone().or(f.$field.clone().map(Into::into)) {
                     c.$field = $parse(v).map_err(|e: String| {
                         format!("{}: {e}", stringify!($field).replace('_', "-"))
                     })?;
@@ -316,10 +465,14 @@ impl Config {
             .parse::<SocketAddr>()
             .map_err(|e| format!("{v:?} is not HOST:PORT ({e})")));
         set!(object_store, |v: String| Ok(v));
-        if let Some(a) = o.advertise.clone().or(f.advertise.clone()) {
+        if let Some(a) = o
+            .advertise
+            .clone()
+            .or(f.advertise.clone().map(String::from))
+        {
             c.advertise = (!a.trim().is_empty()).then_some(a);
         }
-        if let Some(roles) = o.roles.clone().or(f.roles.as_ref().map(|r| r.join(","))) {
+        if let Some(roles) = o.roles.clone().or(f.roles.as_ref().map(Roles::joined)) {
             c.roles = parse_roles(&roles).map_err(|e| format!("roles: {e}"))?;
         }
         set!(node_id, |v: u64| if v == 0 {
@@ -339,7 +492,7 @@ impl Config {
         });
         macro_rules! file_only {
             ($field:ident, $parse:expr) => {
-                if let Some(v) = f.$field.clone() {
+                if let Some(v) = f.$field.clone().map(Into::into) {
                     c.$field = $parse(v).map_err(|e: String| {
                         format!("{}: {e}", stringify!($field).replace('_', "-"))
                     })?;
@@ -458,6 +611,24 @@ impl Config {
                     Err("must be at most 5m".to_string())
                 }
             }));
+        for (name, value) in [
+            ("price-put-requests-per-1000", f.price_put_requests_per_1000),
+            ("price-get-requests-per-1000", f.price_get_requests_per_1000),
+            ("price-storage-gib-month", f.price_storage_gib_month),
+        ] {
+            if value.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+                return Err(format!("{name}: must be a price of zero or more"));
+            }
+        }
+        if let Some(v) = f.price_put_requests_per_1000 {
+            c.price_put_requests_per_1000 = v;
+        }
+        if let Some(v) = f.price_get_requests_per_1000 {
+            c.price_get_requests_per_1000 = v;
+        }
+        if let Some(v) = f.price_storage_gib_month {
+            c.price_storage_gib_month = v;
+        }
         if c.object_store.is_empty() {
             let abs = std::path::absolute(&c.data_dir)
                 .map_err(|e| format!("data-dir {}: {e}", c.data_dir.display()))?;
@@ -523,9 +694,90 @@ mod tests {
     #[test]
     fn the_example_config_parses_and_matches_the_defaults() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../strata.example.toml");
-        let c = Config::load(Some(&example), &Overrides::default()).expect("parses");
-        let d = Config::load(None, &Overrides::default()).expect("defaults");
+        let c =
+            Config::load_with_env(Some(&example), &Overrides::default(), |_| None).expect("parses");
+        let d = Config::load_with_env(None, &Overrides::default(), |_| None).expect("defaults");
         assert_eq!(c, d, "the example documents the defaults");
+    }
+
+    #[test]
+    fn the_example_documents_every_key() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../strata.example.toml");
+        let text = std::fs::read_to_string(example).expect("reads");
+        let table: toml::Table = toml::from_str(&text).expect("parses");
+        let mut documented: Vec<&str> = table.keys().map(String::as_str).collect();
+        let mut keys = KEYS.to_vec();
+        documented.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(documented, keys);
+        for key in KEYS {
+            assert!(
+                text.contains(&format!("\n{key} = ")),
+                "{key} has its own line in the example"
+            );
+        }
+    }
+
+    #[test]
+    fn environment_variables_override_every_key_and_flags_override_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "cache-memory-bytes = \"1MiB\"\nlog-format = \"json\"\n",
+        )
+        .expect("writes");
+        let env = |name: &str| -> Option<String> {
+            match name {
+                "STRATA_CACHE_MEMORY_BYTES" => Some("1GiB".into()),
+                "STRATA_COLD_READ_CONCURRENCY" => Some("3".into()),
+                "STRATA_ROLES" => Some("meta,ingest".into()),
+                "STRATA_PRICE_STORAGE_GIB_MONTH" => Some("0.02".into()),
+                "STRATA_FLUSH_BYTES" => Some("1048576".into()),
+                "STRATA_FLUSH_INTERVAL" => Some("1s".into()),
+                "STRATA_URL" => Some("not a config key".into()),
+                _ => None,
+            }
+        };
+        let o = Overrides {
+            flush_interval: Some("50ms".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load_with_env(Some(&file), &o, env).expect("loads");
+        assert_eq!(c.cache_memory_bytes, 1 << 30);
+        assert_eq!(c.cold_read_concurrency, 3);
+        assert_eq!(c.roles, vec![Role::Meta, Role::Ingest]);
+        assert!((c.price_storage_gib_month - 0.02).abs() < 1e-12);
+        assert_eq!(c.flush_bytes, 1 << 20);
+        assert_eq!(c.flush_interval, Duration::from_millis(50), "flags win");
+        assert_eq!(
+            c.log_format, "json",
+            "the file's value stays when no variable is set"
+        );
+
+        let bad = |name: &'static str, value: &'static str| {
+            move |n: &str| (n == name).then(|| value.to_string())
+        };
+        let e = Config::load_with_env(
+            None,
+            &Overrides::default(),
+            bad("STRATA_COLD_READ_CONCURRENCY", "lots"),
+        )
+        .expect_err("refused");
+        assert!(
+            e.contains("cold-read-concurrency") && e.contains("STRATA_COLD_READ_CONCURRENCY"),
+            "{e}"
+        );
+        let e = Config::load_with_env(None, &Overrides::default(), bad("STRATA_GC_GRACE", "soon"))
+            .expect_err("refused");
+        assert!(e.contains("gc-grace"), "{e}");
+        let e = Config::load_with_env(
+            None,
+            &Overrides::default(),
+            bad("STRATA_PRICE_PUT_REQUESTS_PER_1000", "-1"),
+        )
+        .expect_err("refused");
+        assert!(e.contains("price-put-requests-per-1000"), "{e}");
     }
 
     #[test]
@@ -537,7 +789,7 @@ mod tests {
             flush_interval: Some("100ms".into()),
             ..Overrides::default()
         };
-        let c = Config::load(Some(&file), &o).expect("loads");
+        let c = Config::load_with_env(Some(&file), &o, |_| None).expect("loads");
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.flush_interval, Duration::from_millis(100));
         assert_eq!(c.roles, vec![Role::Meta, Role::Ingest]);
@@ -584,16 +836,24 @@ mod tests {
                 "ID=HOST:PORT",
             ),
         ] {
-            let e = Config::load(None, &o).expect_err("refused");
+            let e = Config::load_with_env(None, &o, |_| None).expect_err("refused");
             assert!(e.contains(needle), "{e} should mention {needle}");
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "flush-intervall = \"1s\"\n").expect("writes");
+        let e =
+            Config::load_with_env(Some(&file), &Overrides::default(), |_| None).expect_err("typo");
         assert!(
-            Config::load(Some(&file), &Overrides::default())
-                .expect_err("typo")
-                .contains("unknown field")
+            e.contains("unknown field") && e.contains("flush-intervall"),
+            "{e}"
+        );
+        std::fs::write(&file, "cold-read-concurrency = \"eight\"\n").expect("writes");
+        let e = Config::load_with_env(Some(&file), &Overrides::default(), |_| None)
+            .expect_err("wrong type");
+        assert!(
+            e.contains("cold-read-concurrency") && e.contains("c.toml"),
+            "{e}"
         );
     }
 }

@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, Role};
 use crate::http::{self, AppState, Started};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Prices};
 use crate::store;
 
 /// What a data directory belongs to, written on first start.
@@ -114,7 +114,11 @@ pub async fn run(
         bail!("a node without the meta role needs --meta-peers to find the quorum");
     }
     let ident = identity(&config.data_dir, config.node_id)?;
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::with_prices(Prices {
+        put_per_1000: config.price_put_requests_per_1000,
+        get_per_1000: config.price_get_requests_per_1000,
+        storage_gib_month: config.price_storage_gib_month,
+    }));
     let store = store::open(&config.object_store, metrics.clone()).map_err(anyhow::Error::msg)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let raft = if voter {

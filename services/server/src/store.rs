@@ -446,14 +446,15 @@ mod tests {
             .expect_err("another cluster");
         assert!(err.contains("belongs to cluster a"), "{err}");
         ping(store.as_ref()).await.expect("answers");
-        let text = metrics.render(
-            None,
-            &strata_cache::ReadStats::default(),
-            None,
-            None,
-            None,
-            0,
-        );
+        let text = metrics.render(&crate::metrics::Sources {
+            ingest: None,
+            read: &strata_cache::ReadStats::default(),
+            compactor: None,
+            archiver: None,
+            quorum: None,
+            usage: None,
+            receiving: 0,
+        });
         assert!(
             text.contains("strata_object_store_requests_total{op=\"put\"} 1"),
             "{text}"

@@ -62,6 +62,9 @@ impl StateStore for InMemoryMetaStore {
             term: 1,
             applied_index: *self.version.borrow(),
             voters: vec![NodeId(1)],
+            role: super::QuorumRole::Leader,
+            commit_index: *self.version.borrow(),
+            last_log_index: *self.version.borrow(),
         }
     }
 }

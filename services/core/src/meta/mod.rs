@@ -254,6 +254,8 @@ pub enum MetaQuery {
         from: Offset,
         limit: usize,
     },
+    /// Stored bytes by tier and consumer-group lag.
+    Usage,
 }
 
 /// The answer to a [`MetaQuery`].
@@ -283,6 +285,8 @@ pub enum QueryResult {
     Lease(Option<jobs::Lease>),
     /// Archive files.
     ArchiveFiles(jobs::ArchivePage),
+    /// Stored bytes by tier and consumer-group lag.
+    Usage(ClusterUsage),
 }
 
 /// What a node knows of the quorum right now.
@@ -298,6 +302,94 @@ pub struct QuorumStatus {
     pub applied_index: u64,
     /// Voters.
     pub voters: Vec<NodeId>,
+    /// This node's part in the quorum.
+    #[serde(default)]
+    pub role: QuorumRole,
+    /// Highest log index known committed: on the leader, the index a majority of voters
+    /// hold; elsewhere, the applied index (a follower applies what it learns is committed).
+    #[serde(default)]
+    pub commit_index: u64,
+    /// Index of the last entry in this node's log (applied <= committed <= last log).
+    #[serde(default)]
+    pub last_log_index: u64,
+}
+
+/// A node's part in the quorum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuorumRole {
+    /// The voter that sequences commands.
+    Leader,
+    /// A voter following the leader.
+    Follower,
+    /// A voter asking for votes.
+    Candidate,
+    /// A non-voting member catching up before it becomes a voter.
+    Learner,
+    /// Not a member: this node reaches the quorum over the network.
+    #[default]
+    None,
+}
+
+impl QuorumRole {
+    /// Every role, in a fixed order (for metrics).
+    pub const ALL: [QuorumRole; 5] = [
+        QuorumRole::Leader,
+        QuorumRole::Follower,
+        QuorumRole::Candidate,
+        QuorumRole::Learner,
+        QuorumRole::None,
+    ];
+
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuorumRole::Leader => "leader",
+            QuorumRole::Follower => "follower",
+            QuorumRole::Candidate => "candidate",
+            QuorumRole::Learner => "learner",
+            QuorumRole::None => "none",
+        }
+    }
+}
+
+/// Stored bytes by tier and consumer-group lag: the cluster-wide figures of `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterUsage {
+    /// Objects in the bucket the quorum knows of, by tier (`flush`: shared objects of ingest
+    /// flushes; `segment`: merged per-partition segments; `archive`: Parquet files), including
+    /// objects no extent refers to any more that wait for garbage collection.
+    pub tiers: Vec<TierUsage>,
+    /// Every committed group offset with its partition's high watermark.
+    pub lag: Vec<GroupLag>,
+}
+
+/// Objects and bytes of one storage tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierUsage {
+    /// `flush`, `segment` or `archive`.
+    pub tier: String,
+    /// Objects.
+    pub objects: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// How far a consumer group's committed offset is behind its partition's end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLag {
+    /// Group.
+    pub group: String,
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: PartitionId,
+    /// Next offset the group will read.
+    pub committed: Offset,
+    /// The partition's high watermark.
+    pub high_watermark: Offset,
+    /// Records between them (0 when the commit is at or past the end).
+    pub lag: u64,
 }
 
 /// An error from the metadata store.

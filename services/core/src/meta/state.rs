@@ -274,7 +274,34 @@ impl MetaState {
             Command::DeleteTopic { name, .. } => self.topic_state(name).map(|_| ()),
             Command::UpdateTopicConfig { name, changes } => {
                 let t = self.topic_state(name)?;
-                t.info.config.with_changes(changes)?;
+                let new = t.info.config.with_changes(changes)?;
+                // Written Parquet files and the Iceberg schema have the projected columns:
+                // once a topic has archive files, columns can be added, never changed.
+                let old = &t.info.config.archive_json_fields;
+                let archived = t
+                    .partitions
+                    .iter()
+                    .any(|p| !p.archive.is_empty() || p.archive_pending.is_some());
+                if archived && !new.archive_json_fields.starts_with(old) {
+                    return Err(crate::topic_config::ConfigError {
+                        key: "archive.json.fields".to_string(),
+                        value: changes
+                            .get("archive.json.fields")
+                            .cloned()
+                            .unwrap_or_default(),
+                        reason: format!(
+                            "the topic has archive files with the columns {:?}: keep them, in \
+                             order and with their types, and add new fields after them",
+                            t.info
+                                .config
+                                .to_map()
+                                .get("archive.json.fields")
+                                .cloned()
+                                .unwrap_or_default()
+                        ),
+                    }
+                    .into());
+                }
                 Ok(())
             }
             Command::CommitObject { commit, .. } => {
@@ -681,7 +708,53 @@ impl MetaState {
                 from,
                 limit,
             } => QueryResult::ArchiveFiles(self.archive_files(topic, *partition, *from, *limit)?),
+            MetaQuery::Usage => QueryResult::Usage(self.usage()),
         })
+    }
+
+    /// Returns stored bytes by tier and every group's lag.
+    pub fn usage(&self) -> super::ClusterUsage {
+        let mut tiers: Vec<super::TierUsage> = ["flush", "segment", "archive"]
+            .into_iter()
+            .map(|tier| super::TierUsage {
+                tier: tier.to_string(),
+                objects: 0,
+                bytes: 0,
+            })
+            .collect();
+        for (key, o) in &self.objects {
+            let i = if crate::keys::is_archive_key(key) {
+                2
+            } else if crate::keys::is_merged_segment_key(key) {
+                1
+            } else {
+                0
+            };
+            tiers[i].objects += 1;
+            tiers[i].bytes += o.size;
+        }
+        let mut lag = Vec::new();
+        for (group, topics) in &self.groups {
+            for (topic, partitions) in topics {
+                let Some(t) = self.topics.get(topic) else {
+                    continue;
+                };
+                for (p, committed) in partitions {
+                    let Some(ps) = t.partitions.get(p.0 as usize) else {
+                        continue;
+                    };
+                    lag.push(super::GroupLag {
+                        group: group.clone(),
+                        topic: topic.clone(),
+                        partition: *p,
+                        committed: *committed,
+                        high_watermark: ps.high_watermark,
+                        lag: (ps.high_watermark.0 - committed.0).max(0) as u64,
+                    });
+                }
+            }
+        }
+        super::ClusterUsage { tiers, lag }
     }
 }
 

@@ -5,8 +5,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json as j;
 use strata_core::api::{ApiError, codes};
+use strata_core::meta::{MetaQuery, QueryResult, QuorumRole};
 
 use super::{ApiResult, Shared, json};
+use crate::metrics::Sources;
 use crate::store;
 use strata_core::clock::{Clock, SystemClock};
 
@@ -50,14 +52,25 @@ pub async fn metrics(State(s): State<Shared>) -> Response {
         .max_buffered_request_bytes
         .min(tokio::sync::Semaphore::MAX_PERMITS as u64);
     let receiving = budget.saturating_sub(s.request_budget.available_permits() as u64);
-    let text = s.metrics.render(
-        ingest.as_deref(),
-        &read,
-        started.map(|st| st.compactor.stats().as_ref()),
-        started.map(|st| st.archiver.stats().as_ref()),
-        Some(&s.meta.status()),
+    let quorum = s.meta.status();
+    // Cluster-wide figures come from the leader only, so sums across nodes count them once.
+    let usage = if quorum.role == QuorumRole::Leader {
+        match s.meta.ask(MetaQuery::Usage).await {
+            Ok(QueryResult::Usage(u)) => Some(u),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let text = s.metrics.render(&Sources {
+        ingest: ingest.as_deref(),
+        read: &read,
+        compactor: started.map(|st| st.compactor.stats().as_ref()),
+        archiver: started.map(|st| st.archiver.stats().as_ref()),
+        quorum: Some(&quorum),
+        usage: usage.as_ref(),
         receiving,
-    );
+    });
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -97,7 +110,10 @@ pub async fn cluster(State(s): State<Shared>) -> ApiResult<Response> {
             "quorum": {
                 "leader": q.leader.map(|l| l.0),
                 "term": q.term,
-                "applied_index": q.applied_index,
+                                "applied_index": q.applied_index,
+                "commit_index": q.commit_index,
+                "last_log_index": q.last_log_index,
+                "role": q.role.as_str(),
                 "voters": q.voters.iter().map(|v| v.0).collect::<Vec<_>>(),
             }
         }),

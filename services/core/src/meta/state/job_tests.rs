@@ -559,3 +559,58 @@ fn only_archived_topics_and_the_lease_holder_archive() {
     let token = archive_lease(&mut s, "archived", 7, 15);
     assert_eq!(s.apply(&plan(token, "archived", a.id)), CommandResult::Done);
 }
+
+#[test]
+fn projected_columns_of_an_archived_topic_can_only_be_appended() {
+    let mut s = MetaState::default();
+    let t = create(
+        &mut s,
+        "orders",
+        &[("archive", "true"), ("archive.json.fields", "user:int64")],
+    );
+    let alter = |fields: &str| Command::UpdateTopicConfig {
+        name: "orders".into(),
+        changes: [("archive.json.fields".to_string(), fields.to_string())].into(),
+    };
+    // Before any archive file, the columns may change freely.
+    assert!(s.check(&alter("user:string")).is_ok());
+    commit(&mut s, &t, 1, &[0], 2);
+    let token = archive_lease(&mut s, "orders", 7, 15);
+    let plan = ArchivePlan {
+        key: "a".into(),
+        first_offset: Offset(0),
+        last_offset: Offset(1),
+    };
+    assert_eq!(
+        s.apply(&Command::PlanArchive {
+            topic: "orders".into(),
+            topic_id: t.id,
+            partition: PartitionId(0),
+            lease: token,
+            plan,
+            now_ms: 20,
+        }),
+        CommandResult::Done
+    );
+    for refused in [
+        "user:string",
+        "",
+        "amount:double,user:int64",
+        "amount:double",
+    ] {
+        let before = s.clone();
+        match s.apply(&alter(refused)) {
+            CommandResult::Refused(MetaError::InvalidConfig(e)) => {
+                assert!(e.reason.contains("add new fields"), "{e}");
+            }
+            other => panic!("{refused:?}: unexpected {other:?}"),
+        }
+        assert_eq!(s, before, "a refused change changes nothing");
+    }
+    assert!(!matches!(
+        s.apply(&alter("user:int64,amount:double")),
+        CommandResult::Refused(_)
+    ));
+    let info = s.topic("orders").expect("exists");
+    assert_eq!(info.config.archive_json_fields.len(), 2);
+}

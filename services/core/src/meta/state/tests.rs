@@ -242,3 +242,46 @@ fn state_survives_a_json_round_trip() {
     let back: MetaState = serde_json::from_slice(&json).expect("deserializes");
     assert_eq!(back, s);
 }
+
+#[test]
+fn usage_sums_objects_by_tier_and_reports_each_groups_lag() {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "t", 2);
+    s.apply(&commit(1, 1, &[(t.id, 0, 5), (t.id, 1, 3)]));
+    s.apply(&commit(1, 2, &[(t.id, 0, 4)]));
+    s.apply(&Command::CommitGroupOffsets {
+        group: "g".into(),
+        offsets: vec![
+            GroupOffset {
+                topic: "t".into(),
+                partition: PartitionId(0),
+                offset: Offset(2),
+            },
+            GroupOffset {
+                topic: "t".into(),
+                partition: PartitionId(1),
+                offset: Offset(3),
+            },
+        ],
+    });
+    let u = s.usage();
+    let flush = u
+        .tiers
+        .iter()
+        .find(|t| t.tier == "flush")
+        .expect("flush tier");
+    assert_eq!((flush.objects, flush.bytes), (2, 200));
+    assert!(
+        u.tiers
+            .iter()
+            .filter(|t| t.tier != "flush")
+            .all(|t| t.objects == 0 && t.bytes == 0)
+    );
+    let lags: Vec<(u32, i64, i64, u64)> = u
+        .lag
+        .iter()
+        .map(|l| (l.partition.0, l.committed.0, l.high_watermark.0, l.lag))
+        .collect();
+    assert_eq!(lags, vec![(0, 2, 9, 7), (1, 3, 3, 0)]);
+    assert!(u.lag.iter().all(|l| l.group == "g" && l.topic == "t"));
+}
