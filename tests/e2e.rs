@@ -802,8 +802,27 @@ async fn operations_endpoints_report_health_readiness_metrics_and_cluster() -> a
     assert_eq!(api.get("/healthz").await?.0, 200);
     assert_eq!(api.get("/readyz").await?.0, 200);
     api.create_topic("t", 1, json!({})).await?;
+    let before = api.metrics().await?;
     api.produce("t", "all", &[json!({"value": 1})]).await?;
     api.produce("t", "local", &[json!({"value": 2})]).await?;
+    let (s, _) = api
+        .post(
+            "/v1/groups/g/offsets",
+            &json!({"offsets": [{"topic": "t", "partition": 0, "offset": 0}]}),
+        )
+        .await?;
+    assert_eq!(s, 204);
+    // The second flush (acks=local) may still be shipping: wait until both are committed.
+    eventually(
+        Duration::from_secs(10),
+        "both records committed",
+        || async { (api.high_watermarks("t").await.ok()? == vec![2]).then_some(()) },
+    )
+    .await?;
+    let (s, _) = api
+        .get("/v1/topics/t/partitions/0/records?offset=0")
+        .await?;
+    assert_eq!(s, 200);
     let m = api.metrics().await?;
     for name in [
         "strata_produce_records_total{acks=\"all\"}",
@@ -812,15 +831,37 @@ async fn operations_endpoints_report_health_readiness_metrics_and_cluster() -> a
         "strata_object_store_requests_total{op=\"put\"}",
         "strata_objects_uploaded_total",
         "strata_quorum_has_leader",
+        "strata_quorum_role{role=\"leader\"}",
+        "strata_quorum_commit_index",
+        "strata_quorum_last_log_index",
         "strata_process_resident_memory_bytes",
+        "strata_object_store_request_cost_dollars_total",
+        "strata_object_store_cost_dollars_per_hour{kind=\"requests\"}",
+        "strata_object_store_cost_dollars_per_hour{kind=\"storage\"}",
+        "strata_stored_bytes{tier=\"flush\"}",
+        "strata_stored_objects{tier=\"flush\"}",
+        "strata_fetch_records_total",
     ] {
         assert!(
             m.get(name).is_some_and(|v| *v > 0.0),
             "{name} missing or zero"
         );
     }
+    // The figures move with traffic: more requests cost more, and the group lags by 2.
+    let grew =
+        |name: &str| m.get(name).copied().unwrap_or(0.0) > before.get(name).copied().unwrap_or(0.0);
+    assert!(grew("strata_fetch_records_total"));
+    assert!(grew("strata_object_store_request_cost_dollars_total"));
+    assert!(grew("strata_stored_bytes{tier=\"flush\"}"));
+    assert!(grew("strata_quorum_commit_index"));
+    assert_eq!(
+        m.get("strata_consumer_group_lag_records{group=\"g\",partition=\"0\",topic=\"t\"}"),
+        Some(&2.0)
+    );
+    assert_eq!(m.get("strata_quorum_role{role=\"follower\"}"), Some(&0.0));
     let (_, c) = api.get("/v1/cluster").await?;
     assert_eq!(c["quorum"]["leader"], json!(1));
+    assert_eq!(c["quorum"]["role"], json!("leader"));
     assert_eq!(c["quorum"]["voters"], json!([1]));
     assert!(
         c["node"]["roles"]
@@ -843,26 +884,41 @@ async fn the_command_line_creates_produces_consumes_and_commits() -> anyhow::Res
                 "2",
                 "--config",
                 "retention.ms=1000",
+                "--json",
             ],
             None,
         )
         .await?;
     assert!(ok, "{err}");
-    assert!(out.contains("\"retention.ms\": \"1000\""), "{out}");
+    let created: Value = serde_json::from_str(&out)?;
+    assert_eq!(created["config"]["retention.ms"], json!("1000"), "{out}");
+    let (code, _, err) = node.cli_bytes(&["topic", "create", "cli"], None).await?;
+    assert_eq!(code, Some(5), "exists: {err}");
+    let (code, _, err) = node
+        .cli_bytes(&["topic", "create", "cli", "--if-not-exists"], None)
+        .await?;
+    assert_eq!(code, Some(0), "{err}");
+
     let lines: String = (0..25).map(|i| format!("line {i}\n")).collect();
-    let (ok, _, err) = node
+    let (ok, out, err) = node
         .cli(
-            &["produce", "cli", "--key", "same", "--batch", "10"],
+            &["produce", "cli", "--key", "same", "--batch", "10", "--json"],
             Some(&lines),
         )
         .await?;
-    assert!(ok && err.contains("produced 25 records"), "{err}");
+    assert!(ok, "{err}");
+    let report: Value = serde_json::from_str(&out)?;
+    assert_eq!(report["records"], json!(25), "{out}");
     let hwms = node.api().high_watermarks("cli").await?;
     let p = hwms
         .iter()
         .position(|h| *h == 25)
         .expect("one key, one partition")
         .to_string();
+    assert_eq!(
+        report["partitions"],
+        json!([{"partition": p.parse::<u32>()?, "records": 25, "first_offset": 0, "last_offset": 24}])
+    );
     let (ok, out, err) = node
         .cli(
             &["consume", "cli", "--partition", &p, "--offset", "earliest"],
@@ -876,8 +932,45 @@ async fn the_command_line_creates_produces_consumes_and_commits() -> anyhow::Res
         .collect::<Result<_, _>>()?;
     assert_eq!(got.len(), 25);
     assert_eq!(got[24]["value"], json!("line 24"));
+    // Every partition by default; the last N of each; a start time after everything.
+    let (ok, out, _) = node.cli(&["consume", "cli"], None).await?;
+    assert!(ok && out.lines().count() == 25, "{out}");
+    let (ok, out, _) = node
+        .cli(
+            &["consume", "cli", "--offset", "-3", "--format", "raw"],
+            None,
+        )
+        .await?;
+    assert!(ok);
+    assert_eq!(out, "line 22\nline 23\nline 24\n");
+    let (ok, out, _) = node
+        .cli(&["consume", "cli", "-n", "2", "--format", "raw"], None)
+        .await?;
+    assert!(ok);
+    assert_eq!(out, "line 0\nline 1\n");
+    let (ok, out, _) = node
+        .cli(&["consume", "cli", "--from-time", "4102444800000"], None)
+        .await?;
+    assert!(ok && out.is_empty(), "{out}");
+
     let (ok, out, _) = node.cli(&["topic", "list"], None).await?;
-    assert!(ok && out.contains("cli\tpartitions=2\trecords=25"), "{out}");
+    let row: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("cli "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert!(ok && row[..3] == ["cli", "2", "25"], "{out}");
+    let (ok, out, _) = node.cli(&["topic", "describe", "cli"], None).await?;
+    assert!(
+        ok && out.contains("HIGH-WATERMARK") && out.contains("retention.ms"),
+        "{out}"
+    );
+    let (ok, _, err) = node
+        .cli(&["topic", "alter", "cli", "-c", "retention.ms=2000"], None)
+        .await?;
+    assert!(ok && err.contains("retention.ms = 2000"), "{err}");
+
     let (ok, _, err) = node
         .cli(
             &[
@@ -895,11 +988,137 @@ async fn the_command_line_creates_produces_consumes_and_commits() -> anyhow::Res
         )
         .await?;
     assert!(ok, "{err}");
-    let (ok, out, _) = node.cli(&["group", "offsets", "g"], None).await?;
-    assert!(ok && out.contains("\"lag\": 5"), "{out}");
-    let (ok, _, err) = node
-        .cli(&["produce", "missing", "--value", "x"], None)
+    let (ok, out, _) = node.cli(&["group", "offsets", "g", "--json"], None).await?;
+    let offsets: Value = serde_json::from_str(&out)?;
+    assert!(ok && offsets["offsets"][0]["lag"] == json!(5), "{out}");
+    let (ok, out, _) = node.cli(&["group", "list"], None).await?;
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["g", "1", "5"]),
+        "{out}"
+    );
+    let (ok, out, _) = node.cli(&["cluster", "status"], None).await?;
+    assert!(
+        ok && out.contains("leader 1") && out.contains("VOTER"),
+        "{out}"
+    );
+
+    // Exit codes scripts rely on.
+    let (code, _, err) = node
+        .cli_bytes(&["produce", "missing", "--value", "x"], None)
         .await?;
-    assert!(!ok && err.contains("does not exist"), "{err}");
+    assert!(code == Some(3) && err.contains("does not exist"), "{err}");
+    let (code, _, _) = node
+        .cli_bytes(&["consume", "cli", "--partition", "7"], None)
+        .await?;
+    assert_eq!(code, Some(3));
+    let (code, _, _) = node.cli_bytes(&["topic", "frobnicate"], None).await?;
+    assert_eq!(code, Some(2));
+    let closed = format!("http://127.0.0.1:{}", strata_tests::free_port());
+    let (code, _, err) = node
+        .cli_bytes(&["topic", "list", "--url", &closed], None)
+        .await?;
+    assert!(code == Some(4) && err.contains("cannot reach"), "{err}");
+    let (ok, _, _) = node.cli(&["topic", "delete", "cli"], None).await?;
+    assert!(ok);
+    let (code, _, _) = node.cli_bytes(&["topic", "describe", "cli"], None).await?;
+    assert_eq!(code, Some(3));
+    let (code, _, _) = node
+        .cli_bytes(&["topic", "delete", "cli", "--if-exists"], None)
+        .await?;
+    assert_eq!(code, Some(0));
+    let (ok, out, _) = node.cli(&["completions", "bash"], None).await?;
+    assert!(
+        ok && out.contains("_strata()"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_file_produced_with_the_cli_consumes_back_byte_for_byte() -> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    let api = node.api();
+    api.create_topic("plain", 1, json!({})).await?;
+    api.create_topic("keyed", 1, json!({})).await?;
+    let dir = tempfile::tempdir()?;
+    // Values only: text, JSON, empty lines, a CRLF line, bytes that are not UTF-8, and a
+    // line long enough to span buffers; 3,000 lines so requests are batched.
+    let mut plain: Vec<u8> = Vec::new();
+    for i in 0..3000 {
+        match i % 7 {
+            0 => plain
+                .extend_from_slice(format!("{{\"n\": {i}, \"name\": \"caf\u{e9}\"}}").as_bytes()),
+            1 => {}
+            2 => plain.extend_from_slice(b"windows line\r"),
+            3 => plain.extend_from_slice(&[0xff, 0xfe, b'x', 0x00, 0x80]),
+            4 => plain.extend_from_slice(&vec![b'z'; 70_000]),
+            _ => plain.extend_from_slice(format!("  plain text {i}\t").as_bytes()),
+        }
+        plain.push(b'\n');
+    }
+    let file = dir.path().join("plain.txt");
+    std::fs::write(&file, &plain)?;
+    let path = file.to_string_lossy().to_string();
+    let (code, _, err) = node
+        .cli_bytes(
+            &["produce", "plain", "--file", &path, "--batch", "500"],
+            None,
+        )
+        .await?;
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = node
+        .cli_bytes(&["consume", "plain", "--format", "raw"], None)
+        .await?;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out == plain,
+        "{} bytes back for {} sent",
+        out.len(),
+        plain.len()
+    );
+
+    // Keys and values split at a tab, both ways.
+    let mut keyed: Vec<u8> = Vec::new();
+    for i in 0..500 {
+        keyed.extend_from_slice(format!("user-{}\t{{\"i\": {i}}}\n", i % 13).as_bytes());
+    }
+    let file = dir.path().join("keyed.tsv");
+    std::fs::write(&file, &keyed)?;
+    let path = file.to_string_lossy().to_string();
+    let (code, _, err) = node
+        .cli_bytes(
+            &["produce", "keyed", "-f", &path, "--key-separator", "\\t"],
+            None,
+        )
+        .await?;
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = node
+        .cli_bytes(
+            &[
+                "consume",
+                "keyed",
+                "--format",
+                "raw",
+                "--key-separator",
+                "\\t",
+            ],
+            None,
+        )
+        .await?;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out == keyed,
+        "{}",
+        String::from_utf8_lossy(&out[..out.len().min(300)])
+    );
+    let (_, out, _) = node.cli(&["consume", "keyed", "-n", "1"], None).await?;
+    let first: Value = serde_json::from_str(out.trim())?;
+    assert_eq!(
+        (first["key"].clone(), first["value"].clone()),
+        (json!("user-0"), json!({"i": 0}))
+    );
     Ok(())
 }

@@ -262,6 +262,21 @@ impl Node {
         args: &[&str],
         stdin: Option<&str>,
     ) -> anyhow::Result<(bool, String, String)> {
+        let (code, out, err) = self.cli_bytes(args, stdin.map(str::as_bytes)).await?;
+        Ok((
+            code == Some(0),
+            String::from_utf8_lossy(&out).into_owned(),
+            err,
+        ))
+    }
+
+    /// Runs a `strata` client command against this node and returns (exit code, stdout bytes,
+    /// stderr).
+    pub async fn cli_bytes(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> anyhow::Result<(Option<i32>, Vec<u8>, String)> {
         let mut cmd = Command::new(strata_bin());
         cmd.args(args)
             .env("STRATA_URL", self.url())
@@ -276,13 +291,13 @@ impl Node {
         if let Some(input) = stdin {
             use tokio::io::AsyncWriteExt;
             let mut s = child.stdin.take().context("stdin")?;
-            s.write_all(input.as_bytes()).await?;
+            s.write_all(input).await?;
             drop(s);
         }
         let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await??;
         Ok((
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code(),
+            out.stdout,
             String::from_utf8_lossy(&out.stderr).into_owned(),
         ))
     }

@@ -52,9 +52,6 @@ pub struct BenchArgs {
     /// (a backfill); report their throughput. With --concurrency 0, only read.
     #[arg(long, default_value_t = 0)]
     backfill: usize,
-    /// Print the report as JSON
-    #[arg(long)]
-    json: bool,
 }
 
 /// What the timestamp of a bench record looks like before its request is sent.
@@ -229,16 +226,59 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
             .get_or_init(|| async { scrape(&c).await.unwrap_or_default() })
             .await;
     }
+    let sent_ok = Arc::new(AtomicU64::new(0));
+    let ticker = if target.json {
+        None
+    } else {
+        let bar = super::output::progress(Some((end - start).as_millis() as u64), false);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {elapsed}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .with_key("len", {
+                    let total = (end - start).as_secs();
+                    move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{total}s");
+                    }
+                })
+                .progress_chars("=> "),
+        );
+        let (bar2, sent_ok) = (bar.clone(), sent_ok.clone());
+        let value_bytes = value_bytes_per_request;
+        let task = tokio::spawn(async move {
+            let mut last = (Instant::now(), 0u64);
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let now = Instant::now();
+                let n = sent_ok.load(Ordering::Relaxed);
+                let rate = (n - last.1) as f64 * value_bytes as f64
+                    / (1024.0 * 1024.0)
+                    / now.duration_since(last.0).as_secs_f64();
+                last = (now, n);
+                bar2.set_position(now.duration_since(start).as_millis() as u64);
+                let phase = if now < measure_from {
+                    "warming up"
+                } else {
+                    "measuring"
+                };
+                bar2.set_message(format!("{phase}: {rate:.1} MiB/s"));
+                if now >= end {
+                    break;
+                }
+            }
+        });
+        Some((bar, task))
+    };
     let mut workers = Vec::new();
     for w in 0..args.concurrency {
         let (http, url, bodies) = (c.parts().0.clone(), url.clone(), bodies.clone());
         let tail_on = args.tail;
-        let (next_slot, overloaded, errors, before, c) = (
+        let (next_slot, overloaded, errors, before, c, sent_ok) = (
             next_slot.clone(),
             overloaded.clone(),
             errors.clone(),
             before.clone(),
             c.clone(),
+            sent_ok.clone(),
         );
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -274,6 +314,7 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
                 match resp {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
+                        sent_ok.fetch_add(1, Ordering::Relaxed);
                         if sent >= measure_from {
                             latencies.push(took.as_micros() as u64);
                             requests += 1;
@@ -298,6 +339,10 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
         let (l, r) = w.await?;
         latencies.extend(l);
         requests += r;
+    }
+    if let Some((bar, task)) = ticker {
+        task.abort();
+        bar.finish_and_clear();
     }
     let elapsed = duration.as_secs_f64();
     let tail = match tail {
@@ -326,6 +371,45 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
     } else {
         0.0
     };
+    let get_class = ["get", "get_range", "head"]
+        .iter()
+        .map(|op| {
+            delta(&format!(
+                "strata_object_store_requests_total{{op=\"{op}\"}}"
+            ))
+        })
+        .sum::<f64>();
+    let put_class = [
+        "put",
+        "create_multipart",
+        "put_part",
+        "complete_multipart",
+        "copy",
+        "list",
+    ]
+    .iter()
+    .map(|op| {
+        delta(&format!(
+            "strata_object_store_requests_total{{op=\"{op}\"}}"
+        ))
+    })
+    .sum::<f64>();
+    let request_cost = delta("strata_object_store_request_cost_dollars_total");
+    // The storage price the node is configured with, from its storage cost and stored bytes.
+    let stored_gib = ["flush", "segment", "archive"]
+        .iter()
+        .map(|t| metric(&after, &format!("strata_stored_bytes{{tier=\"{t}\"}}")))
+        .sum::<f64>()
+        / (1024.0 * 1024.0 * 1024.0);
+    let storage_price = if stored_gib > 0.0 {
+        metric(
+            &after,
+            "strata_object_store_cost_dollars_per_hour{kind=\"storage\"}",
+        ) * 730.0
+            / stored_gib
+    } else {
+        0.0
+    };
     let report = json!({
         "acks": args.acks,
         "concurrency": args.concurrency,
@@ -347,7 +431,17 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
             "p50": histogram_quantile(&before, &after, "strata_object_store_request_seconds_bucket{op=\"put\",le=\"", 0.5),
             "p99": histogram_quantile(&before, &after, "strata_object_store_request_seconds_bucket{op=\"put\",le=\"", 0.99),
         },
-        "puts_per_gib": if gib > 0.0 { puts / gib } else { 0.0 },
+                "puts_per_gib": if gib > 0.0 { puts / gib } else { 0.0 },
+        "object_store_requests_per_s": {
+            "put_class": put_class / elapsed,
+            "get_class": get_class / elapsed,
+        },
+        "cost_dollars": {
+            "requests_per_hour": request_cost / elapsed * 3600.0,
+            "requests_per_gib_ingested": if gib > 0.0 { request_cost / gib } else { 0.0 },
+            "storage_per_gib_ingested_month": if raw > 0.0 { stored / raw * storage_price } else { 0.0 },
+        },
+        "server_rss_mib": metric(&after, "strata_process_resident_memory_bytes") / (1024.0 * 1024.0),
         "stored_over_raw": if raw > 0.0 { stored / raw } else { 0.0 },
         "server_peak_rss_mib": metric(&after, "strata_process_peak_resident_memory_bytes") / (1024.0 * 1024.0),
         "requests_503": overloaded.load(Ordering::Relaxed),
@@ -372,7 +466,7 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
             "gets_per_gib_read_cold": gets_per_gib_cold,
         })),
     });
-    if args.json {
+    if target.json {
         println!("{report}");
         return Ok(());
     }
@@ -406,12 +500,31 @@ pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
         report["puts_per_gib"].as_f64().unwrap_or(0.0),
         report["stored_over_raw"].as_f64().unwrap_or(0.0)
     );
+    let cost = &report["cost_dollars"];
+    println!(
+        "  requests       {:.2} PUT-class/s  {:.2} GET-class/s",
+        report["object_store_requests_per_s"]["put_class"]
+            .as_f64()
+            .unwrap_or(0.0),
+        report["object_store_requests_per_s"]["get_class"]
+            .as_f64()
+            .unwrap_or(0.0)
+    );
+    println!(
+        "  cost           requests ${:.4}/hour, ${:.5} per GiB ingested; storage ${:.4} per GiB ingested per month",
+        cost["requests_per_hour"].as_f64().unwrap_or(0.0),
+        cost["requests_per_gib_ingested"].as_f64().unwrap_or(0.0),
+        cost["storage_per_gib_ingested_month"]
+            .as_f64()
+            .unwrap_or(0.0)
+    );
     println!(
         "  PUT latency    p50 <= {} ms  p99 <= {} ms (histogram bounds)",
         report["put_latency_ms_le"]["p50"], report["put_latency_ms_le"]["p99"]
     );
     println!(
-        "  server         peak RSS {:.0} MiB",
+        "  server         RSS {:.0} MiB, peak {:.0} MiB",
+        report["server_rss_mib"].as_f64().unwrap_or(0.0),
         report["server_peak_rss_mib"].as_f64().unwrap_or(0.0)
     );
     println!(

@@ -1,8 +1,10 @@
 //! A small HTTP client for the command line.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+
+use super::output::{ApiFailure, Unreachable};
 
 /// Talks to one node.
 #[derive(Debug, Clone)]
@@ -36,14 +38,25 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {}", self.base))?;
+        let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
         Self::read(resp).await
     }
 
-    /// Reads a response: the JSON body of a success, or the API's error message.
+    /// The error for a request that never got an answer.
+    pub fn unreachable(&self, e: &reqwest::Error) -> Unreachable {
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            reason = format!("{reason}: {s}");
+            source = s.source();
+        }
+        Unreachable {
+            url: self.base.clone(),
+            reason,
+        }
+    }
+
+    /// Reads a response: the JSON body of a success, or the API's error.
     pub async fn read(resp: reqwest::Response) -> anyhow::Result<Value> {
         let status = resp.status();
         let text = resp.text().await.context("cannot read the response")?;
@@ -53,14 +66,14 @@ impl Client {
             }
             return serde_json::from_str(&text).context("the response is not JSON");
         }
-        match serde_json::from_str::<Value>(&text) {
-            Ok(v) if v.get("message").is_some() => bail!(
-                "{} ({} {})",
-                v["message"].as_str().unwrap_or_default(),
-                status.as_u16(),
-                v["error_code"]
-            ),
-            _ => bail!("{status}: {text}"),
+        let v = serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
+        Err(ApiFailure {
+            status: status.as_u16(),
+            code: v["error_code"].as_i64().unwrap_or(0),
+            message: v["message"]
+                .as_str()
+                .map_or_else(|| format!("{status}: {text}"), str::to_string),
         }
+        .into())
     }
 }

@@ -1,15 +1,15 @@
-//! `strata topic | produce | consume | group`.
+//! `strata topic | group | cluster`: admin commands, human tables or `--json`.
 
-use std::io::Write;
+use std::time::Duration;
 
-use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
+use anyhow::Context;
+use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::Target;
 use super::client::Client;
+use super::output::{self, ApiFailure, Usage, bytes, cell, table};
 
 #[derive(Debug, Subcommand)]
 pub enum TopicCommand {
@@ -18,15 +18,18 @@ pub enum TopicCommand {
         /// Topic name
         name: String,
         /// Number of partitions
-        #[arg(long, default_value_t = 1)]
+        #[arg(short, long, default_value_t = 1)]
         partitions: u32,
-        /// Config entries, KEY=VALUE (repeatable), e.g. --config cleanup.policy=compact
-        #[arg(long = "config", value_name = "KEY=VALUE")]
+        /// Config entries, KEY=VALUE (repeatable), e.g. -c cleanup.policy=compact
+        #[arg(short, long = "config", value_name = "KEY=VALUE")]
         config: Vec<String>,
+        /// Succeed (exit 0) when the topic exists already
+        #[arg(long)]
+        if_not_exists: bool,
     },
     /// List topics
     List,
-    /// Show a topic's partitions and config
+    /// Show a topic's partitions, where its bytes live, and its config
     Describe {
         /// Topic name
         name: String,
@@ -36,13 +39,16 @@ pub enum TopicCommand {
         /// Topic name
         name: String,
         /// Config entries, KEY=VALUE (repeatable)
-        #[arg(long = "config", value_name = "KEY=VALUE", required = true)]
+        #[arg(short, long = "config", value_name = "KEY=VALUE", required = true)]
         config: Vec<String>,
     },
-    /// Delete a topic
+    /// Delete a topic and its records
     Delete {
         /// Topic name
         name: String,
+        /// Succeed (exit 0) when the topic does not exist
+        #[arg(long)]
+        if_exists: bool,
     },
 }
 
@@ -51,14 +57,82 @@ fn config_map(entries: &[String]) -> anyhow::Result<Value> {
     for e in entries {
         let (k, v) = e
             .split_once('=')
-            .with_context(|| format!("config entry {e:?} is not KEY=VALUE"))?;
-        m.insert(k.to_string(), Value::String(v.to_string()));
+            .ok_or_else(|| Usage(format!("config entry {e:?} is not KEY=VALUE")))?;
+        m.insert(k.trim().to_string(), Value::String(v.to_string()));
     }
     Ok(Value::Object(m))
 }
 
-fn print(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+fn status_of(e: &anyhow::Error) -> Option<u16> {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<ApiFailure>())
+        .map(|f| f.status)
+}
+
+/// Records between a partition's log start and high watermark.
+fn records(p: &Value) -> i64 {
+    p["high_watermark"].as_i64().unwrap_or(0) - p["log_start_offset"].as_i64().unwrap_or(0)
+}
+
+fn topic_summary(t: &Value) -> Vec<String> {
+    let parts = t["partitions"].as_array().cloned().unwrap_or_default();
+    let n: i64 = parts.iter().map(records).sum();
+    let b: u64 = parts.iter().filter_map(|p| p["bytes"].as_u64()).sum();
+    vec![
+        cell(&t["name"]),
+        parts.len().to_string(),
+        n.to_string(),
+        bytes(b),
+        cell(&t["config"]["cleanup.policy"]),
+        cell(&t["config"]["archive"]),
+    ]
+}
+
+fn describe(t: &Value) {
+    let head = topic_summary(t);
+    println!("topic       {}", head[0]);
+    println!("partitions  {}", head[1]);
+    println!("records     {}", head[2]);
+    println!("stored      {}", head[3]);
+    println!();
+    let rows: Vec<Vec<String>> = t["partitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            vec![
+                cell(&p["partition"]),
+                cell(&p["log_start_offset"]),
+                cell(&p["high_watermark"]),
+                records(p).to_string(),
+                bytes(p["tiers"]["ingest_objects"]["bytes"].as_u64().unwrap_or(0)),
+                bytes(p["tiers"]["segments"]["bytes"].as_u64().unwrap_or(0)),
+                cell(&p["archive"]["archived_through"]),
+                bytes(p["archive"]["bytes"].as_u64().unwrap_or(0)),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "PARTITION",
+            "LOG-START",
+            "HIGH-WATERMARK",
+            "RECORDS",
+            "FLUSH-OBJECTS",
+            "SEGMENTS",
+            "ARCHIVED-THROUGH",
+            "ARCHIVE",
+        ],
+        &rows,
+    );
+    println!();
+    let rows: Vec<Vec<String>> = t["config"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| vec![k.clone(), cell(v)])
+        .collect();
+    table(&["CONFIG", "VALUE"], &rows);
 }
 
 pub async fn topic(target: &Target, cmd: TopicCommand) -> anyhow::Result<()> {
@@ -68,218 +142,101 @@ pub async fn topic(target: &Target, cmd: TopicCommand) -> anyhow::Result<()> {
             name,
             partitions,
             config,
+            if_not_exists,
         } => {
             let body =
                 json!({"name": name, "partitions": partitions, "config": config_map(&config)?});
-            print(&c.call(Method::POST, "/v1/topics", Some(&body)).await?);
+            match c.call(Method::POST, "/v1/topics", Some(&body)).await {
+                Ok(t) if target.json => output::json(&t),
+                Ok(_) => eprintln!("created topic {name} with {partitions} partitions"),
+                Err(e) if if_not_exists && status_of(&e) == Some(409) => {
+                    if target.json {
+                        output::json(
+                            &c.call(Method::GET, &format!("/v1/topics/{name}"), None)
+                                .await?,
+                        );
+                    } else {
+                        eprintln!("topic {name} exists already");
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
         TopicCommand::List => {
             let v = c.call(Method::GET, "/v1/topics", None).await?;
-            for t in v["topics"].as_array().into_iter().flatten() {
-                let parts = t["partitions"].as_array().map_or(0, Vec::len);
-                let records: i64 = t["partitions"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| {
-                        p["high_watermark"].as_i64().unwrap_or(0)
-                            - p["log_start_offset"].as_i64().unwrap_or(0)
-                    })
-                    .sum();
-                println!(
-                    "{}\tpartitions={parts}\trecords={records}",
-                    t["name"].as_str().unwrap_or_default()
-                );
-            }
-        }
-        TopicCommand::Describe { name } => {
-            print(
-                &c.call(Method::GET, &format!("/v1/topics/{name}"), None)
-                    .await?,
-            );
-        }
-        TopicCommand::Alter { name, config } => {
-            print(
-                &c.call(
-                    Method::PATCH,
-                    &format!("/v1/topics/{name}/config"),
-                    Some(&config_map(&config)?),
-                )
-                .await?,
-            );
-        }
-        TopicCommand::Delete { name } => {
-            c.call(Method::DELETE, &format!("/v1/topics/{name}"), None)
-                .await?;
-            eprintln!("deleted topic {name}");
-        }
-    }
-    Ok(())
-}
-
-#[derive(Debug, Args)]
-pub struct ProduceArgs {
-    /// Topic to produce to
-    topic: String,
-    /// all (wait for the commit), local (wait for this node's fsync) or none
-    #[arg(long, default_value = "all")]
-    acks: String,
-    /// Key of every record
-    #[arg(long)]
-    key: Option<String>,
-    /// Partition of every record (default: by key, else round-robin)
-    #[arg(long)]
-    partition: Option<u32>,
-    /// Header NAME=VALUE of every record (repeatable)
-    #[arg(long = "header", value_name = "NAME=VALUE")]
-    headers: Vec<String>,
-    /// Produce this one value; without it, each line of standard input is a value
-    #[arg(long)]
-    value: Option<String>,
-    /// Standard input holds NDJSON record objects ({"key":..,"value":..}) instead of values
-    #[arg(long)]
-    ndjson: bool,
-    /// Records per request when reading standard input
-    #[arg(long, default_value_t = 500)]
-    batch: usize,
-}
-
-pub async fn produce(target: &Target, a: ProduceArgs) -> anyhow::Result<()> {
-    let c = Client::new(&target.url);
-    let path = format!("/v1/topics/{}/records?acks={}", a.topic, a.acks);
-    let mut headers = serde_json::Map::new();
-    for h in &a.headers {
-        let (k, v) = h
-            .split_once('=')
-            .with_context(|| format!("header {h:?} is not NAME=VALUE"))?;
-        headers.insert(k.to_string(), Value::String(v.to_string()));
-    }
-    let record = |value: Value| -> Value {
-        let mut r = json!({"value": value});
-        if let Some(k) = &a.key {
-            r["key"] = json!(k);
-        }
-        if let Some(p) = a.partition {
-            r["partition"] = json!(p);
-        }
-        if !headers.is_empty() {
-            r["headers"] = Value::Object(headers.clone());
-        }
-        r
-    };
-    if let Some(v) = &a.value {
-        let out = c
-            .call(
-                Method::POST,
-                &path,
-                Some(&json!({"records": [record(json!(v))]})),
-            )
-            .await?;
-        print(&out);
-        return Ok(());
-    }
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let (http, base) = c.parts();
-    let mut total = 0usize;
-    let mut batch: Vec<String> = Vec::with_capacity(a.batch);
-    let mut done = false;
-    while !done {
-        match lines
-            .next_line()
-            .await
-            .context("cannot read standard input")?
-        {
-            Some(line) if line.trim().is_empty() => continue,
-            Some(line) => batch.push(line),
-            None => done = true,
-        }
-        if batch.len() >= a.batch.max(1) || (done && !batch.is_empty()) {
-            let resp = if a.ndjson {
-                http.post(format!("{base}{path}"))
-                    .header("content-type", "application/x-ndjson")
-                    .body(batch.join("\n"))
-                    .send()
-                    .await
-            } else {
-                let records: Vec<Value> = batch.iter().map(|l| record(json!(l))).collect();
-                http.post(format!("{base}{path}"))
-                    .json(&json!({"records": records}))
-                    .send()
-                    .await
-            };
-            Client::read(resp.with_context(|| format!("cannot reach {base}"))?).await?;
-            total += batch.len();
-            batch.clear();
-            eprint!("\rproduced {total} records");
-        }
-    }
-    eprintln!("\rproduced {total} records");
-    Ok(())
-}
-
-#[derive(Debug, Args)]
-pub struct ConsumeArgs {
-    /// Topic to consume
-    topic: String,
-    /// Partition to read
-    #[arg(long, default_value_t = 0)]
-    partition: u32,
-    /// Start: an offset, earliest or latest
-    #[arg(long, default_value = "earliest")]
-    offset: String,
-    /// Start at the first record at or after this time (ms since the epoch) instead
-    #[arg(long, conflicts_with = "offset")]
-    timestamp: Option<i64>,
-    /// Stop after this many records
-    #[arg(long)]
-    max_records: Option<u64>,
-    /// Keep waiting for new records
-    #[arg(long)]
-    follow: bool,
-    /// json or base64
-    #[arg(long, default_value = "json")]
-    format: String,
-}
-
-pub async fn consume(target: &Target, a: ConsumeArgs) -> anyhow::Result<()> {
-    let c = Client::new(&target.url);
-    let mut start = match a.timestamp {
-        Some(ts) => format!("timestamp={ts}"),
-        None => format!("offset={}", a.offset),
-    };
-    let mut printed = 0u64;
-    let stdout = std::io::stdout();
-    loop {
-        let wait = if a.follow { 10_000 } else { 0 };
-        let path = format!(
-            "/v1/topics/{}/partitions/{}/records?{start}&max_wait_ms={wait}&format={}",
-            a.topic, a.partition, a.format
-        );
-        let v = c.call(Method::GET, &path, None).await?;
-        let records = v["records"].as_array().cloned().unwrap_or_default();
-        let mut out = stdout.lock();
-        for r in &records {
-            if a.max_records.is_some_and(|m| printed >= m) {
+            if target.json {
+                output::json(&v);
                 return Ok(());
             }
-            writeln!(out, "{r}")?;
-            printed += 1;
+            let rows: Vec<Vec<String>> = v["topics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(topic_summary)
+                .collect();
+            table(
+                &[
+                    "NAME",
+                    "PARTITIONS",
+                    "RECORDS",
+                    "STORED",
+                    "CLEANUP.POLICY",
+                    "ARCHIVE",
+                ],
+                &rows,
+            );
         }
-        drop(out);
-        let Some(next) = v["next_offset"].as_i64() else {
-            bail!("the response has no next_offset");
-        };
-        start = format!("offset={next}");
-        let caught_up = next >= v["high_watermark"].as_i64().unwrap_or(next);
-        if (caught_up && !a.follow) || a.max_records.is_some_and(|m| printed >= m) {
-            return Ok(());
+        TopicCommand::Describe { name } => {
+            let t = c
+                .call(Method::GET, &format!("/v1/topics/{name}"), None)
+                .await?;
+            if target.json {
+                output::json(&t);
+            } else {
+                describe(&t);
+            }
+        }
+        TopicCommand::Alter { name, config } => {
+            let changes = config_map(&config)?;
+            let t = c
+                .call(
+                    Method::PATCH,
+                    &format!("/v1/topics/{name}/config"),
+                    Some(&changes),
+                )
+                .await?;
+            if target.json {
+                output::json(&t);
+            } else {
+                for (k, _) in changes.as_object().into_iter().flatten() {
+                    eprintln!("{name}: {k} = {}", cell(&t["config"][k]));
+                }
+            }
+        }
+        TopicCommand::Delete { name, if_exists } => {
+            match c
+                .call(Method::DELETE, &format!("/v1/topics/{name}"), None)
+                .await
+            {
+                Ok(_) => eprintln!("deleted topic {name}"),
+                Err(e) if if_exists && status_of(&e) == Some(404) => {
+                    eprintln!("topic {name} does not exist");
+                }
+                Err(e) => return Err(e),
+            }
+            if target.json {
+                output::json(&json!({"deleted": name}));
+            }
         }
     }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
-    /// Show a group's committed offsets and lag
+    /// List the groups that have committed offsets, with their total lag
+    List,
+    /// Show a group's committed offsets and lag per partition
     Offsets {
         /// Group name
         group: String,
@@ -303,11 +260,42 @@ pub enum GroupCommand {
 pub async fn group(target: &Target, cmd: GroupCommand) -> anyhow::Result<()> {
     let c = Client::new(&target.url);
     match cmd {
+        GroupCommand::List => {
+            let v = c.call(Method::GET, "/v1/groups", None).await?;
+            if target.json {
+                output::json(&v);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = v["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|g| vec![cell(&g["group"]), cell(&g["partitions"]), cell(&g["lag"])])
+                .collect();
+            table(&["GROUP", "PARTITIONS", "LAG"], &rows);
+        }
         GroupCommand::Offsets { group } => {
-            print(
-                &c.call(Method::GET, &format!("/v1/groups/{group}/offsets"), None)
-                    .await?,
-            );
+            let v = c
+                .call(Method::GET, &format!("/v1/groups/{group}/offsets"), None)
+                .await?;
+            if target.json {
+                output::json(&v);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = v["offsets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| {
+                    vec![
+                        cell(&o["topic"]),
+                        cell(&o["partition"]),
+                        cell(&o["offset"]),
+                        cell(&o["lag"]),
+                    ]
+                })
+                .collect();
+            table(&["TOPIC", "PARTITION", "COMMITTED", "LAG"], &rows);
         }
         GroupCommand::Commit {
             group,
@@ -323,10 +311,71 @@ pub async fn group(target: &Target, cmd: GroupCommand) -> anyhow::Result<()> {
                 Some(&body),
             )
             .await?;
-            eprintln!("committed {topic}/{partition} at {offset} for group {group}");
+            if target.json {
+                output::json(&body);
+            } else {
+                eprintln!("committed {topic}/{partition} at {offset} for group {group}");
+            }
         }
     }
     Ok(())
+}
+
+fn cluster_status(v: &Value) {
+    let q = &v["quorum"];
+    println!(
+        "quorum   leader {}, term {}, commit index {}, voters {}",
+        cell(&q["leader"]),
+        cell(&q["term"]),
+        cell(&q["commit_index"]),
+        q["voters"]
+            .as_array()
+            .map(|vs| vs.iter().map(cell).collect::<Vec<_>>().join(","))
+            .unwrap_or_default()
+    );
+    println!(
+        "answered by node {} ({}, quorum role {})",
+        cell(&v["node"]["id"]),
+        cell(&v["node"]["addr"]),
+        cell(&q["role"])
+    );
+    println!();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let rows: Vec<Vec<String>> = v["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let seen = n["last_seen_ms"].as_i64().unwrap_or(0);
+            let yes = |b: &Value| {
+                if b.as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            };
+            vec![
+                cell(&n["id"]),
+                cell(&n["addr"]),
+                n["roles"]
+                    .as_array()
+                    .map(|r| r.iter().map(cell).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default(),
+                yes(&n["voter"]).to_string(),
+                yes(&n["alive"]).to_string(),
+                format!(
+                    "{} ago",
+                    output::age(Duration::from_millis((now - seen).max(0) as u64))
+                ),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "ADDRESS", "ROLES", "VOTER", "ALIVE", "LAST-SEEN"],
+        &rows,
+    );
 }
 
 #[derive(Debug, Subcommand)]
@@ -365,14 +414,21 @@ pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()>
         )
     };
     match cmd {
-        ClusterCommand::Status => print(&c.call(Method::GET, "/v1/cluster", None).await?),
+        ClusterCommand::Status => {
+            let v = c.call(Method::GET, "/v1/cluster", None).await?;
+            if target.json {
+                output::json(&v);
+            } else {
+                cluster_status(&v);
+            }
+        }
         ClusterCommand::AddVoter { voter } => {
             let (id, addr) = voter
                 .split_once('=')
-                .with_context(|| format!("voter {voter:?} is not ID=HOST:PORT"))?;
+                .ok_or_else(|| Usage(format!("voter {voter:?} is not ID=HOST:PORT")))?;
             let id: u64 = id
                 .parse()
-                .with_context(|| format!("voter id {id:?} is not a number"))?;
+                .map_err(|_| Usage(format!("voter id {id:?} is not a number")))?;
             eprintln!("adding voter {id} at {addr}: it catches up first, this can take a while");
             let r = quorum()
                 .change_membership(&MembershipChange::AddVoter {
@@ -380,13 +436,13 @@ pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()>
                     addr: addr.to_string(),
                 })
                 .await?;
-            print(&serde_json::to_value(r.status)?);
+            output::json(&serde_json::to_value(r.status)?);
         }
         ClusterCommand::RemoveVoter { id } => {
             let r = quorum()
                 .change_membership(&MembershipChange::RemoveVoter { id })
                 .await?;
-            print(&serde_json::to_value(r.status)?);
+            output::json(&serde_json::to_value(r.status)?);
         }
         ClusterCommand::Elect => {
             let (http, base) = c.parts();
@@ -394,14 +450,10 @@ pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()>
                 .post(format!("{base}/internal/meta/elect"))
                 .send()
                 .await
-                .with_context(|| format!("cannot reach {base}"))?;
-            if !r.status().is_success() {
-                bail!(
-                    "{base} refused: {} {}",
-                    r.status(),
-                    r.text().await.unwrap_or_default()
-                );
-            }
+                .map_err(|e| c.unreachable(&e))?;
+            Client::read(r)
+                .await
+                .with_context(|| format!("{base} refused to start an election"))?;
             eprintln!("election started on {base}");
         }
     }

@@ -3,6 +3,9 @@
 mod bench;
 mod client;
 mod commands;
+mod consume;
+mod output;
+mod produce;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +17,14 @@ use crate::config::{Config, Overrides};
 
 /// Strata: event streams whose durable home is object storage.
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about)]
+#[command(
+    name = "strata",
+    version,
+    about,
+    after_help = "Exit codes: 0 done; 1 the request failed or was refused; 2 invalid command \
+                  line or config; 3 no such topic, partition or group; 4 the node is unreachable \
+                  or unavailable (try again); 5 it exists already or is busy (a conflict)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,6 +41,9 @@ pub struct Target {
         global = true
     )]
     pub url: String,
+    /// Print JSON for scripts instead of tables and messages for people
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,21 +63,21 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
-    /// Produce records from flags or from standard input
+    /// Produce records: one value, or each line of standard input or a file
     Produce {
         #[command(flatten)]
-        args: commands::ProduceArgs,
+        args: produce::ProduceArgs,
         #[command(flatten)]
         target: Target,
     },
-    /// Consume records of one partition as JSON lines
+    /// Consume records of a topic as JSON lines or raw bytes, optionally following new ones
     Consume {
         #[command(flatten)]
-        args: commands::ConsumeArgs,
+        args: consume::ConsumeArgs,
         #[command(flatten)]
         target: Target,
     },
-    /// Read and commit consumer-group offsets
+    /// List groups, read and commit their offsets
     Group {
         #[command(subcommand)]
         command: commands::GroupCommand,
@@ -85,6 +98,11 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Print a shell completion script, e.g. strata completions bash > /etc/bash_completion.d/strata
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -94,25 +112,30 @@ pub fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(output::exit::FAILED);
         }
     };
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve { config, overrides } => serve(config, overrides).await,
             Command::Topic { command, target } => commands::topic(&target, command).await,
-            Command::Produce { args, target } => commands::produce(&target, args).await,
-            Command::Consume { args, target } => commands::consume(&target, args).await,
+            Command::Produce { args, target } => produce::produce(&target, args).await,
+            Command::Consume { args, target } => consume::consume(&target, args).await,
             Command::Group { command, target } => commands::group(&target, command).await,
             Command::Cluster { command, target } => commands::cluster(&target, command).await,
             Command::Bench { args, target } => bench::run(&target, args).await,
+            Command::Completions { shell } => {
+                let mut cmd = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(shell, &mut cmd, "strata", &mut std::io::stdout());
+                Ok(())
+            }
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(output::exit::OK),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(output::exit_code(&e))
         }
     }
 }
@@ -131,7 +154,7 @@ fn init_tracing(format: &str) {
 }
 
 async fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<()> {
-    let config = Config::load(file.as_deref(), &overrides).map_err(anyhow::Error::msg)?;
+    let config = Config::load(file.as_deref(), &overrides).map_err(output::Usage)?;
     init_tracing(&config.log_format);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -4,8 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use strata_core::api::ApiError;
 use strata_core::ids::{Offset, PartitionId};
-use strata_core::meta::GroupOffset;
+use strata_core::meta::{GroupOffset, MetaQuery, QueryResult};
 
 use super::{ApiResult, Shared, json, json_body, read_body};
 
@@ -69,4 +70,39 @@ pub async fn list(State(s): State<Shared>, Path(group): Path<String>) -> ApiResu
         });
     }
     Ok(json(StatusCode::OK, &serde_json::json!({ "offsets": out })))
+}
+
+#[derive(Serialize)]
+struct GroupOut {
+    group: String,
+    partitions: usize,
+    lag: u64,
+}
+
+/// `GET /v1/groups`: every group with committed offsets, its partitions and total lag.
+pub async fn groups(State(s): State<Shared>) -> ApiResult<Response> {
+    let usage = match s.meta.ask(MetaQuery::Usage).await? {
+        QueryResult::Usage(u) => u,
+        other => {
+            return Err(ApiError::internal(format!(
+                "the quorum answered a usage query with {other:?}"
+            ))
+            .into());
+        }
+    };
+    let mut out: Vec<GroupOut> = Vec::new();
+    for l in usage.lag {
+        match out.last_mut() {
+            Some(g) if g.group == l.group => {
+                g.partitions += 1;
+                g.lag += l.lag;
+            }
+            _ => out.push(GroupOut {
+                group: l.group,
+                partitions: 1,
+                lag: l.lag,
+            }),
+        }
+    }
+    Ok(json(StatusCode::OK, &serde_json::json!({ "groups": out })))
 }

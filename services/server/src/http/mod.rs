@@ -193,6 +193,7 @@ pub fn router(state: Shared) -> Router {
             "/v1/topics/{topic}/partitions/{partition}/extents",
             get(topics::extents),
         )
+        .route("/v1/groups", get(groups::groups))
         .route(
             "/v1/groups/{group}/offsets",
             post(groups::commit).get(groups::list),
