@@ -813,4 +813,81 @@ mod tests {
         );
         assert_eq!(value(&text, "strata_quorum_role{role=\"follower\"}"), 1.0);
     }
+
+    #[test]
+    fn the_grafana_dashboard_uses_only_exported_metrics() {
+        let m = Metrics::new();
+        m.http_requests.with_label_values(&["produce", "503"]).inc();
+        m.produce_latency.with_label_values(&["all"]).observe(0.01);
+        m.store_requests.with_label_values(&["put"]).inc();
+        m.store_errors.with_label_values(&["put"]).inc();
+        let usage = ClusterUsage {
+            tiers: vec![TierUsage {
+                tier: "flush".into(),
+                objects: 1,
+                bytes: 1,
+            }],
+            lag: vec![GroupLag {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: PartitionId(0),
+                committed: Offset(0),
+                high_watermark: Offset(1),
+                lag: 1,
+            }],
+        };
+        let quorum = QuorumStatus {
+            node: NodeId(1),
+            leader: Some(NodeId(1)),
+            term: 1,
+            applied_index: 1,
+            voters: vec![NodeId(1)],
+            role: QuorumRole::Leader,
+            commit_index: 1,
+            last_log_index: 1,
+        };
+        let ingest = IngestStats::default();
+        let compactor = CompactorStats::default();
+        let archiver = ArchiverStats::default();
+        let text = m.render(&Sources {
+            ingest: Some(&ingest),
+            read: &ReadStats::default(),
+            compactor: Some(&compactor),
+            archiver: Some(&archiver),
+            quorum: Some(&quorum),
+            usage: Some(&usage),
+            receiving: 0,
+        });
+        let exported: std::collections::BTreeSet<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+            .collect();
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ops/grafana/strata.json");
+        let dashboard = std::fs::read_to_string(path).expect("the dashboard is in the repo");
+        let json: serde_json::Value = serde_json::from_str(&dashboard).expect("valid JSON");
+        let mut used = 0;
+        for panel in json["panels"].as_array().expect("panels") {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let expr = target["expr"].as_str().expect("expr");
+                for (i, _) in expr.match_indices("strata_") {
+                    let name: String = expr[i..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    let family = ["_bucket", "_count", "_sum"]
+                        .iter()
+                        .find_map(|s| name.strip_suffix(s))
+                        .unwrap_or(&name);
+                    assert!(
+                        exported.contains(family),
+                        "panel {:?} uses {name}, which the node does not export",
+                        panel["title"]
+                    );
+                    used += 1;
+                }
+            }
+        }
+        assert!(used > 20, "the dashboard has queries ({used})");
+    }
 }

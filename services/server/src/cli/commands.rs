@@ -394,6 +394,16 @@ pub enum ClusterCommand {
     },
     /// Ask the voter at --url to start an election now
     Elect,
+    /// Exit 0 if the node at --url is ready (quorum and object store reachable), else 4; for
+    /// container health checks
+    Health {
+        /// Only check that the process answers (/healthz), not its dependencies
+        #[arg(long)]
+        live: bool,
+        /// Give up after this long
+        #[arg(long, default_value = "5s")]
+        timeout: String,
+    },
 }
 
 fn host_port(url: &str) -> String {
@@ -414,6 +424,22 @@ pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()>
         )
     };
     match cmd {
+        ClusterCommand::Health { live, timeout } => {
+            let wait = crate::units::parse_duration(&timeout)
+                .map_err(|e| Usage(format!("--timeout: {e}")))?;
+            let path = if live { "/healthz" } else { "/readyz" };
+            let v = tokio::time::timeout(wait, c.call(Method::GET, path, None))
+                .await
+                .map_err(|_| output::Unreachable {
+                    url: target.url.clone(),
+                    reason: format!("no answer within {timeout}"),
+                })??;
+            if target.json {
+                output::json(&v);
+            } else {
+                println!("{}", cell(&v["status"]));
+            }
+        }
         ClusterCommand::Status => {
             let v = c.call(Method::GET, "/v1/cluster", None).await?;
             if target.json {
