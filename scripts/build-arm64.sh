@@ -52,7 +52,9 @@ run() { qemu-aarch64-static -L /usr/aarch64-linux-gnu "$bin" "$@"; }
 work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export STRATA_URL="http://127.0.0.1:$port"
-run serve --data-dir "$work/data" --listen "127.0.0.1:$port" >"$work/node.log" 2>&1 &
+# Started directly (not through `run`) so that $! is qemu itself and SIGTERM reaches strata.
+qemu-aarch64-static -L /usr/aarch64-linux-gnu "$bin" serve --data-dir "$work/data" \
+  --listen "127.0.0.1:$port" >"$work/node.log" 2>&1 &
 node=$!
 cleanup() { kill -9 "$node" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -69,5 +71,11 @@ run consume smoke --format raw --key-separator '\t' >"$work/out.tsv"
 cmp "$work/in.tsv" "$work/out.tsv"
 echo "consumed back $(wc -l <"$work/out.tsv") records, byte-identical"
 kill -TERM "$node"
-wait "$node"
+status=0
+wait "$node" || status=$?
+if [ "$status" -ne 0 ]; then
+  tail -20 "$work/node.log"
+  echo "error: the node exited with $status after SIGTERM" >&2
+  exit 1
+fi
 echo "smoke test passed: start, produce, consume, SIGTERM (exit 0) on aarch64 under qemu"

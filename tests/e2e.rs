@@ -1122,3 +1122,43 @@ async fn a_file_produced_with_the_cli_consumes_back_byte_for_byte() -> anyhow::R
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_invalid_config_stops_the_node_at_start_naming_the_option() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("bad.toml");
+    let data = dir.path().join("data");
+    for (config, env, needle) in [
+        (
+            "cache-block-bytes = \"1GiB\"\n",
+            None,
+            "cache-block-bytes: must be between 64KiB and 64MiB",
+        ),
+        ("flush-intervall = \"1s\"\n", None, "flush-intervall"),
+        (
+            "",
+            Some(("STRATA_COLD_READ_CONCURRENCY", "lots")),
+            "cold-read-concurrency (STRATA_COLD_READ_CONCURRENCY)",
+        ),
+        ("", Some(("STRATA_GC_GRACE", "soon")), "gc-grace"),
+    ] {
+        std::fs::write(&file, config)?;
+        let mut cmd = tokio::process::Command::new(strata_tests::strata_bin());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--listen")
+            .arg("127.0.0.1:0");
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(30), cmd.output()).await??;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{config:?} {env:?}: {err}");
+        assert!(err.contains(needle), "{err} should name {needle}");
+        assert!(!data.exists(), "a refused config creates nothing");
+    }
+    Ok(())
+}

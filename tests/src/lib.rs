@@ -21,7 +21,7 @@ use std::time::Duration;
 
 pub use api::{Api, Produced};
 pub use cluster::Cluster;
-pub use node::{Node, NodeOptions};
+pub use node::{Node, NodeOptions, strata_bin};
 pub use proxy::Proxy;
 pub use s3::S3Server;
 
