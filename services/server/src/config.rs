@@ -332,22 +332,32 @@ impl Roles {
     }
 }
 
-/// Reads `STRATA_<KEY>` variables into the file's table (numbers as numbers, the rest as
-/// text) and returns the keys they set.
+/// Reads `STRATA_<KEY>` variables into the file's table and returns the keys they set. A value
+/// that reads as a number is a number where the key takes one (`STRATA_NODE_ID=2`), text
+/// otherwise (`STRATA_DATA_DIR=2` is a directory named `2`).
 fn env_layer(table: &mut toml::Table, var: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
+    let takes = |key: &str, value: &toml::Value| {
+        let mut one = toml::Table::new();
+        one.insert(key.to_string(), value.clone());
+        one.try_into::<FileConfig>().is_ok()
+    };
     let mut set = Vec::new();
     for key in KEYS {
-        let name = env_name(key);
-        let Some(v) = var(&name) else { continue };
-        let t = v.trim();
-        let value = if let Ok(i) = t.parse::<i64>() {
-            toml::Value::Integer(i)
-        } else if let Some(f) = t.parse::<f64>().ok().filter(|f| f.is_finite()) {
-            toml::Value::Float(f)
-        } else {
-            toml::Value::String(v.clone())
+        let Some(v) = var(&env_name(key)) else {
+            continue;
         };
-
+        let t = v.trim();
+        let number = match t.parse::<i64>() {
+            Ok(i) => Some(toml::Value::Integer(i)),
+            Err(_) => t
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(toml::Value::Float),
+        };
+        let value = number
+            .filter(|n| takes(key, n))
+            .unwrap_or_else(|| toml::Value::String(v.clone()));
         table.insert((*key).to_string(), value);
         set.push(*key);
     }
@@ -736,6 +746,8 @@ mod tests {
                 "STRATA_FLUSH_BYTES" => Some("1048576".into()),
                 "STRATA_FLUSH_INTERVAL" => Some("1s".into()),
                 "STRATA_URL" => Some("not a config key".into()),
+                "STRATA_DATA_DIR" => Some("2".into()),
+                "STRATA_NODE_ID" => Some("7".into()),
                 _ => None,
             }
         };
@@ -746,6 +758,12 @@ mod tests {
         let c = Config::load_with_env(Some(&file), &o, env).expect("loads");
         assert_eq!(c.cache_memory_bytes, 1 << 30);
         assert_eq!(c.cold_read_concurrency, 3);
+        assert_eq!(
+            c.data_dir,
+            PathBuf::from("2"),
+            "a number where a path goes is a path"
+        );
+        assert_eq!(c.node_id, NodeId(7));
         assert_eq!(c.roles, vec![Role::Meta, Role::Ingest]);
         assert!((c.price_storage_gib_month - 0.02).abs() < 1e-12);
         assert_eq!(c.flush_bytes, 1 << 20);
