@@ -220,6 +220,8 @@ pub enum CompactError {
 pub struct Compactor {
     meta: Arc<dyn MetaStore>,
     store: Arc<dyn ObjectStore>,
+    /// Reads extents of shared flush objects through the node's block cache, when given.
+    cache: Option<Arc<strata_cache::BlockCache>>,
     clock: Arc<dyn Clock>,
     config: CompactorConfig,
     stats: Arc<CompactorStats>,
@@ -256,12 +258,22 @@ impl Compactor {
         Self {
             meta,
             store,
+            cache: None,
             clock,
             config,
             stats: Arc::new(CompactorStats::default()),
             leases,
             last_orphan_scan: Mutex::new(None),
         }
+    }
+
+    /// Reads extents of shared flush objects through `cache` (the node's block cache): a flush
+    /// object holds a piece of many partitions, and the cache fetches it with one GET (or not
+    /// at all when this node uploaded it) for all of them, where a direct read costs one GET
+    /// per extent. Merged segments are read directly (one partition's, read once).
+    pub fn with_cache(mut self, cache: Arc<strata_cache::BlockCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Returns the counters.

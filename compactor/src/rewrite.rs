@@ -7,6 +7,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use strata_cache::BlockCache;
 use strata_core::batch::{EncodedBatch, UNASSIGNED, decode_header, encode_batch, with_base_offset};
 use strata_core::frame::frames;
 use strata_core::ids::Offset;
@@ -31,21 +32,45 @@ const EXTENT_BYTES: u64 = 4 * 1024 * 1024;
 pub(crate) type Prefetched = HashMap<(String, u64), Bytes>;
 
 /// Reads (unless already read) and checks one extent: every frame's CRC and its record count,
-/// and, with `decode`, its records (returned).
+/// and, with `decode`, its records (returned). Extents of shared flush objects come through
+/// `cache` when there is one; a cached copy that fails its checks is dropped and the extent is
+/// read again from the bucket.
 async fn read_extent(
     store: Arc<dyn ObjectStore>,
+    cache: Option<Arc<BlockCache>>,
     e: Extent,
     read: Option<Bytes>,
     decode: bool,
 ) -> Result<(Extent, Bytes, Vec<StoredRecord>), CompactError> {
-    let bytes = match read {
-        Some(b) => b,
-        None => {
-            store
-                .get_range(&Path::from(e.object.as_str()), e.start..e.start + e.len)
-                .await?
-        }
+    let direct = || async {
+        store
+            .get_range(&Path::from(e.object.as_str()), e.start..e.start + e.len)
+            .await
     };
+    if let Some(b) = read {
+        return check_extent(e, b, decode);
+    }
+    let cache = cache.filter(|_| !strata_core::keys::is_merged_segment_key(&e.object));
+    if let Some(c) = cache
+        && let Ok(Some((bytes, _))) = c.read(&e.object, e.start, e.len, true).await
+    {
+        return match check_extent(e.clone(), bytes, decode) {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                c.evict(&e.object, e.start, e.len);
+                check_extent(e.clone(), direct().await?, decode)
+            }
+        };
+    }
+    check_extent(e.clone(), direct().await?, decode)
+}
+
+/// Checks one extent's bytes (see [`read_extent`]).
+fn check_extent(
+    e: Extent,
+    bytes: Bytes,
+    decode: bool,
+) -> Result<(Extent, Bytes, Vec<StoredRecord>), CompactError> {
     let corrupt = |reason: String| CompactError::Corrupt {
         object: e.object.clone(),
         reason,
@@ -99,7 +124,13 @@ impl Compactor {
             .iter()
             .map(|e| {
                 let read = prefetched.get(&(e.object.clone(), e.start)).cloned();
-                read_extent(self.store.clone(), e.clone(), read, decode)
+                read_extent(
+                    self.store.clone(),
+                    self.cache.clone(),
+                    e.clone(),
+                    read,
+                    decode,
+                )
             })
             .collect();
         futures::stream::iter(reads).buffered(self.config.max_in_flight.max(1))

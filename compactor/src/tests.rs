@@ -29,6 +29,8 @@ struct Gated {
     inner: InMemory,
     gate: std::sync::Mutex<Option<Arc<tokio::sync::Semaphore>>>,
     entered: tokio::sync::Notify,
+    /// GET requests (whole or ranged) so far.
+    gets: std::sync::atomic::AtomicU64,
 }
 
 impl Gated {
@@ -80,6 +82,7 @@ impl ObjectStore for Gated {
         location: &Path,
         options: object_store::GetOptions,
     ) -> object_store::Result<object_store::GetResult> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.get_opts(location, options).await
     }
 
@@ -291,6 +294,43 @@ async fn merging_keeps_every_offset_and_record_and_garbage_goes_after_the_grace_
     assert_eq!(gc.objects_deleted, 20);
     assert_eq!(f.bucket().await, f.referenced().await);
     assert_eq!(f.read(0).await, before[0]);
+}
+
+#[tokio::test]
+async fn merges_through_the_block_cache_get_each_shared_object_once() {
+    let mut gets = Vec::new();
+    let mut records = Vec::new();
+    for cached in [false, true] {
+        let mut f = Fixture::new(4, &[("retention.ms", "-1")]).await;
+        for i in 0..20 {
+            let v = format!("v{i}");
+            let parts: Vec<(u32, Vec<Record>)> =
+                (0..4).map(|p| (p, vec![rec(None, Some(&v), T0)])).collect();
+            f.ship(&parts).await;
+        }
+        let mut before = Vec::new();
+        for p in 0..4 {
+            before.push(f.read(p).await);
+        }
+        let mut c = f.compactor(7);
+        if cached {
+            c = c.with_cache(strata_cache::BlockCache::in_memory(f.store.clone()).await);
+        }
+        let from = f.store.gets.load(std::sync::atomic::Ordering::Relaxed);
+        let reports = c.compact_topic("t").await.expect("compacts");
+        assert!(reports.iter().all(|r| r.extents_after == 1), "{reports:?}");
+        gets.push(f.store.gets.load(std::sync::atomic::Ordering::Relaxed) - from);
+        let mut after = Vec::new();
+        for p in 0..4 {
+            after.push(f.read(p).await);
+        }
+        assert_eq!(after, before, "same offsets, same records");
+        records.push(after);
+    }
+    assert_eq!(records[0], records[1]);
+    // 20 flush objects, each holding a piece of 4 partitions: one ranged GET per extent
+    // directly, one GET per object through the cache.
+    assert_eq!(gets, vec![80, 20]);
 }
 
 #[tokio::test]

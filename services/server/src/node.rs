@@ -276,25 +276,6 @@ async fn start_roles(
     store::claim(store.as_ref(), &cluster_id)
         .await
         .map_err(anyhow::Error::msg)?;
-    let compactor = Arc::new(Compactor::new(
-        meta.clone(),
-        store.clone(),
-        clock.clone(),
-        CompactorConfig {
-            interval: config.compactor_interval,
-            run_bytes: config.compactor_run_bytes,
-            pass_bytes: config.compactor_pass_bytes,
-            max_in_flight: config.compactor_requests_in_flight,
-            bytes_per_sec: config.compactor_bytes_per_sec,
-            merge_min_extents: config.compactor_merge_min_extents,
-            gc_grace: config.gc_grace,
-            orphan_grace: config.orphan_grace,
-            ..CompactorConfig::new(config.node_id)
-        },
-    ));
-    if config.has_role(Role::Compactor) {
-        tokio::spawn(strata_compactor::run(compactor.clone(), shutdown.clone()));
-    }
     let cache = BlockCache::open(
         store.clone(),
         &CacheConfig {
@@ -309,6 +290,30 @@ async fn start_roles(
     )
     .await
     .context("cannot open the read cache")?;
+    let compactor = Arc::new(
+        Compactor::new(
+            meta.clone(),
+            store.clone(),
+            clock.clone(),
+            CompactorConfig {
+                interval: config.compactor_interval,
+                run_bytes: config.compactor_run_bytes,
+                pass_bytes: config.compactor_pass_bytes,
+                max_in_flight: config.compactor_requests_in_flight,
+                bytes_per_sec: config.compactor_bytes_per_sec,
+                merge_min_extents: config.compactor_merge_min_extents,
+                gc_grace: config.gc_grace,
+                orphan_grace: config.orphan_grace,
+                ..CompactorConfig::new(config.node_id)
+            },
+        )
+        // Merges read shared flush objects through the block cache: one GET per object for all
+        // its partitions (none for objects this node uploaded), not one per extent.
+        .with_cache(cache.clone()),
+    );
+    if config.has_role(Role::Compactor) {
+        tokio::spawn(strata_compactor::run(compactor.clone(), shutdown.clone()));
+    }
     let ingest = if config.has_role(Role::Ingest) {
         let mut c = IngestConfig::new(config.node_id, config.data_dir.join("hot"));
         c.on_uploaded = Some(Arc::new(WriteThrough(cache.clone())));
