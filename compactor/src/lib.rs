@@ -267,10 +267,10 @@ impl Compactor {
         }
     }
 
-    /// Reads extents of shared flush objects through `cache` (the node's block cache): a flush
-    /// object holds a piece of many partitions, and the cache fetches it with one GET (or not
-    /// at all when this node uploaded it) for all of them, where a direct read costs one GET
-    /// per extent. Merged segments are read directly (one partition's, read once).
+    /// Reads small extents (up to 256 KiB) of shared flush objects through `cache` (the node's
+    /// block cache): a flush object holds a piece of many partitions, and the cache fetches it
+    /// with one GET (or not at all when this node uploaded it) for all of them, where a direct
+    /// read costs one GET per extent. Larger extents and merged segments are read directly.
     pub fn with_cache(mut self, cache: Arc<strata_cache::BlockCache>) -> Self {
         self.cache = Some(cache);
         self

@@ -21,6 +21,12 @@ use tracing::{debug, info};
 use crate::rules::{self, KeyMap};
 use crate::{CompactError, Compactor, CompactorStats, Job, Loaded};
 
+/// Extents up to this size are read through the block cache: small extents are pieces of
+/// small flush objects (a slow trickle over many partitions), where one GET per extent would
+/// cost more than the PUT of the flush; larger ones (fast partitions) are read with their own
+/// ranged GET, which keeps big transient cache blocks out of the compactor's memory.
+const CACHED_EXTENT_MAX: u64 = 256 * 1024;
+
 /// Records per output batch are cut at this many raw bytes.
 const BATCH_BYTES: usize = 1024 * 1024;
 /// A segment is registered in the quorum as extents of about this many bytes, so a fetch from
@@ -50,10 +56,16 @@ async fn read_extent(
     if let Some(b) = read {
         return check_extent(e, b, decode);
     }
-    let cache = cache.filter(|_| !strata_core::keys::is_merged_segment_key(&e.object));
+    let cache = cache.filter(|_| {
+        e.len <= CACHED_EXTENT_MAX && !strata_core::keys::is_merged_segment_key(&e.object)
+    });
     if let Some(c) = cache
-        && let Ok(Some((bytes, _))) = c.read(&e.object, e.start, e.len, true).await
+        && let Ok(Some((block, _))) = c.read(&e.object, e.start, e.len, true).await
     {
+        // A copy, not a slice: a slice would keep the whole cached block (up to
+        // cache-block-bytes) alive for as long as a run holds the extent.
+        let bytes = Bytes::copy_from_slice(&block);
+        drop(block);
         return match check_extent(e.clone(), bytes, decode) {
             Ok(r) => Ok(r),
             Err(_) => {

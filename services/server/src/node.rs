@@ -307,8 +307,9 @@ async fn start_roles(
                 ..CompactorConfig::new(config.node_id)
             },
         )
-        // Merges read shared flush objects through the block cache: one GET per object for all
-        // its partitions (none for objects this node uploaded), not one per extent.
+        // Merges read small extents of shared flush objects through the block cache: one GET
+        // per object for all its partitions (none for objects this node uploaded), not one per
+        // extent.
         .with_cache(cache.clone()),
     );
     if config.has_role(Role::Compactor) {
