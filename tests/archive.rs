@@ -181,7 +181,7 @@ async fn kill_9_of_the_archiver_mid_file_leaves_no_duplicate_no_gap_and_no_parti
     load.wait_acked(400, Duration::from_secs(60)).await?;
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for round in 0..6 {
-        let mut archiver = cluster.start_node("archiver", 31).await?;
+        let mut archiver = cluster.start_node("archiver").await?;
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -194,7 +194,7 @@ async fn kill_9_of_the_archiver_mid_file_leaves_no_duplicate_no_gap_and_no_parti
     let stored = check_acknowledged(&api, "stream", 2, &acked).await?;
 
     // An archiver left alone finishes: everything committed is archived exactly once.
-    let archiver = cluster.start_node("archiver", 31).await?;
+    let archiver = cluster.start_node("archiver").await?;
     // Its background pass may hold a partition for a moment: the request then says 409.
     let archiver_api = archiver.api();
     eventually(

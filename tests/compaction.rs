@@ -258,7 +258,7 @@ async fn kill_9_of_the_compactor_at_random_points_loses_nothing_and_leaves_no_ga
     plain.wait_acked(200, Duration::from_secs(60)).await?;
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for round in 0..8 {
-        let mut compactor = cluster.start_node("compactor", 21).await?;
+        let mut compactor = cluster.start_node("compactor").await?;
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -274,7 +274,7 @@ async fn kill_9_of_the_compactor_at_random_points_loses_nothing_and_leaves_no_ga
     anyhow::ensure!(plain_acked.len() > 200, "load ran");
 
     // A compactor that is left alone finishes the job and collects what the killed ones left.
-    let compactor = cluster.start_node("compactor", 21).await?;
+    let compactor = cluster.start_node("compactor").await?;
     check_acknowledged(&api, "plain", 3, &plain_acked).await?;
     check_compacted(&api, "kv", 2, &kv_acked).await?;
     let s3 = &cluster.s3;
@@ -308,8 +308,8 @@ async fn two_compactor_processes_share_a_cluster_without_conflicts() -> anyhow::
     let api = cluster.ingest_api(0);
     api.create_topic("t", 4, json!({"retention.ms": -1}))
         .await?;
-    let a = cluster.start_node("compactor", 21).await?;
-    let b = cluster.start_node("compactor", 22).await?;
+    let a = cluster.start_node("compactor").await?;
+    let b = cluster.start_node("compactor").await?;
     let load = Load::start(&api, "t", 0, 2, "all");
     load.wait_acked(2000, Duration::from_secs(60)).await?;
     let acked = load.stop().await;

@@ -18,7 +18,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use strata_archiver::{Archiver, ArchiverConfig};
 use strata_cache::{BlockCache, CacheConfig, ReadPath};
 use strata_core::clock::ManualClock;
-use strata_core::ids::NodeId;
+use strata_core::ids::Incarnation;
 use strata_core::meta::MetaStore;
 use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::record::{Header, Record};
@@ -98,7 +98,7 @@ async fn main() {
             parts[(i % u64::from(PARTITIONS)) as usize].1.push(event(i));
         }
         next += n;
-        let (key, bytes, commit) = flush_object(NodeId(1), seq, topic.id, &parts);
+        let (key, bytes, commit) = flush_object(Incarnation(1), seq, topic.id, &parts);
         shipped += bytes.len() as u64;
         store
             .put(&Path::from(key.as_str()), PutPayload::from(bytes))
@@ -133,7 +133,7 @@ async fn main() {
         ArchiverConfig {
             bytes_per_sec: 0,
             location: format!("file://{}", dir.display()),
-            ..ArchiverConfig::new(NodeId(2))
+            ..ArchiverConfig::new(Incarnation(2))
         },
     );
     let t = Instant::now();

@@ -34,7 +34,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 use strata_cache::{ReadError, ReadPath};
 use strata_core::clock::Clock;
-use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::keys::archive_key;
 use strata_core::meta::jobs::{self, ARCHIVE_JOB, ArchivePlan, ClaimError, JobLease, JobLeases};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
@@ -48,8 +48,8 @@ pub use read::ArchiveReader;
 /// How the archiver works.
 #[derive(Debug, Clone)]
 pub struct ArchiverConfig {
-    /// This node (the lease holder).
-    pub node: NodeId,
+    /// This process's writer incarnation (the lease holder).
+    pub node: Incarnation,
     /// Time between background passes over every archived partition.
     pub interval: Duration,
     /// Largest row group, in encoded bytes (row groups are the unit the read path reads).
@@ -66,8 +66,8 @@ pub struct ArchiverConfig {
 }
 
 impl ArchiverConfig {
-    /// Defaults for node `node`.
-    pub fn new(node: NodeId) -> Self {
+    /// Defaults for the process with writer incarnation `node`.
+    pub fn new(node: Incarnation) -> Self {
         Self {
             node,
             interval: Duration::from_secs(30),

@@ -83,7 +83,7 @@ impl Fixture {
     }
 
     fn archiver(&self, node: u64) -> Archiver {
-        let mut config = ArchiverConfig::new(NodeId(node));
+        let mut config = ArchiverConfig::new(Incarnation(node));
         config.bytes_per_sec = 0;
         Archiver::new(
             self.meta.clone(),
@@ -101,7 +101,7 @@ impl Fixture {
             .iter()
             .map(|p| (*p, (first..first + n).map(|i| rec(i, ts)).collect()))
             .collect();
-        let (key, bytes, commit) = flush_object(NodeId(1), self.seq, self.topic.id, &parts);
+        let (key, bytes, commit) = flush_object(Incarnation(1), self.seq, self.topic.id, &parts);
         self.store
             .put(&Path::from(key.as_str()), PutPayload::from(bytes))
             .await
@@ -182,9 +182,10 @@ impl Fixture {
             partition: PartitionId(partition),
         };
         let now = self.clock.now_ms();
-        let token = jobs::acquire_lease(self.meta.as_ref(), &name, NodeId(9), None, 60_000, now)
-            .await
-            .expect("lease");
+        let token =
+            jobs::acquire_lease(self.meta.as_ref(), &name, Incarnation(9), None, 60_000, now)
+                .await
+                .expect("lease");
         jobs::trim_log(
             self.meta.as_ref(),
             "t",
@@ -385,7 +386,7 @@ async fn a_restarted_archiver_writes_its_planned_key_again_and_no_second_copy() 
         .await
         .expect("plans")
         .expect("due");
-    let token = jobs::acquire_lease(f.meta.as_ref(), &name, NodeId(1), None, 60_000, T0)
+    let token = jobs::acquire_lease(f.meta.as_ref(), &name, Incarnation(1), None, 60_000, T0)
         .await
         .expect("lease");
     jobs::plan_archive(f.meta.as_ref(), &name, topic.id, token, plan.clone(), T0)
@@ -439,7 +440,7 @@ async fn another_nodes_live_lease_makes_a_forced_run_busy() {
         topic: "t",
         partition: PartitionId(0),
     };
-    jobs::acquire_lease(f.meta.as_ref(), &name, NodeId(2), None, 60_000, T0)
+    jobs::acquire_lease(f.meta.as_ref(), &name, Incarnation(2), None, 60_000, T0)
         .await
         .expect("lease");
     let e = f.archiver(1).archive_topic("t").await.expect_err("busy");
@@ -464,7 +465,7 @@ async fn a_publish_skipped_for_another_holder_is_done_by_the_next_pass() {
     jobs::acquire_lease(
         f.meta.as_ref(),
         &name,
-        NodeId(2),
+        Incarnation(2),
         None,
         60_000,
         f.clock.now_ms(),

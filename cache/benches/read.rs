@@ -17,7 +17,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use strata_cache::{BlockCache, CacheConfig, FetchOptions, ReadPath, StartAt};
 use strata_core::clock::ManualClock;
-use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::MetaStore;
 use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::record::Record;
@@ -61,7 +61,7 @@ async fn load(store: &Arc<dyn ObjectStore>, meta: &InMemoryMetaStore, objects: u
                 (p, records)
             })
             .collect();
-        let (key, bytes, commit) = flush_object(NodeId(1), seq, topic, &parts);
+        let (key, bytes, commit) = flush_object(Incarnation(1), seq, topic, &parts);
         stored += bytes.len() as u64;
         store
             .put(&Path::from(key.as_str()), PutPayload::from(bytes))

@@ -20,7 +20,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use strata_cache::{BlockCache, CacheConfig, FetchOptions, ReadPath, StartAt};
 use strata_compactor::{Compactor, CompactorConfig};
 use strata_core::clock::ManualClock;
-use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::MetaStore;
 use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::record::Record;
@@ -51,7 +51,7 @@ async fn ship(
     mut records: impl FnMut(u32) -> Vec<Record>,
 ) -> u64 {
     let parts: Vec<(u32, Vec<Record>)> = (0..partitions).map(|p| (p, records(p))).collect();
-    let (key, bytes, commit) = flush_object(NodeId(1), seq, topic, &parts);
+    let (key, bytes, commit) = flush_object(Incarnation(1), seq, topic, &parts);
     store
         .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
         .await
@@ -129,7 +129,7 @@ async fn main() {
         // Unthrottled, to measure what the compactor can do.
         CompactorConfig {
             bytes_per_sec: 0,
-            ..CompactorConfig::new(NodeId(9))
+            ..CompactorConfig::new(Incarnation(9))
         },
     );
 

@@ -27,7 +27,7 @@ use std::time::Duration;
 use object_store::ObjectStore;
 use serde::Serialize;
 use strata_core::clock::Clock;
-use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::jobs::{self, COMPACT_JOB, ClaimError, JobLease, JobLeases};
 use strata_core::meta::{Extent, MetaError, MetaStore, TopicInfo};
 use thiserror::Error;
@@ -39,8 +39,8 @@ pub use gc::GcReport;
 /// How the compactor works.
 #[derive(Debug, Clone)]
 pub struct CompactorConfig {
-    /// This node (the lease holder).
-    pub node: NodeId,
+    /// This process's writer incarnation (the lease holder).
+    pub node: Incarnation,
     /// Time between background passes over every partition.
     pub interval: Duration,
     /// Largest segment the compactor writes, and so the most input it holds in memory for one
@@ -67,8 +67,8 @@ pub struct CompactorConfig {
 }
 
 impl CompactorConfig {
-    /// Defaults for node `node`.
-    pub fn new(node: NodeId) -> Self {
+    /// Defaults for the process with writer incarnation `node`.
+    pub fn new(node: Incarnation) -> Self {
         Self {
             node,
             interval: Duration::from_secs(30),

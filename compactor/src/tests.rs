@@ -156,7 +156,7 @@ impl Fixture {
     }
 
     fn compactor(&self, node: u64) -> Compactor {
-        let mut config = CompactorConfig::new(NodeId(node));
+        let mut config = CompactorConfig::new(Incarnation(node));
         config.gc_grace = Duration::from_secs(10);
         config.orphan_grace = Duration::from_secs(60);
         Compactor::new(
@@ -170,7 +170,7 @@ impl Fixture {
     /// Ships one object holding `records` for each listed partition and commits it.
     async fn ship(&mut self, parts: &[(u32, Vec<Record>)]) -> String {
         self.seq += 1;
-        let (key, bytes, commit) = flush_object(NodeId(1), self.seq, self.topic.id, parts);
+        let (key, bytes, commit) = flush_object(Incarnation(1), self.seq, self.topic.id, parts);
         self.store
             .put(&Path::from(key.as_str()), PutPayload::from(bytes))
             .await
@@ -548,7 +548,7 @@ async fn orphans_are_condemned_then_deleted_and_can_never_be_committed() {
     let mut f = Fixture::new(1, &[]).await;
     let kept = f.ship(&[(0, vec![rec(None, Some("x"), T0)])]).await;
     // Node 2 uploaded flush 1 and died before committing it.
-    let orphan = segment_key(NodeId(2), FlushSeq(1));
+    let orphan = segment_key(Incarnation(2), FlushSeq(1));
     f.store
         .put(
             &Path::from(orphan.as_str()),
@@ -573,7 +573,8 @@ async fn orphans_are_condemned_then_deleted_and_can_never_be_committed() {
     let late = f
         .meta
         .commit_object(ObjectCommit {
-            node: NodeId(2),
+            writer: Incarnation(2),
+            by: None,
             seq: FlushSeq(1),
             key: orphan,
             size: 10,
@@ -674,7 +675,7 @@ async fn an_operator_pass_is_refused_while_another_holder_works() {
         topic: "t",
         partition: PartitionId(0),
     };
-    jobs::acquire_lease(f.meta.as_ref(), &name, NodeId(9), None, 60_000, T0)
+    jobs::acquire_lease(f.meta.as_ref(), &name, Incarnation(9), None, 60_000, T0)
         .await
         .expect("free");
     let e = f.compactor(7).compact_topic("t").await.expect_err("busy");

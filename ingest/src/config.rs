@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use strata_core::ids::NodeId;
+use strata_core::ids::Incarnation;
 
 /// Sees every object this node uploads, before it is committed (the read cache's
 /// write-through).
@@ -17,8 +17,9 @@ pub trait UploadObserver: Send + Sync + std::fmt::Debug {
 /// Settings of the write path of one node.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
-    /// This node's id: it names the objects the node ships.
-    pub node: NodeId,
+    /// The writer of hot-tier markers written before writer incarnations existed: the node id
+    /// the data directory had then (its flushes were named by it).
+    pub legacy_writer: Incarnation,
     /// Directory of the hot tier's segment files.
     pub dir: PathBuf,
     /// Seal and ship staged records at least this often.
@@ -42,10 +43,10 @@ pub struct IngestConfig {
 }
 
 impl IngestConfig {
-    /// Defaults for a node with the given id and hot-tier directory.
-    pub fn new(node: NodeId, dir: PathBuf) -> Self {
+    /// Defaults for a hot tier in `dir`.
+    pub fn new(dir: PathBuf) -> Self {
         Self {
-            node,
+            legacy_writer: Incarnation(1),
             dir,
             flush_interval: Duration::from_millis(250),
             flush_bytes: 8 * 1024 * 1024,

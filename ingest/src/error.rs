@@ -48,6 +48,9 @@ pub enum IngestError {
     /// The node is shutting down.
     #[error("this node is shutting down; send the request to another node")]
     ShuttingDown,
+    /// This process was fenced: another process took over its identity.
+    #[error("this node was fenced and no longer writes ({0}); send the request to another node")]
+    Fenced(String),
     /// The hot tier could not be written.
     #[error("hot tier write failed: {0}")]
     HotTier(#[source] std::io::Error),
@@ -76,6 +79,7 @@ impl From<IngestError> for ApiError {
             }
             IngestError::TopicDeleted { .. } => ApiError::new(404, codes::TOPIC_NOT_FOUND, message),
             IngestError::ShuttingDown => ApiError::unavailable(codes::SHUTTING_DOWN, message, 1),
+            IngestError::Fenced(_) => ApiError::unavailable(codes::FENCED, message, 1),
             IngestError::HotTier(_) => ApiError::unavailable(codes::STORE_UNAVAILABLE, message, 1),
             IngestError::Format(_) => ApiError::internal(message),
         }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use object_store::ObjectStore;
 use strata_core::batch::{EncodedBatch, UNASSIGNED, encode_batch};
 use strata_core::clock::Clock;
-use strata_core::ids::{FlushSeq, Offset, PartitionId};
+use strata_core::ids::{FlushSeq, Incarnation, Offset, PartitionId};
+use strata_core::meta::writers::{self, Fence, RegisterRequest, Registration};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
 use strata_core::record::Record;
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
@@ -19,7 +20,7 @@ use tracing::{info, warn};
 use crate::acks::Acks;
 use crate::config::IngestConfig;
 use crate::error::IngestError;
-use crate::hot::{HotLog, HotReader, ReplayedBatch};
+use crate::hot::{HotLog, HotReader, Replay, ReplayedBatch};
 use crate::parse::ProduceRecord;
 use crate::partitioner::{StickyPartitioner, partition_for_key};
 use crate::plan::{StagedBatch, index_of};
@@ -50,10 +51,27 @@ pub struct ProducedOffset {
     pub offset: Option<Offset>,
 }
 
+/// A hot tier opened and replayed, before the process registered with the quorum.
+#[derive(Debug)]
+pub struct Recovered {
+    log: HotLog,
+    replay: Replay,
+}
+
+impl Recovered {
+    /// Returns the writer incarnations whose sealed flushes the quorum may not have committed:
+    /// the process adopts them when it registers, then re-ships what they sealed.
+    pub fn pending_writers(&self) -> Vec<Incarnation> {
+        self.replay.pending_writers().into_iter().collect()
+    }
+}
+
 /// The write path of one node.
 #[derive(Debug)]
 pub struct Ingestor {
     config: IngestConfig,
+    incarnation: Incarnation,
+    fence: Arc<Fence>,
     meta: Arc<dyn MetaStore>,
     clock: Arc<dyn Clock>,
     admission: Arc<Semaphore>,
@@ -67,35 +85,85 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    /// Opens the hot tier, re-ships what it holds that the quorum has not committed, and starts
-    /// the writer and shipper.
-    pub async fn start(
+    /// Opens and replays the hot tier (torn tails cut). Register the process (adopting
+    /// [`Recovered::pending_writers`]), then [`Ingestor::start`] it.
+    pub fn recover(config: &IngestConfig) -> Result<Recovered, IngestError> {
+        let (log, replay) = HotLog::open(
+            &config.dir,
+            config.segment_bytes,
+            config.retain_bytes,
+            config.legacy_writer,
+        )
+        .map_err(IngestError::HotTier)?;
+        Ok(Recovered { log, replay })
+    }
+
+    /// Opens the hot tier, registers a nameless process with the quorum, and starts (for tests
+    /// and embedded use; a node registers once for all its roles and calls
+    /// [`Ingestor::start`]).
+    pub async fn open(
         config: IngestConfig,
         meta: Arc<dyn MetaStore>,
         store: Arc<dyn ObjectStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, IngestError> {
-        let (log, replay) = HotLog::open(&config.dir, config.segment_bytes, config.retain_bytes)
-            .map_err(IngestError::HotTier)?;
-        let mut log = log;
-        let last_committed = meta.last_flush_seq(config.node).await?;
-        let next_seq = FlushSeq(replay.max_seq().max(last_committed).map_or(1, |s| s.0 + 1));
+        let recovered = Self::recover(&config)?;
+        let now = clock.now_ms();
+        let request = RegisterRequest {
+            name: None,
+            addr: format!("in-process:{}", config.dir.display()),
+            roles: vec!["ingest".to_string()],
+            adopt: recovered.pending_writers(),
+            nonce: writers::nonce(),
+        };
+        let registration = writers::register(meta.as_ref(), request, now).await?;
+        Self::start(
+            config,
+            recovered,
+            &registration,
+            Arc::new(Fence::default()),
+            meta,
+            store,
+            clock,
+        )
+        .await
+    }
+
+    /// Starts the write path of the registered incarnation: flushes of adopted writers the
+    /// quorum has not committed are shipped again first (under their keys, committed by this
+    /// incarnation), then the writer and shipper run. `fence` stops writing once the process
+    /// learns it was fenced.
+    pub async fn start(
+        config: IngestConfig,
+        recovered: Recovered,
+        registration: &Registration,
+        fence: Arc<Fence>,
+        meta: Arc<dyn MetaStore>,
+        store: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, IngestError> {
+        let Recovered { mut log, replay } = recovered;
+        let writer = registration.incarnation;
+        let next_seq = FlushSeq(replay.max_seq().map_or(1, |s| s.0 + 1));
         let stats = Arc::new(IngestStats::default());
         let cancel = CancellationToken::new();
         let (sealed_tx, sealed_rx) = mpsc::channel(config.max_concurrent_uploads.max(1));
         let (committed_tx, committed_rx) = mpsc::unbounded_channel();
 
-        // Flushes the quorum has not committed are shipped again, before anything new.
+        // Flushes the quorum has not committed are shipped again, before anything new. The
+        // registration fenced their writers first, so "committed" is decided for good.
         let mut reship = Vec::new();
         for flush in replay.flushes {
-            let done = flush.committed || last_committed.is_some_and(|l| flush.seq <= l);
+            let last = registration.last_flush(flush.writer);
+            let done = flush.committed || last.is_some_and(|l| flush.seq <= l);
             if done {
                 let headers: Vec<_> = flush.batches.iter().map(|b| b.header).collect();
                 let locations: Vec<_> = flush.batches.iter().map(|b| b.loc).collect();
-                log.index_committed(flush.seq, index_of(&headers, &locations));
+                log.index_committed(flush.writer, flush.seq, index_of(&headers, &locations));
                 continue;
             }
             reship.push(SealedFlush {
+                writer: flush.writer,
                 seq: flush.seq,
                 batches: staged(flush.batches),
                 waiters: Vec::new(),
@@ -111,9 +179,11 @@ impl Ingestor {
             );
         }
 
-        let reader = log.reader(config.node);
+        let reader = log.reader();
         let ctx = ShipContext {
-            node: config.node,
+            by: writer,
+            fence: fence.clone(),
+            no_conditional_put: Arc::default(),
             store,
             meta: meta.clone(),
             clock: clock.clone(),
@@ -134,8 +204,9 @@ impl Ingestor {
             }
         }
         let (writer_tx, writer_rx) = mpsc::channel(1024);
-        let writer = Writer::new(
+        let writer_state = Writer::new(
             log,
+            writer,
             next_seq,
             config.flush_interval,
             config.flush_bytes,
@@ -143,8 +214,10 @@ impl Ingestor {
             sealed_tx,
             stats.clone(),
         );
-        let writer_task = tokio::spawn(writer.run(writer_rx, committed_rx));
+        let writer_task = tokio::spawn(writer_state.run(writer_rx, committed_rx));
         Ok(Arc::new(Self {
+            incarnation: writer,
+            fence,
             admission: Arc::new(Semaphore::new(
                 config.max_inflight_bytes.min(Semaphore::MAX_PERMITS as u64) as usize,
             )),
@@ -159,6 +232,11 @@ impl Ingestor {
             cancel,
             tasks: Mutex::new(vec![writer_task, shipper]),
         }))
+    }
+
+    /// Returns this process's writer incarnation.
+    pub fn incarnation(&self) -> Incarnation {
+        self.incarnation
     }
 
     /// Returns the reader of what this node shipped.
@@ -181,6 +259,9 @@ impl Ingestor {
     ) -> Result<Vec<ProducedOffset>, IngestError> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(IngestError::ShuttingDown);
+        }
+        if let Some(reason) = self.fence.reason() {
+            return Err(IngestError::Fenced(reason.to_string()));
         }
         if records.is_empty() {
             return Err(IngestError::BadRequest(
@@ -238,6 +319,7 @@ impl Ingestor {
             Ok(Err(_)) | Ok(Ok(Err(FlushError::ShuttingDown))) => {
                 return Err(IngestError::ShuttingDown);
             }
+            Ok(Ok(Err(FlushError::Fenced(reason)))) => return Err(IngestError::Fenced(reason)),
             Ok(Ok(Err(FlushError::Unknown))) => {
                 return Err(IngestError::Meta(MetaError::Internal {
                     reason: "commit outcome unknown".to_string(),

@@ -19,7 +19,7 @@ use object_store::{
 };
 use strata_cache::{FetchOptions, ReadPath, StartAt};
 use strata_core::clock::ManualClock;
-use strata_core::ids::{NodeId, Offset, PartitionId};
+use strata_core::ids::{Offset, PartitionId};
 use strata_core::meta::MetaStore;
 use strata_core::meta::memory::InMemoryMetaStore;
 
@@ -123,7 +123,7 @@ struct Node {
 }
 
 fn config(dir: &std::path::Path) -> IngestConfig {
-    let mut c = IngestConfig::new(NodeId(1), dir.to_path_buf());
+    let mut c = IngestConfig::new(dir.to_path_buf());
     c.flush_interval = Duration::from_millis(20);
     c.commit_timeout = Duration::from_secs(20);
     c
@@ -147,7 +147,7 @@ async fn node() -> Node {
         puts: AtomicU64::new(0),
     });
     let dir = tempfile::tempdir().expect("tempdir");
-    let ingest = Ingestor::start(
+    let ingest = Ingestor::open(
         config(dir.path()),
         meta.clone(),
         store.clone(),
@@ -166,7 +166,7 @@ async fn node() -> Node {
 impl Node {
     async fn restart(&mut self) {
         self.ingest.shutdown(Duration::from_secs(10)).await;
-        self.ingest = Ingestor::start(
+        self.ingest = Ingestor::open(
             config(self.dir.path()),
             self.meta.clone(),
             self.store.clone(),
@@ -395,7 +395,7 @@ async fn a_full_staging_quota_is_refused_with_503_and_frees_up_after_commit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = config(dir.path());
     c.max_inflight_bytes = 4096;
-    let ingest = Ingestor::start(c, meta, store.clone(), Arc::new(ManualClock::new(0)))
+    let ingest = Ingestor::open(c, meta, store.clone(), Arc::new(ManualClock::new(0)))
         .await
         .expect("starts");
     let big = |s: &str| {
@@ -438,4 +438,82 @@ async fn a_full_staging_quota_is_refused_with_503_and_frees_up_after_commit() {
         .produce("t", big(&payload), Acks::None)
         .await
         .expect("fits again after the commit");
+}
+
+#[tokio::test]
+async fn a_restart_adopts_the_previous_incarnation_fences_it_and_ships_under_its_keys() {
+    let mut n = node().await;
+    let first = n.ingest.incarnation();
+    n.store.down.store(true, Ordering::SeqCst);
+    let got = n
+        .ingest
+        .produce("t", body(&[("k", "v1")]), Acks::Local)
+        .await
+        .expect("produces");
+    n.ingest.shutdown(Duration::from_millis(300)).await;
+    n.store.down.store(false, Ordering::SeqCst);
+    n.restart().await;
+    let second = n.ingest.incarnation();
+    assert_ne!(first, second, "every start is a new incarnation");
+    assert!(n.ingest.flush(Duration::from_secs(10)).await);
+    let records = n.read_all(got[0].partition.0).await;
+    assert_eq!(records.len(), 1);
+    let keys: Vec<String> = n
+        .store
+        .inner
+        .list(None)
+        .map(|m| m.expect("lists").location.to_string())
+        .collect()
+        .await;
+    let old = format!("segments/{:020}/", first.0);
+    assert!(
+        keys.iter().any(|k| k.starts_with(&old)),
+        "the sealed flush ships under the key its writer gave it: {keys:?}"
+    );
+    let nodes = n.meta.nodes().await.expect("lists");
+    let old_record = nodes
+        .iter()
+        .find(|w| w.incarnation == first)
+        .expect("known");
+    assert_eq!(
+        old_record.status,
+        strata_core::meta::WriterStatus::Superseded { by: second }
+    );
+}
+
+#[tokio::test]
+async fn a_fenced_process_stops_writing_and_commits_nothing() {
+    let n = node().await;
+    n.ingest
+        .produce("t", body(&[("k", "before")]), Acks::All)
+        .await
+        .expect("produces");
+    // Another process takes over this one's identity (as a successor on its data directory).
+    let takeover = strata_core::meta::writers::RegisterRequest {
+        name: None,
+        addr: "elsewhere:1".into(),
+        roles: vec!["ingest".into()],
+        adopt: vec![n.ingest.incarnation()],
+        nonce: 99,
+    };
+    strata_core::meta::writers::register(n.meta.as_ref(), takeover, 6000)
+        .await
+        .expect("registers");
+    let e = n
+        .ingest
+        .produce("t", body(&[("k", "zombie")]), Acks::All)
+        .await
+        .expect_err("a fenced process commits nothing");
+    assert!(matches!(e, IngestError::Fenced(_)), "{e}");
+    let e = n
+        .ingest
+        .produce("t", body(&[("k", "later")]), Acks::All)
+        .await
+        .expect_err("and takes nothing more");
+    assert!(matches!(e, IngestError::Fenced(_)), "{e}");
+    let mut values = Vec::new();
+    for p in 0..3 {
+        values.extend(n.read_all(p).await.into_iter().map(|(_, _, v)| v));
+    }
+    assert_eq!(values, vec![Some(Bytes::from("before"))]);
 }

@@ -8,9 +8,11 @@
 //! partition's batches and commits it to the quorum, which assigns the offsets. The
 //! acknowledgement contract is [`Acks`].
 //!
-//! At start, [`Ingestor::start`] replays the hot tier: sealed flushes the quorum has not
-//! committed are shipped again under the same key with the same bytes (the quorum's commit is
-//! idempotent per key), and batches not yet sealed go into the next flush.
+//! At start, [`Ingestor::recover`] replays the hot tier; the process registers with the quorum,
+//! adopting the writer incarnations whose flushes the hot tier holds (which fences them), and
+//! [`Ingestor::start`] ships again the sealed flushes the quorum has not committed, under the
+//! same keys with the same bytes (the quorum's commit is idempotent per key); batches not yet
+//! sealed go into the next flush.
 //!
 //! ```no_run
 //! # async fn demo(ingest: std::sync::Arc<strata_ingest::Ingestor>) -> Result<(), strata_ingest::IngestError> {
@@ -36,7 +38,7 @@ pub mod writer;
 pub use acks::Acks;
 pub use config::{IngestConfig, UploadObserver};
 pub use error::IngestError;
-pub use ingestor::{Ingestor, ProducedOffset, check_record};
+pub use ingestor::{Ingestor, ProducedOffset, Recovered, check_record};
 pub use stats::IngestStats;
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use strata_core::batch::{BatchHeader, EncodedBatch};
-use strata_core::ids::{FlushSeq, NodeId, PartitionId, TopicId};
+use strata_core::ids::{FlushSeq, Incarnation, PartitionId, TopicId};
 use strata_core::meta::SectionCommit;
 use strata_core::object::{ObjectBuilder, Section};
 
@@ -46,7 +46,7 @@ pub fn object_order(headers: &[BatchHeader]) -> Vec<usize> {
 
 /// Builds the object of a flush and the hot-tier index of its sections.
 pub fn build_object(
-    node: NodeId,
+    node: Incarnation,
     seq: FlushSeq,
     created_ms: i64,
     batches: &[StagedBatch],
@@ -122,7 +122,7 @@ mod tests {
             });
             offset += u64::from(len);
         }
-        let (bytes, sections, index) = build_object(NodeId(1), FlushSeq(1), 0, &batches);
+        let (bytes, sections, index) = build_object(Incarnation(1), FlushSeq(1), 0, &batches);
         assert_eq!(sections.len(), 3);
         for s in &sections {
             let locs = &index[&s.start];

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 use strata_core::clock::Clock;
-use strata_core::ids::NodeId;
+use strata_core::ids::Incarnation;
 use strata_core::keys::segment_key;
+use strata_core::meta::writers::Fence;
 use strata_core::meta::{MetaError, MetaStore, ObjectCommit};
 use strata_core::object::Section;
 use tokio::sync::mpsc;
@@ -28,8 +29,13 @@ use crate::writer::{Committed, FlushError, FlushOffsets, SealedFlush};
 /// What the shipper needs.
 #[derive(Debug, Clone)]
 pub struct ShipContext {
-    /// This node.
-    pub node: NodeId,
+    /// This process's writer incarnation: it commits every flush, its own and those it adopted.
+    pub by: Incarnation,
+    /// Set when this process is fenced: nothing more is uploaded or committed.
+    pub fence: Arc<Fence>,
+    /// Whether the store refused a conditional create as unsupported (then objects are put
+    /// unconditionally: their keys are unique anyway).
+    pub no_conditional_put: Arc<std::sync::atomic::AtomicBool>,
     /// The bucket.
     pub store: Arc<dyn ObjectStore>,
     /// The quorum.
@@ -93,23 +99,75 @@ pub async fn run(
     let _ = uploader.await;
 }
 
+/// Puts a flush object so that it is created, never overwritten: a conditional create where the
+/// store supports it. An object already under the key was written by an earlier attempt (or,
+/// re-shipped, by the writer that sealed the flush) from the same batches. If its size differs,
+/// the hot tier lost batches since it was uploaded: the object in the bucket stands, and its
+/// own sections are returned to be committed instead.
+async fn put_object(
+    ctx: &ShipContext,
+    path: &Path,
+    bytes: &Bytes,
+) -> Result<Option<(Vec<Section>, u64)>, object_store::Error> {
+    use std::sync::atomic::Ordering;
+    if bytes.len() as u64 >= ctx.multipart_threshold {
+        return put_multipart(ctx, path, bytes.clone()).await.map(|()| None);
+    }
+    if !ctx.no_conditional_put.load(Ordering::Relaxed) {
+        let create = PutOptions::from(PutMode::Create);
+        match ctx
+            .store
+            .put_opts(path, PutPayload::from(bytes.clone()), create)
+            .await
+        {
+            Ok(_) => return Ok(None),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                let theirs = ctx.store.get(path).await?.bytes().await?;
+                if theirs.len() == bytes.len() {
+                    return Ok(None);
+                }
+                let footer = strata_core::object::read_footer(&theirs).map_err(|e| {
+                    object_store::Error::Generic {
+                        store: "strata",
+                        source: format!("{path} exists and is not a flush object: {e}").into(),
+                    }
+                })?;
+                error!(object = %path, ours = bytes.len(), theirs = theirs.len(), "the object in the bucket differs from the hot tier's flush (lost batches?): committing the bucket's");
+                return Ok(Some((footer.sections, theirs.len() as u64)));
+            }
+            Err(object_store::Error::NotImplemented { .. }) => {
+                ctx.no_conditional_put.store(true, Ordering::Relaxed);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    ctx.store
+        .put(path, PutPayload::from(bytes.clone()))
+        .await
+        .map(|_| None)
+}
+
 async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
-    let (bytes, sections, index) =
-        build_object(ctx.node, flush.seq, ctx.clock.now_ms(), &flush.batches);
-    let key = segment_key(ctx.node, flush.seq);
+    if let Some(reason) = ctx.fence.reason() {
+        fail(flush, FlushError::Fenced(reason.to_string()));
+        return None;
+    }
+    let (bytes, mut sections, mut index) =
+        build_object(flush.writer, flush.seq, ctx.clock.now_ms(), &flush.batches);
+    let key = segment_key(flush.writer, flush.seq);
     let path = Path::from(key.as_str());
     let mut attempt = 0u32;
-    loop {
-        let result = if bytes.len() as u64 >= ctx.multipart_threshold {
-            put_multipart(&ctx, &path, bytes.clone()).await
-        } else {
-            ctx.store
-                .put(&path, PutPayload::from(bytes.clone()))
-                .await
-                .map(|_| ())
-        };
+    let mut size = bytes.len() as u64;
+    let ours = loop {
+        let result = put_object(&ctx, &path, &bytes).await;
         match result {
-            Ok(()) => break,
+            Ok(None) => break true,
+            Ok(Some((theirs, their_size))) => {
+                sections = theirs;
+                size = their_size;
+                index = FlushIndex::default();
+                break false;
+            }
             Err(e) => {
                 attempt += 1;
                 IngestStats::add(&ctx.stats.upload_retries, 1);
@@ -124,16 +182,16 @@ async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
                 }
             }
         }
-    }
-    if let Some(observer) = &ctx.on_uploaded {
+    };
+    if ours && let Some(observer) = &ctx.on_uploaded {
         observer.uploaded(&key, &bytes);
     }
     IngestStats::add(&ctx.stats.objects_uploaded, 1);
-    IngestStats::add(&ctx.stats.object_bytes, bytes.len() as u64);
-    debug!(object = %key, bytes = bytes.len(), sections = sections.len(), "uploaded");
+    IngestStats::add(&ctx.stats.object_bytes, size);
+    debug!(object = %key, bytes = size, sections = sections.len(), "uploaded");
     Some(Uploaded {
         flush,
-        size: bytes.len() as u64,
+        size,
         key,
         sections,
         index,
@@ -156,16 +214,30 @@ async fn put_multipart(
 
 async fn commit(ctx: &ShipContext, u: Uploaded, committed: &mpsc::UnboundedSender<Committed>) {
     let commit = ObjectCommit {
-        node: ctx.node,
+        writer: u.flush.writer,
         seq: u.flush.seq,
+        by: Some(ctx.by),
         key: u.key.clone(),
         size: u.size,
         sections: section_commits(&u.sections),
     };
     let mut attempt = 0u32;
     let outcome = loop {
+        if let Some(reason) = ctx.fence.reason() {
+            fail(u.flush, FlushError::Fenced(reason.to_string()));
+            return;
+        }
         match ctx.meta.commit_object(commit.clone()).await {
             Ok(o) => break Ok(o),
+            Err(MetaError::Fenced { reason, .. }) => {
+                // Another process took over this one's identity: nothing more may be
+                // committed from here. What is sealed stays in the hot tier for whichever
+                // process next runs on this data directory.
+                error!(object = %u.key, reason = %reason, "this process is fenced; it stops writing");
+                ctx.fence.fence(reason.clone());
+                fail(u.flush, FlushError::Fenced(reason));
+                return;
+            }
             Err(MetaError::StaleFlush { .. }) => {
                 // Only a flush committed before (and replayed) can be stale: commits of one
                 // node are strictly ordered and never abandoned.
@@ -204,12 +276,13 @@ async fn commit(ctx: &ShipContext, u: Uploaded, committed: &mpsc::UnboundedSende
         }
         Arc::new(offsets)
     });
-    let seq = u.flush.seq;
+    let (writer, seq) = (u.flush.writer, u.flush.seq);
     for w in u.flush.waiters {
         let _ = w.send(result.clone());
     }
     drop(u.flush.permits);
     let _ = committed.send(Committed {
+        writer,
         seq,
         index: u.index,
     });
@@ -237,5 +310,68 @@ mod tests {
             backoff(3, 2),
             "different flushes spread apart"
         );
+    }
+}
+
+#[cfg(test)]
+mod put_tests {
+    use object_store::memory::InMemory;
+    use strata_core::clock::ManualClock;
+    use strata_core::meta::memory::InMemoryMetaStore;
+
+    use super::*;
+
+    fn ctx(store: Arc<dyn ObjectStore>) -> ShipContext {
+        ShipContext {
+            by: Incarnation(1),
+            fence: Arc::default(),
+            no_conditional_put: Arc::default(),
+            store,
+            meta: Arc::new(InMemoryMetaStore::new(Arc::new(ManualClock::new(0)))),
+            clock: Arc::new(ManualClock::new(0)),
+            multipart_threshold: 1 << 30,
+            stats: Arc::default(),
+            cancel: CancellationToken::new(),
+            on_uploaded: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flush_object_is_created_never_overwritten() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let c = ctx(store.clone());
+        let path = Path::from("segments/x/1.seg");
+        let first = {
+            let mut b = strata_core::object::ObjectBuilder::new(Incarnation(1), 1, 0, 0);
+            let batch = strata_core::batch::encode_batch(
+                strata_core::ids::TopicId(1),
+                strata_core::ids::PartitionId(0),
+                strata_core::batch::UNASSIGNED,
+                &[strata_core::record::Record::default()],
+                None,
+                1,
+            )
+            .expect("encodes");
+            b.push(&batch).expect("pushes");
+            b.finish()
+        };
+        assert_eq!(put_object(&c, &path, &first.0).await.expect("puts"), None);
+        assert_eq!(
+            put_object(&c, &path, &first.0).await.expect("puts again"),
+            None,
+            "the same flush again (a retry or a re-ship) is already there"
+        );
+        // A rebuild that lost batches does not replace what the bucket holds.
+        let (empty, _) = strata_core::object::ObjectBuilder::new(Incarnation(1), 1, 0, 0).finish();
+        let theirs = put_object(&c, &path, &empty).await.expect("answers");
+        assert_eq!(theirs, Some((first.1.clone(), first.0.len() as u64)));
+        let stored = store
+            .get(&path)
+            .await
+            .expect("gets")
+            .bytes()
+            .await
+            .expect("reads");
+        assert_eq!(stored, first.0, "the object was never overwritten");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use strata_core::batch::EncodedBatch;
-use strata_core::ids::{FlushSeq, Offset, PartitionId, TopicId};
+use strata_core::ids::{FlushSeq, Incarnation, Offset, PartitionId, TopicId};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -37,6 +37,9 @@ pub enum FlushError {
     ShuttingDown,
     /// The flush was committed before, but its offsets are no longer known.
     Unknown,
+    /// This process was fenced: another process took over its identity, and the flush will be
+    /// shipped by whichever process next runs on this data directory.
+    Fenced(String),
 }
 
 /// The outcome of a flush for those waiting on it.
@@ -45,7 +48,9 @@ pub type FlushResult = Result<Arc<FlushOffsets>, FlushError>;
 /// A flush sealed in the hot tier, ready to ship.
 #[derive(Debug)]
 pub struct SealedFlush {
-    /// Its sequence number; it names the object.
+    /// The writer incarnation that sealed it; with `seq`, it names the object.
+    pub writer: Incarnation,
+    /// Its sequence number.
     pub seq: FlushSeq,
     /// Its batches in arrival order.
     pub batches: Vec<StagedBatch>,
@@ -85,6 +90,8 @@ pub enum WriterMsg {
 /// A flush committed by the shipper, reported back to the writer.
 #[derive(Debug)]
 pub struct Committed {
+    /// The writer that sealed the flush.
+    pub writer: Incarnation,
     /// The flush.
     pub seq: FlushSeq,
     /// Where its sections' batches are in the hot tier.
@@ -109,6 +116,7 @@ struct Staging {
 /// The writer task's state.
 pub struct Writer {
     log: HotLog,
+    writer: Incarnation,
     next_seq: FlushSeq,
     flush_interval: Duration,
     flush_bytes: u64,
@@ -120,9 +128,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Creates the writer; `unsealed` batches from the replay are staged first.
+    /// Creates the writer of incarnation `writer`; `unsealed` batches from the replay are
+    /// staged first.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         log: HotLog,
+        writer: Incarnation,
         next_seq: FlushSeq,
         flush_interval: Duration,
         flush_bytes: u64,
@@ -132,6 +143,7 @@ impl Writer {
     ) -> Self {
         let mut w = Self {
             log,
+            writer,
             next_seq,
             flush_interval,
             flush_bytes,
@@ -264,7 +276,7 @@ impl Writer {
         }
         let seq = self.next_seq;
         let count = self.staging.batches.len() as u32;
-        if let Err(e) = self.log.seal(seq, count) {
+        if let Err(e) = self.log.seal(self.writer, seq, count) {
             // The staged batches stay staged; the next tick tries again.
             warn!(flush = %seq, error = %e, "could not write the seal marker");
             return;
@@ -273,6 +285,7 @@ impl Writer {
         let staging = std::mem::take(&mut self.staging);
         IngestStats::add(&self.stats.flushes, 1);
         self.waiting.push(SyncWaiter::Sealed(SealedFlush {
+            writer: self.writer,
             seq,
             batches: staging.batches,
             waiters: staging.waiters,
@@ -318,7 +331,7 @@ impl Writer {
     }
 
     fn committed(&mut self, c: Committed) {
-        if let Err(e) = self.log.committed(c.seq, c.index) {
+        if let Err(e) = self.log.committed(c.writer, c.seq, c.index) {
             warn!(flush = %c.seq, error = %e, "could not write the commit marker");
         }
         self.stats

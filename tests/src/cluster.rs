@@ -29,32 +29,36 @@ fn peers(ports: &[u16]) -> String {
         .join(",")
 }
 
-/// Options of a cluster node: the shared bucket, a role, an id and the voters it knows.
+/// Options of a cluster node: the shared bucket, a role, an id (if any) and the voters it
+/// knows.
 fn node_opts(
     s3: &S3Server,
     config: &str,
     role: &str,
-    id: u64,
+    id: Option<u64>,
     port: Option<u16>,
     ready: bool,
     peers: &str,
 ) -> NodeOptions {
+    let mut args: Vec<String> = vec![
+        "--flush-interval".into(),
+        "50ms".into(),
+        "--roles".into(),
+        role.into(),
+        "--meta-peers".into(),
+        peers.into(),
+    ];
+    if let Some(id) = id {
+        args.extend(["--node-id".to_string(), id.to_string()]);
+    }
     NodeOptions {
         object_store: Some("s3://cluster/c".into()),
         env: S3Server::env(&s3.addr()),
-        args: vec![
-            "--flush-interval".into(),
-            "50ms".into(),
-            "--roles".into(),
-            role.into(),
-            "--node-id".into(),
-            id.to_string(),
-            "--meta-peers".into(),
-            peers.into(),
-        ],
+        args,
         config: Some(config.to_string()),
         port,
         wait_ready: ready,
+        data_dir: None,
     }
 }
 
@@ -66,7 +70,7 @@ impl Cluster {
         let ports: Vec<u16> = (0..voters).map(|_| free_port()).collect();
         let peers = peers(&ports);
         let opts = |role: &str, id: usize, port: Option<u16>, ready: bool| {
-            node_opts(&s3, config, role, id as u64, port, ready, &peers)
+            node_opts(&s3, config, role, Some(id as u64), port, ready, &peers)
         };
         // Voters alone cannot be ready: start them all, then wait.
         let mut vs = Vec::new();
@@ -97,16 +101,30 @@ impl Cluster {
         port: u16,
         peers: &str,
     ) -> anyhow::Result<()> {
-        let opts = node_opts(&self.s3, &self.config, "meta", id, Some(port), false, peers);
+        let opts = node_opts(
+            &self.s3,
+            &self.config,
+            "meta",
+            Some(id),
+            Some(port),
+            false,
+            peers,
+        );
         self.voters.push(Node::start(opts).await?);
         Ok(())
     }
 
-    /// Starts a node with `role` (for example `compactor`) and id `id` in this cluster; the
-    /// caller owns it.
-    pub async fn start_node(&self, role: &str, id: u64) -> anyhow::Result<Node> {
-        let opts = node_opts(&self.s3, &self.config, role, id, None, true, &self.peers);
-        Node::start(opts).await
+    /// Starts a node with `role` (for example `compactor`) and no node id in this cluster (it
+    /// gets a fresh writer identity, so it can be started again on a new directory right after
+    /// a `kill -9`); the caller owns it.
+    pub async fn start_node(&self, role: &str) -> anyhow::Result<Node> {
+        Node::start(self.node_options(role, None)).await
+    }
+
+    /// Returns the options of a node with `role` and node id `id` (none: a nameless node that
+    /// gets a fresh writer identity at every start) in this cluster, ready to adjust.
+    pub fn node_options(&self, role: &str, id: Option<u64>) -> NodeOptions {
+        node_opts(&self.s3, &self.config, role, id, None, true, &self.peers)
     }
 
     /// Returns `/v1/cluster` as seen by the first running voter.

@@ -139,3 +139,30 @@ pub async fn check_acknowledged(
     }
     Ok(stored)
 }
+
+/// Sends `requests` requests of `per_request` records (ids `(worker, n)`) to `topic` with
+/// `acks=all`, one after another, and returns every acknowledgement. A failed request is not
+/// retried.
+pub async fn produce_requests(
+    api: &Api,
+    topic: &str,
+    worker: u64,
+    requests: u64,
+    per_request: u64,
+) -> Vec<Ack> {
+    let mut acked = Vec::new();
+    for r in 0..requests {
+        let first = r * per_request;
+        let records: Vec<Value> = (first..first + per_request)
+            .map(
+                |n| json!({"key": format!("w{worker}-k{}", n % 7), "value": {"w": worker, "n": n}}),
+            )
+            .collect();
+        if let Ok(placed) = api.produce(topic, "all", &records).await {
+            for (i, p) in placed.iter().enumerate() {
+                acked.push(((worker, first + i as u64), p.partition, p.offset));
+            }
+        }
+    }
+    acked
+}

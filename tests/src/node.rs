@@ -49,6 +49,8 @@ pub struct NodeOptions {
     pub port: Option<u16>,
     /// Wait for `/readyz` before returning from start (voters alone cannot be ready).
     pub wait_ready: bool,
+    /// Run on this data directory instead of a fresh one.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for NodeOptions {
@@ -60,6 +62,7 @@ impl Default for NodeOptions {
             config: None,
             port: None,
             wait_ready: true,
+            data_dir: None,
         }
     }
 }
@@ -83,7 +86,10 @@ impl Node {
         let mut node = Self {
             child: None,
             addr: String::new(),
-            data_dir: dir.path().join("data"),
+            data_dir: opts
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| dir.path().join("data")),
             log: dir.path().join("stderr.log"),
             _dir: Some(dir),
             opts,
@@ -246,6 +252,29 @@ impl Node {
             .status()?;
         anyhow::ensure!(status.success(), "kill -TERM failed");
         Ok(tokio::time::timeout(Duration::from_secs(60), c.wait()).await??)
+    }
+
+    /// Waits (up to `timeout`) for the process to exit by itself; returns its status.
+    pub async fn wait_exit(
+        &mut self,
+        timeout: Duration,
+    ) -> anyhow::Result<std::process::ExitStatus> {
+        let mut c = self.child.take().context("not running")?;
+        match tokio::time::timeout(timeout, c.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => {
+                self.child = Some(c);
+                bail!(
+                    "strata still runs after {timeout:?}; its log:\n{}",
+                    self.tail_log()
+                )
+            }
+        }
+    }
+
+    /// Returns the whole log of the node's runs.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Starts the node again on the same data directory (a new port).

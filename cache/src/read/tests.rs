@@ -5,7 +5,7 @@ use object_store::PutPayload;
 use object_store::memory::InMemory;
 use strata_core::batch::encode_batch;
 use strata_core::clock::ManualClock;
-use strata_core::ids::{FlushSeq, NodeId, TopicId};
+use strata_core::ids::{FlushSeq, Incarnation, TopicId};
 use strata_core::keys::segment_key;
 use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::meta::{ObjectCommit, SectionCommit};
@@ -54,7 +54,7 @@ impl Fixture {
     /// Ships one object with `records` for each listed partition and commits it.
     async fn ship(&mut self, parts: &[(u32, Vec<Record>)]) -> (String, Bytes) {
         self.seq += 1;
-        let (key, bytes, commit) = flush_object(NodeId(1), self.seq, self.topic, parts);
+        let (key, bytes, commit) = flush_object(Incarnation(1), self.seq, self.topic, parts);
         self.store
             .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
             .await
@@ -272,10 +272,10 @@ async fn a_fetch_from_inside_a_gap_starts_at_the_next_record() {
     let records: Vec<Record> = [0, 2, 4].into_iter().map(record).collect();
     let batch =
         encode_batch(f.topic, PartitionId(0), 0, &records, Some(&[0, 2, 4]), 1).expect("encodes");
-    let mut b = ObjectBuilder::new(NodeId(1), 1, 0, 0);
+    let mut b = ObjectBuilder::new(Incarnation(1), 1, 0, 0);
     b.push(&batch).expect("pushes");
     let (bytes, sections) = b.finish();
-    let key = segment_key(NodeId(1), FlushSeq(1));
+    let key = segment_key(Incarnation(1), FlushSeq(1));
     f.store
         .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
         .await
@@ -283,7 +283,8 @@ async fn a_fetch_from_inside_a_gap_starts_at_the_next_record() {
     let s = &sections[0];
     f.meta
         .commit_object(ObjectCommit {
-            node: NodeId(1),
+            writer: Incarnation(1),
+            by: None,
             seq: FlushSeq(1),
             key,
             size: bytes.len() as u64,

@@ -1,45 +1,61 @@
 //! Hot-tier marker frames, interleaved with batch frames in the same log.
 //!
-//! A marker body is `kind u8 | version u8 | seq u64 | batch_count u32`. A **seal** marker
-//! closes a flush: every batch frame since the previous seal belongs to flush `seq`, and
-//! `batch_count` says how many there are. It is fsync'd before the flush's object is uploaded,
-//! so a restarted node rebuilds exactly the same object under the same key. A **commit** marker
-//! records that the quorum sequenced flush `seq`; it is a hint (not fsync'd): the quorum's last
-//! committed flush of this node is the authority.
+//! A marker body is `kind u8 | version u8 | seq u64 | batch_count u32 | writer u64` (version 1
+//! had no writer: its flushes belong to the data directory's node id). A **seal** marker closes
+//! a flush: every batch frame since the previous seal belongs to flush `seq` of writer
+//! incarnation `writer`, and `batch_count` says how many there are. It is fsync'd before the
+//! flush's object is uploaded, so a restarted node rebuilds exactly the same object under the
+//! same key. A **commit** marker records that the quorum sequenced that flush; it is a hint (not
+//! fsync'd): the quorum's last committed flush of the writer is the authority.
 
 use strata_core::error::FormatError;
 use strata_core::frame::encode_frame;
-use strata_core::ids::FlushSeq;
+use strata_core::ids::{FlushSeq, Incarnation};
 use strata_core::varint::Reader;
 
 /// Frame kind of a seal marker.
 pub const KIND_SEAL: u8 = 2;
 /// Frame kind of a commit marker.
 pub const KIND_COMMIT: u8 = 3;
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
-/// A marker in the hot-tier log.
+/// A marker in the hot-tier log. `writer` is `None` in markers written before writer
+/// incarnations existed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Marker {
-    /// Flush `seq` holds the `batches` batch frames since the previous seal.
-    Seal { seq: FlushSeq, batches: u32 },
-    /// Flush `seq` is committed.
-    Commit { seq: FlushSeq },
+    /// Flush `seq` of `writer` holds the `batches` batch frames since the previous seal.
+    Seal {
+        seq: FlushSeq,
+        batches: u32,
+        writer: Option<Incarnation>,
+    },
+    /// Flush `seq` of `writer` is committed.
+    Commit {
+        seq: FlushSeq,
+        writer: Option<Incarnation>,
+    },
 }
 
 impl Marker {
     /// Encodes the marker as a whole frame.
     pub fn encode(self) -> Vec<u8> {
-        let (kind, seq, batches) = match self {
-            Marker::Seal { seq, batches } => (KIND_SEAL, seq, batches),
-            Marker::Commit { seq } => (KIND_COMMIT, seq, 0),
+        let (kind, seq, batches, writer) = match self {
+            Marker::Seal {
+                seq,
+                batches,
+                writer,
+            } => (KIND_SEAL, seq, batches, writer),
+            Marker::Commit { seq, writer } => (KIND_COMMIT, seq, 0, writer),
         };
-        let mut body = Vec::with_capacity(14);
+        let mut body = Vec::with_capacity(22);
         body.push(kind);
-        body.push(VERSION);
+        body.push(if writer.is_some() { VERSION } else { 1 });
         body.extend_from_slice(&seq.0.to_le_bytes());
         body.extend_from_slice(&batches.to_le_bytes());
-        let mut frame = Vec::with_capacity(22);
+        if let Some(w) = writer {
+            body.extend_from_slice(&w.0.to_le_bytes());
+        }
+        let mut frame = Vec::with_capacity(30);
         encode_frame(&body, &mut frame);
         frame
     }
@@ -49,7 +65,7 @@ impl Marker {
         let mut r = Reader::new(body, "hot-tier marker");
         let kind = r.u8()?;
         let version = r.u8()?;
-        if version != VERSION {
+        if version != 1 && version != VERSION {
             return Err(FormatError::UnsupportedVersion {
                 what: "hot-tier marker",
                 version: version.into(),
@@ -57,9 +73,18 @@ impl Marker {
         }
         let seq = FlushSeq(r.u64()?);
         let batches = r.u32()?;
+        let writer = if version >= 2 {
+            Some(Incarnation(r.u64()?))
+        } else {
+            None
+        };
         match kind {
-            KIND_SEAL => Ok(Marker::Seal { seq, batches }),
-            KIND_COMMIT => Ok(Marker::Commit { seq }),
+            KIND_SEAL => Ok(Marker::Seal {
+                seq,
+                batches,
+                writer,
+            }),
+            KIND_COMMIT => Ok(Marker::Commit { seq, writer }),
             other => Err(FormatError::Corrupt {
                 what: "hot-tier marker",
                 reason: format!("unknown kind {other}"),
@@ -80,8 +105,21 @@ mod tests {
             Marker::Seal {
                 seq: FlushSeq(7),
                 batches: 3,
+                writer: Some(Incarnation(12)),
             },
-            Marker::Commit { seq: FlushSeq(9) },
+            Marker::Commit {
+                seq: FlushSeq(9),
+                writer: Some(Incarnation(12)),
+            },
+            Marker::Seal {
+                seq: FlushSeq(7),
+                batches: 3,
+                writer: None,
+            },
+            Marker::Commit {
+                seq: FlushSeq(9),
+                writer: None,
+            },
         ] {
             let frame = m.encode();
             let FrameRead::Frame { body, .. } = decode_frame(&frame).expect("valid") else {

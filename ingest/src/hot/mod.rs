@@ -21,7 +21,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use strata_core::ids::FlushSeq;
+use strata_core::ids::{FlushSeq, Incarnation};
 use tracing::{info, warn};
 
 use self::marker::Marker;
@@ -46,7 +46,7 @@ pub type FlushIndex = HashMap<u64, Vec<Location>>;
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     files: Mutex<BTreeMap<u64, Arc<File>>>,
-    index: Mutex<BTreeMap<FlushSeq, FlushIndex>>,
+    index: Mutex<BTreeMap<(Incarnation, FlushSeq), FlushIndex>>,
 }
 
 #[derive(Debug)]
@@ -101,8 +101,14 @@ fn segment_path(dir: &Path, id: u64) -> PathBuf {
 impl HotLog {
     /// Opens the hot tier in `dir`, replaying what is there: torn tails are cut off by CRC,
     /// and the flushes and unsealed batches found are returned for re-shipping. Writing
-    /// continues in a new segment.
-    pub fn open(dir: &Path, segment_bytes: u64, retain_bytes: u64) -> io::Result<(Self, Replay)> {
+    /// continues in a new segment. Markers written before writer incarnations existed are
+    /// attributed to `legacy` (the data directory's node id then).
+    pub fn open(
+        dir: &Path,
+        segment_bytes: u64,
+        retain_bytes: u64,
+        legacy: Incarnation,
+    ) -> io::Result<(Self, Replay)> {
         std::fs::create_dir_all(dir)?;
         let mut ids: Vec<u64> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok())
@@ -113,7 +119,7 @@ impl HotLog {
             .collect();
         ids.sort_unstable();
         let shared = Arc::new(Shared::default());
-        let mut replay = replay::Replayer::default();
+        let mut replay = replay::Replayer::new(legacy);
         let mut states = BTreeMap::new();
         for (i, id) in ids.iter().enumerate() {
             let path = segment_path(dir, *id);
@@ -200,8 +206,8 @@ impl HotLog {
     }
 
     /// Returns a reader of committed flushes.
-    pub fn reader(&self, node: strata_core::ids::NodeId) -> HotReader {
-        HotReader::new(node, self.shared.clone())
+    pub fn reader(&self) -> HotReader {
+        HotReader::new(self.shared.clone())
     }
 
     /// Appends frames, returning where each landed. On a failed write the segment is cut
@@ -249,9 +255,14 @@ impl HotLog {
         Ok(locations)
     }
 
-    /// Writes the seal marker of flush `seq`, closing every unsealed batch into it.
-    pub fn seal(&mut self, seq: FlushSeq, batches: u32) -> io::Result<()> {
-        self.append(&[&Marker::Seal { seq, batches }.encode()])?;
+    /// Writes the seal marker of `writer`'s flush `seq`, closing every unsealed batch into it.
+    pub fn seal(&mut self, writer: Incarnation, seq: FlushSeq, batches: u32) -> io::Result<()> {
+        self.append(&[&Marker::Seal {
+            seq,
+            batches,
+            writer: Some(writer),
+        }
+        .encode()])?;
         for s in self.states.values_mut().filter(|s| s.unsealed) {
             s.unsealed = false;
             s.last_flush = Some(seq);
@@ -259,28 +270,37 @@ impl HotLog {
         Ok(())
     }
 
-    /// Records that flush `seq` is committed, makes its batches readable, and deletes
-    /// committed segments beyond the retention.
-    pub fn committed(&mut self, seq: FlushSeq, index: FlushIndex) -> io::Result<()> {
-        self.append(&[&Marker::Commit { seq }.encode()])?;
+    /// Records that `writer`'s flush `seq` is committed, makes its batches readable, and
+    /// deletes committed segments beyond the retention.
+    pub fn committed(
+        &mut self,
+        writer: Incarnation,
+        seq: FlushSeq,
+        index: FlushIndex,
+    ) -> io::Result<()> {
+        self.append(&[&Marker::Commit {
+            seq,
+            writer: Some(writer),
+        }
+        .encode()])?;
         self.committed_through = self.committed_through.max(Some(seq));
         self.shared
             .index
             .lock()
             .expect("no panics while holding the lock")
-            .insert(seq, index);
+            .insert((writer, seq), index);
         self.collect_garbage();
         Ok(())
     }
 
     /// Makes the batches of an already-committed replayed flush readable.
-    pub fn index_committed(&mut self, seq: FlushSeq, index: FlushIndex) {
+    pub fn index_committed(&mut self, writer: Incarnation, seq: FlushSeq, index: FlushIndex) {
         self.committed_through = self.committed_through.max(Some(seq));
         self.shared
             .index
             .lock()
             .expect("no panics while holding the lock")
-            .insert(seq, index);
+            .insert((writer, seq), index);
     }
 
     /// Returns the job that makes every write so far durable, if any write is not yet.
@@ -357,7 +377,7 @@ impl HotLog {
                     .index
                     .lock()
                     .expect("no panics while holding the lock")
-                    .retain(|seq, _| *seq > last);
+                    .retain(|(_, seq), _| *seq > last);
             }
             doomed.push(segment_path(&self.dir, id));
         }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use strata_cache::LocalSource;
-use strata_core::ids::NodeId;
 use strata_core::keys::parse_segment_key;
 
 use super::Shared;
@@ -13,28 +12,24 @@ use super::Shared;
 /// Serves byte ranges of objects this node shipped from its hot-tier segment files.
 #[derive(Debug, Clone)]
 pub struct HotReader {
-    node: NodeId,
     shared: Arc<Shared>,
 }
 
 impl HotReader {
-    pub(crate) fn new(node: NodeId, shared: Arc<Shared>) -> Self {
-        Self { node, shared }
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
     }
 }
 
 impl LocalSource for HotReader {
     fn read(&self, object: &str, start: u64, len: u64) -> Option<Bytes> {
-        let (node, seq) = parse_segment_key(object)?;
-        if node != self.node {
-            return None;
-        }
+        let flush = parse_segment_key(object)?;
         let locations = self
             .shared
             .index
             .lock()
             .expect("no panics while holding the lock")
-            .get(&seq)?
+            .get(&flush)?
             .get(&start)?
             .clone();
         if locations.iter().map(|l| u64::from(l.len)).sum::<u64>() != len {

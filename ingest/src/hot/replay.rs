@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use strata_core::batch::{BatchHeader, KIND_BATCH, decode_header};
 use strata_core::frame::{FrameRead, decode_frame};
-use strata_core::ids::FlushSeq;
+use strata_core::ids::{FlushSeq, Incarnation};
 use tracing::error;
 
 use super::Location;
@@ -23,6 +23,8 @@ pub struct ReplayedBatch {
 /// A sealed flush found in the hot tier.
 #[derive(Debug, Clone)]
 pub struct ReplayedFlush {
+    /// The writer incarnation that sealed it (it names the object).
+    pub writer: Incarnation,
     /// Its sequence number.
     pub seq: FlushSeq,
     /// Its batches in log order.
@@ -38,6 +40,8 @@ pub struct Replay {
     pub flushes: Vec<ReplayedFlush>,
     /// Batches after the last seal, in log order: they go into the next flush.
     pub unsealed: Vec<ReplayedBatch>,
+    /// Highest sequence number in any marker (commit markers may outlive their seals).
+    max_marker_seq: Option<FlushSeq>,
 }
 
 impl Replay {
@@ -48,18 +52,43 @@ impl Replay {
             .flat_map(|f| f.batches.iter().map(move |b| (b.loc.segment, f.seq)))
     }
 
-    /// Returns the highest sealed flush sequence number.
+    /// Returns the highest flush sequence number any marker names: new flushes of this data
+    /// directory are numbered after it.
     pub fn max_seq(&self) -> Option<FlushSeq> {
-        self.flushes.iter().map(|f| f.seq).max()
+        self.flushes
+            .iter()
+            .map(|f| f.seq)
+            .max()
+            .max(self.max_marker_seq)
+    }
+
+    /// Returns the writers of the sealed flushes that carry no commit marker (the quorum may
+    /// not have committed them): a restarted process adopts them when it registers.
+    pub fn pending_writers(&self) -> std::collections::BTreeSet<Incarnation> {
+        self.flushes
+            .iter()
+            .filter(|f| !f.committed)
+            .map(|f| f.writer)
+            .collect()
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Replayer {
     out: Replay,
+    /// The writer of markers written before incarnations existed.
+    legacy: Incarnation,
 }
 
 impl Replayer {
+    /// A replayer attributing markers without a writer to `legacy`.
+    pub(crate) fn new(legacy: Incarnation) -> Self {
+        Self {
+            out: Replay::default(),
+            legacy,
+        }
+    }
+
     /// Reads one segment; returns the length of its valid prefix.
     pub(crate) fn segment(&mut self, id: u64, bytes: &[u8], is_last: bool) -> u64 {
         let mut pos = 0usize;
@@ -92,7 +121,12 @@ impl Replayer {
                     }
                 },
                 Some(KIND_SEAL | KIND_COMMIT) => match Marker::decode(body) {
-                    Ok(Marker::Seal { seq, batches }) => {
+                    Ok(Marker::Seal {
+                        seq,
+                        batches,
+                        writer,
+                    }) => {
+                        self.out.max_marker_seq = self.out.max_marker_seq.max(Some(seq));
                         let found = std::mem::take(&mut self.out.unsealed);
                         if found.len() != batches as usize {
                             error!(
@@ -103,13 +137,21 @@ impl Replayer {
                             );
                         }
                         self.out.flushes.push(ReplayedFlush {
+                            writer: writer.unwrap_or(self.legacy),
                             seq,
                             batches: found,
                             committed: false,
                         });
                     }
-                    Ok(Marker::Commit { seq }) => {
-                        if let Some(f) = self.out.flushes.iter_mut().find(|f| f.seq == seq) {
+                    Ok(Marker::Commit { seq, writer }) => {
+                        self.out.max_marker_seq = self.out.max_marker_seq.max(Some(seq));
+                        let writer = writer.unwrap_or(self.legacy);
+                        if let Some(f) = self
+                            .out
+                            .flushes
+                            .iter_mut()
+                            .find(|f| f.seq == seq && f.writer == writer)
+                        {
                             f.committed = true;
                             for b in &mut f.batches {
                                 b.frame = None;

@@ -4,6 +4,8 @@ use strata_core::record::Record;
 
 use super::*;
 
+const W: Incarnation = Incarnation(5);
+
 fn frame(p: u32) -> Vec<u8> {
     encode_batch(
         TopicId(1),
@@ -22,19 +24,19 @@ fn frame(p: u32) -> Vec<u8> {
 fn replay_rebuilds_flushes_and_unsealed_batches() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let (mut log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("opens");
+        let (mut log, replay) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("opens");
         assert!(replay.flushes.is_empty() && replay.unsealed.is_empty());
         log.append_batches(&[&frame(0), &frame(1)])
             .expect("appends");
-        log.seal(FlushSeq(1), 2).expect("seals");
+        log.seal(W, FlushSeq(1), 2).expect("seals");
         log.append_batches(&[&frame(0)]).expect("appends");
-        log.seal(FlushSeq(2), 1).expect("seals");
-        log.committed(FlushSeq(1), FlushIndex::new())
+        log.seal(W, FlushSeq(2), 1).expect("seals");
+        log.committed(W, FlushSeq(1), FlushIndex::new())
             .expect("commits");
         log.append_batches(&[&frame(2)]).expect("appends");
         log.sync_job().expect("dirty").run().expect("syncs");
     }
-    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("reopens");
+    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("reopens");
     assert_eq!(replay.flushes.len(), 2);
     assert!(replay.flushes[0].committed);
     assert!(
@@ -54,9 +56,9 @@ fn a_torn_tail_is_cut_and_writing_continues() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path;
     {
-        let (mut log, _) = HotLog::open(dir.path(), 1 << 20, 0).expect("opens");
+        let (mut log, _) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("opens");
         log.append_batches(&[&frame(0)]).expect("appends");
-        log.seal(FlushSeq(1), 1).expect("seals");
+        log.seal(W, FlushSeq(1), 1).expect("seals");
         log.append_batches(&[&frame(1)]).expect("appends");
         path = segment_path(dir.path(), log.active_id);
     }
@@ -65,7 +67,7 @@ fn a_torn_tail_is_cut_and_writing_continues() {
     let f = OpenOptions::new().write(true).open(&path).expect("opens");
     f.set_len(len - 10).expect("truncates");
     drop(f);
-    let (mut log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("reopens");
+    let (mut log, replay) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("reopens");
     assert_eq!(replay.flushes.len(), 1);
     assert!(replay.unsealed.is_empty(), "the torn batch is dropped");
     let valid = std::fs::metadata(&path).expect("exists").len();
@@ -76,7 +78,7 @@ fn a_torn_tail_is_cut_and_writing_continues() {
     log.append_batches(&[&frame(3)])
         .expect("appends after the cut");
     drop(log);
-    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("reopens again");
+    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("reopens again");
     assert_eq!(replay.unsealed.len(), 1);
     assert_eq!(replay.unsealed[0].header.partition, PartitionId(3));
 }
@@ -86,7 +88,7 @@ fn a_flipped_byte_ends_the_replay_at_that_frame() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path;
     {
-        let (mut log, _) = HotLog::open(dir.path(), 1 << 20, 0).expect("opens");
+        let (mut log, _) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("opens");
         log.append_batches(&[&frame(0), &frame(1), &frame(2)])
             .expect("appends");
         path = segment_path(dir.path(), log.active_id);
@@ -95,7 +97,7 @@ fn a_flipped_byte_ends_the_replay_at_that_frame() {
     let second = frame(0).len() + 12;
     bytes[second] ^= 0x40;
     std::fs::write(&path, &bytes).expect("writes");
-    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0).expect("reopens");
+    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("reopens");
     assert_eq!(
         replay.unsealed.len(),
         1,
@@ -107,14 +109,14 @@ fn a_flipped_byte_ends_the_replay_at_that_frame() {
 fn committed_segments_are_deleted_beyond_retention_but_never_uncommitted_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
     // One-byte segments: every write rolls, so each frame is a segment of its own.
-    let (mut log, _) = HotLog::open(dir.path(), 1, 0).expect("opens");
+    let (mut log, _) = HotLog::open(dir.path(), 1, 0, W).expect("opens");
     let mut batch_segments = Vec::new();
     for seq in 1..=3u64 {
         let loc = log.append_batches(&[&frame(0)]).expect("appends")[0];
         batch_segments.push(segment_path(dir.path(), loc.segment));
-        log.seal(FlushSeq(seq), 1).expect("seals");
+        log.seal(W, FlushSeq(seq), 1).expect("seals");
     }
-    log.committed(FlushSeq(1), FlushIndex::new())
+    log.committed(W, FlushSeq(1), FlushIndex::new())
         .expect("commits");
     assert!(
         !batch_segments[0].exists(),
@@ -128,9 +130,43 @@ fn committed_segments_are_deleted_beyond_retention_but_never_uncommitted_ones() 
         batch_segments[2].exists(),
         "flush 3 is not committed: its segment stays"
     );
-    log.committed(FlushSeq(3), FlushIndex::new())
+    log.committed(W, FlushSeq(3), FlushIndex::new())
         .expect("commits");
     assert!(!batch_segments[1].exists() && !batch_segments[2].exists());
     let left = std::fs::read_dir(dir.path()).expect("lists").count();
     assert_eq!(left, 1, "only the active segment is left");
+}
+
+#[test]
+fn seals_name_their_writer_and_old_seals_belong_to_the_legacy_node_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (mut log, _) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("opens");
+        log.append_batches(&[&frame(0)]).expect("appends");
+        // A seal written before writer incarnations existed.
+        log.append(&[&Marker::Seal {
+            seq: FlushSeq(1),
+            batches: 1,
+            writer: None,
+        }
+        .encode()])
+            .expect("appends");
+        log.append_batches(&[&frame(1)]).expect("appends");
+        log.seal(Incarnation(40), FlushSeq(2), 1).expect("seals");
+        log.sync_job().expect("dirty").run().expect("syncs");
+    }
+    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0, Incarnation(11)).expect("reopens");
+    let writers: Vec<(Incarnation, FlushSeq)> =
+        replay.flushes.iter().map(|f| (f.writer, f.seq)).collect();
+    assert_eq!(
+        writers,
+        vec![
+            (Incarnation(11), FlushSeq(1)),
+            (Incarnation(40), FlushSeq(2))
+        ]
+    );
+    assert_eq!(
+        replay.pending_writers().into_iter().collect::<Vec<_>>(),
+        vec![Incarnation(11), Incarnation(40)]
+    );
 }

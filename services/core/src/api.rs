@@ -57,6 +57,10 @@ pub mod codes {
     pub const COMMIT_TIMEOUT: u32 = 50304;
     /// The node is shutting down.
     pub const SHUTTING_DOWN: u32 = 50305;
+    /// This process was fenced (another process took over its identity); it stops.
+    pub const FENCED: u32 = 50306;
+    /// Another live process registered under the same node id.
+    pub const NODE_ID_IN_USE: u32 = 40903;
 }
 
 /// The error codes of the Confluent REST Proxy v2 API where they differ from ours (the
@@ -198,6 +202,8 @@ impl From<MetaError> for ApiError {
             MetaError::LeaseLost { .. } | MetaError::Conflict { .. } => {
                 Self::new(409, codes::JOB_RUNNING, message)
             }
+            MetaError::Fenced { .. } => Self::unavailable(codes::FENCED, message, 1),
+            MetaError::NameInUse { .. } => Self::new(409, codes::NODE_ID_IN_USE, message),
             MetaError::StaleFlush { .. }
             | MetaError::Condemned { .. }
             | MetaError::Internal { .. } => Self::internal(message),

@@ -39,6 +39,15 @@ id_type!(
     NodeId(u64)
 );
 id_type!(
+    /// A writer identity: one start of one process, allocated by the quorum when the process
+    /// registers. It names the objects the process ships (`segments/<incarnation>/...`), holds
+    /// its job leases, and is fenced for good once the process is superseded, so a paused or
+    /// partitioned process that comes back can never commit under it. Incarnations are never
+    /// reused, and they are not voter ids: those are configured (`--node-id`) and name Raft
+    /// members only.
+    Incarnation(u64)
+);
+id_type!(
     /// Identifies one incarnation of a topic: a topic deleted and created again gets a new id,
     /// so data staged for the old one can never land in the new one.
     TopicId(u64)

@@ -3,25 +3,26 @@
 //! Ids are zero-padded to 20 digits so that listing order is numeric order. Keys are relative
 //! to the cluster's prefix (the object store is wrapped in a prefix store).
 
-use crate::ids::{FlushSeq, NodeId, Offset, PartitionId};
+use crate::ids::{FlushSeq, Incarnation, Offset, PartitionId};
 
 /// Prefix under which ingest nodes ship their multi-partition objects.
 pub const SEGMENTS_PREFIX: &str = "segments";
 
-/// Key of the object node `node` ships for flush `seq`: `segments/<node>/<seq>.seg`.
-pub fn segment_key(node: NodeId, seq: FlushSeq) -> String {
-    format!("{SEGMENTS_PREFIX}/{:020}/{:020}.seg", node.0, seq.0)
+/// Key of the object writer `writer` ships for flush `seq`: `segments/<incarnation>/<seq>.seg`.
+/// Incarnations are never reused, so a key is never written twice with different bytes.
+pub fn segment_key(writer: Incarnation, seq: FlushSeq) -> String {
+    format!("{SEGMENTS_PREFIX}/{:020}/{:020}.seg", writer.0, seq.0)
 }
 
 /// Parses a key made by [`segment_key`].
-pub fn parse_segment_key(key: &str) -> Option<(NodeId, FlushSeq)> {
+pub fn parse_segment_key(key: &str) -> Option<(Incarnation, FlushSeq)> {
     let rest = key.strip_prefix(SEGMENTS_PREFIX)?.strip_prefix('/')?;
     let (node, file) = rest.split_once('/')?;
     let seq = file.strip_suffix(".seg")?;
     if node.len() != 20 || seq.len() != 20 {
         return None;
     }
-    Some((NodeId(node.parse().ok()?), FlushSeq(seq.parse().ok()?)))
+    Some((Incarnation(node.parse().ok()?), FlushSeq(seq.parse().ok()?)))
 }
 
 /// Prefix under which the compactor writes merged per-partition segments.
@@ -108,11 +109,11 @@ mod tests {
 
     #[test]
     fn segment_keys_sort_numerically_and_parse_back() {
-        let a = segment_key(NodeId(1), FlushSeq(9));
-        let b = segment_key(NodeId(1), FlushSeq(10));
+        let a = segment_key(Incarnation(1), FlushSeq(9));
+        let b = segment_key(Incarnation(1), FlushSeq(10));
         assert!(a < b);
         assert_eq!(a, "segments/00000000000000000001/00000000000000000009.seg");
-        assert_eq!(parse_segment_key(&b), Some((NodeId(1), FlushSeq(10))));
+        assert_eq!(parse_segment_key(&b), Some((Incarnation(1), FlushSeq(10))));
         assert_eq!(parse_segment_key("segments/1/2.seg"), None);
         assert_eq!(parse_segment_key("topics/x/0/1-2.seg"), None);
     }

@@ -3,7 +3,7 @@
 //! ```text
 //! object  := section* footer_frame trailer
 //! section := batch_frame*                     (all batches of one partition, in order)
-//! footer  := node u64 | seq u64 | created_ms i64 | count u32 | entry*     (in a frame: CRC'd)
+//! footer  := writer u64 | seq u64 | created_ms i64 | count u32 | entry*     (in a frame: CRC'd)
 //! entry   := topic_id u64 | partition u32 | start u64 | len u64 | record_count u64
 //!            | batch_count u32 | min_ts i64 | max_ts i64 | base_offset i64
 //! trailer := footer_frame_len u32 | version u32 | magic "STRATAOB"          (16 bytes)
@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::batch::{EncodedBatch, UNASSIGNED, decode_batch};
 use crate::error::FormatError;
 use crate::frame::{FrameRead, decode_frame, encode_frame, frames};
-use crate::ids::{NodeId, Offset, PartitionId, TopicId};
+use crate::ids::{Incarnation, Offset, PartitionId, TopicId};
 use crate::record::StoredRecord;
 use crate::varint::Reader;
 
@@ -54,9 +54,9 @@ pub struct Section {
 /// The decoded footer of an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectFooter {
-    /// Node that wrote the object.
-    pub node: NodeId,
-    /// The node's flush sequence number, or the compactor's job number.
+    /// Writer incarnation of the process that wrote the object.
+    pub node: Incarnation,
+    /// The writer's flush sequence number, or the compactor's job number.
     pub seq: u64,
     /// When the object was sealed (ms since epoch).
     pub created_ms: i64,
@@ -72,8 +72,8 @@ pub struct ObjectBuilder {
 }
 
 impl ObjectBuilder {
-    /// Starts an object for `node`'s flush `seq`.
-    pub fn new(node: NodeId, seq: u64, created_ms: i64, capacity: usize) -> Self {
+    /// Starts an object for writer `node`'s flush `seq`.
+    pub fn new(node: Incarnation, seq: u64, created_ms: i64, capacity: usize) -> Self {
         Self {
             buf: Vec::with_capacity(capacity + 256),
             footer: ObjectFooter {
@@ -200,7 +200,7 @@ pub fn read_footer(object: &[u8]) -> Result<ObjectFooter, FormatError> {
         }
     };
     let mut r = Reader::new(body, "object footer");
-    let node = NodeId(r.u64()?);
+    let node = Incarnation(r.u64()?);
     let seq = r.u64()?;
     let created_ms = r.i64()?;
     let count = r.u32()? as usize;
@@ -323,7 +323,7 @@ mod tests {
         fn object_round_trips_by_section(
             parts in prop::collection::vec(prop::collection::vec(prop::collection::vec(arb_record(), 1..4), 1..3), 1..5)
         ) {
-            let mut b = ObjectBuilder::new(NodeId(9), 42, 1000, 0);
+            let mut b = ObjectBuilder::new(Incarnation(9), 42, 1000, 0);
             for (p, batches) in parts.iter().enumerate() {
                 for records in batches {
                     b.push(&batch(1, p as u32, records)).expect("contiguous");
@@ -332,7 +332,7 @@ mod tests {
             let (bytes, sections) = b.finish();
             let footer = read_footer(&bytes).expect("footer");
             prop_assert_eq!(&footer.sections, &sections);
-            prop_assert_eq!(footer.node, NodeId(9));
+            prop_assert_eq!(footer.node, Incarnation(9));
             prop_assert_eq!(footer.seq, 42);
             for (p, batches) in parts.iter().enumerate() {
                 let s = sections[p];
@@ -349,7 +349,7 @@ mod tests {
 
         #[test]
         fn any_flipped_byte_in_an_object_is_detected(records in prop::collection::vec(arb_record(), 1..4), pos in any::<prop::sample::Index>()) {
-            let mut b = ObjectBuilder::new(NodeId(1), 1, 0, 0);
+            let mut b = ObjectBuilder::new(Incarnation(1), 1, 0, 0);
             b.push(&batch(1, 0, &records)).expect("contiguous");
             b.push(&batch(1, 1, &records)).expect("contiguous");
             let (bytes, sections) = b.finish();
@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn a_partition_cannot_come_back() {
         let r = [Record::default()];
-        let mut b = ObjectBuilder::new(NodeId(1), 1, 0, 0);
+        let mut b = ObjectBuilder::new(Incarnation(1), 1, 0, 0);
         b.push(&batch(1, 0, &r)).expect("first");
         b.push(&batch(1, 1, &r)).expect("second");
         assert!(b.push(&batch(1, 0, &r)).is_err());

@@ -3,17 +3,17 @@
 use bytes::Bytes;
 
 use crate::batch::{UNASSIGNED, encode_batch};
-use crate::ids::{FlushSeq, NodeId, PartitionId, TopicId};
+use crate::ids::{FlushSeq, Incarnation, PartitionId, TopicId};
 use crate::keys::segment_key;
 use crate::meta::{ObjectCommit, SectionCommit};
 use crate::object::ObjectBuilder;
 use crate::record::Record;
 
-/// Builds the object node `node` ships for flush `seq`, as an ingest node would: one section per
+/// Builds the object writer `node` ships for flush `seq`, as an ingest node would: one section per
 /// `(partition, records)` of `topic`, one batch each (zstd level 1), offsets assigned at commit.
 /// Returns its key, its bytes, and the commit to send once it is uploaded.
 pub fn flush_object(
-    node: NodeId,
+    node: Incarnation,
     seq: u64,
     topic: TopicId,
     parts: &[(u32, Vec<Record>)],
@@ -27,8 +27,9 @@ pub fn flush_object(
     }
     let (bytes, sections) = b.finish();
     let commit = ObjectCommit {
-        node,
+        writer: node,
         seq: FlushSeq(seq),
+        by: None,
         key: key.clone(),
         size: bytes.len() as u64,
         sections: sections.iter().map(SectionCommit::from).collect(),

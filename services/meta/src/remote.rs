@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use strata_core::clock::Clock;
-use strata_core::ids::{FlushSeq, NodeId, Offset, PartitionId};
+use strata_core::ids::{NodeId, Offset, PartitionId};
 use strata_core::meta::state::{Command, CommandResult};
 use strata_core::meta::{
     CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaQuery, MetaStore, NodeInfo,
@@ -297,17 +297,6 @@ impl MetaStore for RemoteMetaStore {
             QueryResult::GroupOffsets(g) => Ok(g),
             _ => Err(unexpected("group offsets")),
         }
-    }
-
-    async fn last_flush_seq(&self, node: NodeId) -> Result<Option<FlushSeq>, MetaError> {
-        match self.query(MetaQuery::LastFlushSeq { node }).await? {
-            QueryResult::FlushSeq(s) => Ok(s),
-            _ => Err(unexpected("flush sequence")),
-        }
-    }
-
-    async fn register_node(&self, node: NodeInfo) -> Result<(), MetaError> {
-        self.apply(Command::RegisterNode { node }).await.map(|_| ())
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, MetaError> {

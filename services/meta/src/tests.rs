@@ -100,8 +100,13 @@ async fn restart_keeps_every_topic_and_offset(snapshot_logs: u64) {
     );
     assert_eq!(store.group_offsets("g").await.expect("kept").len(), 1);
     assert_eq!(
-        store.last_flush_seq(NodeId(1)).await.expect("kept"),
-        Some(FlushSeq(20))
+        store
+            .ask(strata_core::meta::MetaQuery::LastFlushSeq {
+                writer: strata_core::ids::Incarnation(1)
+            })
+            .await
+            .expect("kept"),
+        strata_core::meta::QueryResult::FlushSeq(Some(FlushSeq(20)))
     );
     // A commit retried after the restart is still recognised.
     let again = store

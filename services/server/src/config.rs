@@ -61,8 +61,10 @@ pub struct Config {
     pub object_store: String,
     /// Roles this node runs.
     pub roles: Vec<Role>,
-    /// This node's id.
-    pub node_id: NodeId,
+    /// This node's id: a voter's Raft id (1 when a single node runs on its own), and on any
+    /// other node an optional name that no two live processes may share. Writer identity is
+    /// not configured: every process start gets a fresh incarnation from the quorum.
+    pub node_id: Option<NodeId>,
     /// Voters of the quorum, `id=host:port`.
     pub meta_peers: Vec<(NodeId, String)>,
     /// Seal and ship at least this often.
@@ -151,7 +153,7 @@ impl Default for Config {
             advertise: None,
             object_store: String::new(),
             roles: vec![Role::Meta, Role::Ingest, Role::Compactor, Role::Archiver],
-            node_id: NodeId(1),
+            node_id: None,
             meta_peers: Vec::new(),
             flush_interval: Duration::from_millis(250),
             flush_bytes: 8 << 20,
@@ -244,6 +246,10 @@ pub struct FileConfig {
     price_get_requests_per_1000: Option<f64>,
     price_storage_gib_month: Option<f64>,
 }
+
+/// Keys without a default value: the example shows them commented out.
+#[cfg(test)]
+const OPTIONAL_KEYS: &[&str] = &["node-id"];
 
 /// Every key of the config file; `STRATA_<KEY>` (upper case, `-` as `_`) overrides each.
 pub const KEYS: &[&str] = &[
@@ -382,7 +388,8 @@ pub struct Overrides {
     /// Comma-separated roles: meta,ingest,compactor,archiver [default: all]
     #[arg(long, env = "STRATA_ROLES")]
     pub roles: Option<String>,
-    /// This node's id [default: 1]
+    /// This node's id: required for voters (their --meta-peers id; 1 for a single node), and
+    /// otherwise an optional name no other live process may have
     #[arg(long, env = "STRATA_NODE_ID")]
     pub node_id: Option<u64>,
     /// Voters of the quorum: 1=HOST:PORT,2=HOST:PORT,...
@@ -488,7 +495,7 @@ impl Config {
         set!(node_id, |v: u64| if v == 0 {
             Err("node-id must be at least 1".to_string())
         } else {
-            Ok(NodeId(v))
+            Ok(Some(NodeId(v)))
         });
         set!(meta_peers, |v: String| parse_peers(&v));
         set!(flush_interval, |v: String| parse_duration(&v));
@@ -647,6 +654,12 @@ impl Config {
         if c.flush_interval.is_zero() {
             return Err("flush-interval must be above zero".to_string());
         }
+        if c.has_role(Role::Meta) && !c.meta_peers.is_empty() && c.node_id.is_none() {
+            return Err(
+                "node-id: a voter of a quorum needs its id, the one --meta-peers lists it under"
+                    .to_string(),
+            );
+        }
         Ok(c)
     }
 
@@ -655,10 +668,30 @@ impl Config {
         if let Some(a) = &self.advertise {
             return a.clone();
         }
-        if let Some((_, a)) = self.meta_peers.iter().find(|(id, _)| *id == self.node_id) {
+        if self.has_role(Role::Meta)
+            && let Some((_, a)) = self
+                .meta_peers
+                .iter()
+                .find(|(id, _)| *id == self.voter_id())
+        {
             return a.clone();
         }
         bound.to_string()
+    }
+
+    /// Returns this voter's Raft id: `--node-id`, else 1 (a single node on its own).
+    pub fn voter_id(&self) -> NodeId {
+        self.node_id.unwrap_or(NodeId(1))
+    }
+
+    /// Returns the node id this process registers under: a voter's id, else `--node-id` if
+    /// one was given.
+    pub fn name(&self) -> Option<NodeId> {
+        if self.has_role(Role::Meta) {
+            Some(self.voter_id())
+        } else {
+            self.node_id
+        }
     }
 
     /// Returns whether the node runs `role`.
@@ -716,13 +749,15 @@ mod tests {
         let text = std::fs::read_to_string(example).expect("reads");
         let table: toml::Table = toml::from_str(&text).expect("parses");
         let mut documented: Vec<&str> = table.keys().map(String::as_str).collect();
+        // Keys without a default are shown commented out.
+        documented.extend(OPTIONAL_KEYS);
         let mut keys = KEYS.to_vec();
         documented.sort_unstable();
         keys.sort_unstable();
         assert_eq!(documented, keys);
         for key in KEYS {
             assert!(
-                text.contains(&format!("\n{key} = ")),
+                text.contains(&format!("\n{key} = ")) || text.contains(&format!("\n# {key} = ")),
                 "{key} has its own line in the example"
             );
         }
@@ -763,7 +798,7 @@ mod tests {
             PathBuf::from("2"),
             "a number where a path goes is a path"
         );
-        assert_eq!(c.node_id, NodeId(7));
+        assert_eq!(c.node_id, Some(NodeId(7)));
         assert_eq!(c.roles, vec![Role::Meta, Role::Ingest]);
         assert!((c.price_storage_gib_month - 0.02).abs() < 1e-12);
         assert_eq!(c.flush_bytes, 1 << 20);

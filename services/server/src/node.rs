@@ -14,27 +14,36 @@ use strata_archiver::{ArchiveReader, Archiver, ArchiverConfig};
 use strata_cache::{BlockCache, CacheConfig, LocalSource, ReadPath};
 use strata_compactor::{Compactor, CompactorConfig};
 use strata_core::clock::{Clock, SystemClock};
+use strata_core::ids::Incarnation;
 use strata_core::ids::NodeId;
-use strata_core::meta::{MetaStore, NodeInfo};
-use strata_ingest::{IngestConfig, Ingestor};
+use strata_core::meta::writers::{self, Fence, RegisterRequest, Registration};
+use strata_core::meta::{MetaError, MetaStore};
+use strata_ingest::{IngestConfig, Ingestor, Recovered};
 use strata_meta::{MetaConfig, RaftMetaStore, RemoteMetaStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::cli::output::Usage;
 use crate::config::{Config, Role};
 use crate::http::{self, AppState, Started};
 use crate::metrics::{Metrics, Prices};
 use crate::store;
 
-/// What a data directory belongs to, written on first start.
+/// What a data directory belongs to, written on first start and after every registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
-    /// The node id the directory was created with.
-    pub node_id: u64,
+    /// The voter id the directory was created with; for directories created before writer
+    /// incarnations existed, the node id its flushes were named by.
+    #[serde(default)]
+    pub node_id: Option<u64>,
     /// The cluster the directory belongs to, once it has joined one.
     #[serde(default)]
     pub cluster_id: Option<String>,
+    /// The writer incarnation the last process on this directory registered as: the next one
+    /// adopts it.
+    #[serde(default)]
+    pub incarnation: Option<u64>,
 }
 
 fn write_identity(data_dir: &Path, id: &Identity) -> anyhow::Result<()> {
@@ -46,35 +55,62 @@ fn write_identity(data_dir: &Path, id: &Identity) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the data directory's identity, or creates one for a new directory.
-pub fn identity(data_dir: &Path, node: NodeId) -> anyhow::Result<Identity> {
+/// Reads the data directory's identity, or creates one for a new directory. A voter's
+/// directory holds its Raft state and must belong to the same voter id.
+pub fn identity(data_dir: &Path, voter: Option<NodeId>) -> anyhow::Result<Identity> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let path = data_dir.join("node.json");
     match std::fs::read(&path) {
         Ok(bytes) => {
-            let id: Identity = serde_json::from_slice(&bytes)
+            let mut id: Identity = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not a strata identity file", path.display()))?;
-            if id.node_id != node.0 {
-                bail!(
-                    "data directory {} belongs to node {}, not node {}: pass --node-id {} or use another --data-dir",
-                    data_dir.display(),
-                    id.node_id,
-                    node.0,
-                    id.node_id
-                );
+            if let Some(v) = voter {
+                match id.node_id {
+                    Some(n) if n != v.0 && data_dir.join("meta").exists() => bail!(
+                        "data directory {} belongs to voter {n}, not voter {v}: pass --node-id {n} or use another --data-dir",
+                        data_dir.display()
+                    ),
+                    _ => id.node_id = Some(v.0),
+                }
             }
             Ok(id)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = Identity {
-                node_id: node.0,
+                node_id: voter.map(|v| v.0),
                 cluster_id: None,
+                incarnation: None,
             };
             write_identity(data_dir, &id)?;
             Ok(id)
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Takes the data directory's lock for the life of the process: two processes on one
+/// directory would write the same hot tier.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let path = data_dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::Error::new(Usage(format!(
+            "data directory {} is in use by another strata process: stop it, or give this one its own --data-dir",
+            data_dir.display()
+        )))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
     }
 }
 
@@ -103,17 +139,18 @@ pub async fn run(
         && !config
             .meta_peers
             .iter()
-            .any(|(id, _)| *id == config.node_id)
+            .any(|(id, _)| *id == config.voter_id())
     {
         bail!(
             "--meta-peers must list this voter (node {}) with its address",
-            config.node_id
+            config.voter_id()
         );
     }
     if !voter && config.meta_peers.is_empty() {
         bail!("a node without the meta role needs --meta-peers to find the quorum");
     }
-    let ident = identity(&config.data_dir, config.node_id)?;
+    let _lock = lock_data_dir(&config.data_dir)?;
+    let ident = identity(&config.data_dir, voter.then(|| config.voter_id()))?;
     let metrics = Arc::new(Metrics::with_prices(Prices {
         put_per_1000: config.price_put_requests_per_1000,
         get_per_1000: config.price_get_requests_per_1000,
@@ -123,7 +160,7 @@ pub async fn run(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let raft = if voter {
         let meta_config = MetaConfig {
-            node: config.node_id,
+            node: config.voter_id(),
             dir: config.data_dir.join("meta"),
             peers: config.meta_peers.clone(),
             snapshot_logs: config.snapshot_logs,
@@ -140,14 +177,17 @@ pub async fn run(
     let meta: Arc<dyn MetaStore> = match &raft {
         Some(r) => r.clone(),
         None => Arc::new(RemoteMetaStore::new(
-            config.node_id,
+            config.name().unwrap_or_default(),
             config.meta_peers.iter().map(|(_, a)| a.clone()).collect(),
             Duration::from_secs(10),
             clock.clone(),
         )),
     };
+    let fence = Arc::new(Fence::default());
     let state = Arc::new(AppState {
         config: config.clone(),
+        incarnation: std::sync::OnceLock::new(),
+        fence: fence.clone(),
         meta: meta.clone(),
         store: store.clone(),
         started: std::sync::OnceLock::new(),
@@ -186,7 +226,7 @@ pub async fn run(
         &ident,
         meta.clone(),
         store,
-        clock,
+        clock.clone(),
         &state,
         &advertise,
         &shutdown,
@@ -199,20 +239,51 @@ pub async fn run(
         }
         return Err(e);
     }
+    // A fenced process stops: whichever process next runs on this data directory ships what
+    // it staged.
+    let fenced = {
+        let (fence, shutdown) = (fence.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = fence.fenced() => {
+                    error!(reason = fence.reason().unwrap_or_default(), "this process was fenced by another one; stopping");
+                    shutdown.cancel();
+                }
+                _ = shutdown.cancelled() => {}
+            }
+        })
+    };
     server
         .await
         .context("http server task failed")?
         .context("http server failed")?;
     info!("draining");
+    let _ = fenced.await;
     if let Some(i) = state.started.get().and_then(|s| s.ingest.clone()) {
         i.shutdown(config.shutdown_timeout).await;
     }
     if let Some(s) = state.started.get() {
         s.read.cache().close().await;
     }
+    if let Some(incarnation) = state.incarnation.get()
+        && fence.reason().is_none()
+    {
+        // A clean stop frees the node id at once.
+        let retired = tokio::time::timeout(
+            Duration::from_secs(2),
+            writers::retire(meta.as_ref(), *incarnation, clock.now_ms()),
+        )
+        .await;
+        if !matches!(retired, Ok(Ok(()))) {
+            warn!("could not retire this process's incarnation; its node id frees itself in 10 s");
+        }
+    }
     drop(meta);
     if let Some(r) = raft {
         r.shutdown().await;
+    }
+    if let Some(reason) = fence.reason() {
+        bail!("this process was fenced: {reason}");
     }
     info!("stopped");
     Ok(())
@@ -259,23 +330,54 @@ async fn start_roles(
             Err(e) => return Err(e).context("cannot name the cluster"),
         }
     };
-    match &ident.cluster_id {
-        Some(mine) if *mine != cluster_id => bail!(
+    if let Some(mine) = &ident.cluster_id
+        && *mine != cluster_id
+    {
+        bail!(
             "data directory {} belongs to cluster {mine}, but the quorum is cluster {cluster_id}: use another --data-dir",
             config.data_dir.display()
-        ),
-        Some(_) => {}
-        None => write_identity(
-            &config.data_dir,
-            &Identity {
-                node_id: config.node_id.0,
-                cluster_id: Some(cluster_id.clone()),
-            },
-        )?,
+        );
     }
     store::claim(store.as_ref(), &cluster_id)
         .await
         .map_err(anyhow::Error::msg)?;
+    // The hot tier is replayed before registering: the process adopts the writers whose
+    // flushes it holds (which fences them), then ships what they sealed.
+    let mut ingest_config = IngestConfig::new(config.data_dir.join("hot"));
+    if let Some(legacy) = ident.node_id {
+        ingest_config.legacy_writer = Incarnation(legacy);
+    }
+    let recovered = if config.has_role(Role::Ingest) {
+        Some(Ingestor::recover(&ingest_config).context("cannot open the hot tier")?)
+    } else {
+        None
+    };
+    let Some(registration) = register(
+        config,
+        ident,
+        meta.as_ref(),
+        recovered.as_ref(),
+        advertise,
+        &clock,
+        shutdown,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let incarnation = registration.incarnation;
+    write_identity(
+        &config.data_dir,
+        &Identity {
+            node_id: ident.node_id,
+            cluster_id: Some(cluster_id.clone()),
+            incarnation: Some(incarnation.0),
+        },
+    )?;
+    state
+        .incarnation
+        .set(incarnation)
+        .expect("the process registers once");
     let cache = BlockCache::open(
         store.clone(),
         &CacheConfig {
@@ -304,7 +406,7 @@ async fn start_roles(
                 merge_min_extents: config.compactor_merge_min_extents,
                 gc_grace: config.gc_grace,
                 orphan_grace: config.orphan_grace,
-                ..CompactorConfig::new(config.node_id)
+                ..CompactorConfig::new(incarnation)
             },
         )
         // Merges read small extents of shared flush objects through the block cache: one GET
@@ -315,24 +417,33 @@ async fn start_roles(
     if config.has_role(Role::Compactor) {
         tokio::spawn(strata_compactor::run(compactor.clone(), shutdown.clone()));
     }
-    let ingest = if config.has_role(Role::Ingest) {
-        let mut c = IngestConfig::new(config.node_id, config.data_dir.join("hot"));
-        c.on_uploaded = Some(Arc::new(WriteThrough(cache.clone())));
-        c.flush_interval = config.flush_interval;
-        c.flush_bytes = config.flush_bytes;
-        c.max_inflight_bytes = config.max_inflight_bytes;
-        c.segment_bytes = config.hot_segment_bytes;
-        c.retain_bytes = config.hot_retain_bytes;
-        c.max_concurrent_uploads = config.max_concurrent_uploads;
-        c.multipart_threshold = config.multipart_threshold;
-        c.commit_timeout = config.commit_timeout;
-        Some(
-            Ingestor::start(c, meta.clone(), store.clone(), clock.clone())
+    let ingest = match recovered {
+        Some(recovered) => {
+            let mut c = ingest_config;
+            c.on_uploaded = Some(Arc::new(WriteThrough(cache.clone())));
+            c.flush_interval = config.flush_interval;
+            c.flush_bytes = config.flush_bytes;
+            c.max_inflight_bytes = config.max_inflight_bytes;
+            c.segment_bytes = config.hot_segment_bytes;
+            c.retain_bytes = config.hot_retain_bytes;
+            c.max_concurrent_uploads = config.max_concurrent_uploads;
+            c.multipart_threshold = config.multipart_threshold;
+            c.commit_timeout = config.commit_timeout;
+            Some(
+                Ingestor::start(
+                    c,
+                    recovered,
+                    &registration,
+                    state.fence.clone(),
+                    meta.clone(),
+                    store.clone(),
+                    clock.clone(),
+                )
                 .await
                 .context("cannot start the write path")?,
-        )
-    } else {
-        None
+            )
+        }
+        None => None,
     };
     let local = ingest
         .as_ref()
@@ -350,7 +461,7 @@ async fn start_roles(
             zstd_level: config.archiver_zstd_level,
             bytes_per_sec: config.archiver_bytes_per_sec,
             location: config.object_store.trim_end_matches('/').to_string(),
-            ..ArchiverConfig::new(config.node_id)
+            ..ArchiverConfig::new(incarnation)
         },
     ));
     if config.has_role(Role::Archiver) {
@@ -365,51 +476,109 @@ async fn start_roles(
             archiver,
         })
         .expect("roles start once");
-    let roles: Vec<String> = config
-        .roles
-        .iter()
-        .map(|r| r.as_str().to_string())
-        .collect();
     tokio::spawn(heartbeat(
         meta,
-        config.node_id,
+        incarnation,
         advertise.to_string(),
-        roles,
         clock,
+        state.fence.clone(),
         shutdown.clone(),
     ));
-    info!(addr = %advertise, node = %config.node_id, cluster = %cluster_id, object_store = %config.object_store, "strata is ready");
+    info!(addr = %advertise, incarnation = %incarnation, node = ?config.name().map(|n| n.0), cluster = %cluster_id, object_store = %config.object_store, "strata is ready");
     Ok(())
 }
 
-/// Registers the node in the quorum every few seconds, for `/v1/cluster`.
+/// Registers this process start with the quorum, adopting the incarnations its data directory
+/// holds flushes of (and the one it last ran as). Waits for the quorum as long as it takes;
+/// `None` if the node stops first. A node id another live process holds is a usage error.
+async fn register(
+    config: &Config,
+    ident: &Identity,
+    meta: &dyn MetaStore,
+    recovered: Option<&Recovered>,
+    advertise: &str,
+    clock: &Arc<dyn Clock>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Registration>> {
+    let mut adopt: Vec<Incarnation> = recovered
+        .map(Recovered::pending_writers)
+        .unwrap_or_default();
+    adopt.extend(ident.incarnation.map(Incarnation));
+    adopt.sort_unstable();
+    adopt.dedup();
+    let request = RegisterRequest {
+        name: config.name(),
+        addr: advertise.to_string(),
+        roles: config
+            .roles
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect(),
+        adopt,
+        // Unique to this start: a registration retried after a lost answer is recognised.
+        nonce: (clock.now_ms() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ u64::from(std::process::id()).rotate_left(40),
+    };
+    let mut attempt = 0u32;
+    loop {
+        let r = tokio::select! {
+            r = writers::register(meta, request.clone(), clock.now_ms()) => r,
+            _ = shutdown.cancelled() => return Ok(None),
+        };
+        match r {
+            Ok(r) => return Ok(Some(r)),
+            Err(MetaError::NameInUse {
+                name,
+                incarnation,
+                addr,
+                seen_ms_ago,
+            }) => {
+                return Err(anyhow::Error::new(Usage(format!(
+                    "node id {name} is in use by a live process at {addr} (incarnation {incarnation}, seen {:.1} s ago): stop it first, or start this one with another --node-id (or none); a node id is free {} s after its process stopped",
+                    seen_ms_ago as f64 / 1000.0,
+                    writers::LIVE_MS / 1000
+                ))));
+            }
+            Err(e) if e.is_retryable() => {
+                attempt += 1;
+                info!(error = %e, "waiting for the metadata quorum to register this process");
+                tokio::select! {
+                    _ = tokio::time::sleep(strata_ingest::shipper::backoff(attempt, 7)) => {}
+                    _ = shutdown.cancelled() => return Ok(None),
+                }
+            }
+            Err(e) => return Err(e).context("cannot register this process with the quorum"),
+        }
+    }
+}
+
+/// Tells the quorum every few seconds that this process is alive; stops the process's writes
+/// (through `fence`) once the quorum answers that it was fenced.
 async fn heartbeat(
     meta: Arc<dyn MetaStore>,
-    node: NodeId,
+    incarnation: Incarnation,
     addr: String,
-    roles: Vec<String>,
     clock: Arc<dyn Clock>,
+    fence: Arc<Fence>,
     shutdown: CancellationToken,
 ) {
     let mut warned = false;
     loop {
-        let info = NodeInfo {
-            id: node,
-            addr: addr.clone(),
-            roles: roles.clone(),
-            last_seen_ms: clock.now_ms(),
-        };
-        match meta.register_node(info).await {
+        tokio::select! {
+            _ = tokio::time::sleep(writers::HEARTBEAT_INTERVAL) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        match writers::heartbeat(meta.as_ref(), incarnation, &addr, clock.now_ms()).await {
             Ok(()) => warned = false,
+            Err(MetaError::Fenced { reason, .. }) => {
+                fence.fence(reason);
+                return;
+            }
             Err(e) if !warned => {
-                warn!(error = %e, "cannot register this node with the quorum");
+                warn!(error = %e, "cannot reach the quorum to heartbeat this process");
                 warned = true;
             }
-            Err(e) => debug!(error = %e, "cannot register this node with the quorum"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            _ = shutdown.cancelled() => return,
+            Err(e) => debug!(error = %e, "cannot reach the quorum to heartbeat this process"),
         }
     }
 }

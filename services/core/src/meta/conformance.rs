@@ -8,8 +8,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{GroupOffset, MetaError, MetaStore, ObjectCommit, SectionCommit};
-use crate::ids::{FlushSeq, NodeId, Offset, PartitionId, TopicId};
+use super::writers::{self, RegisterRequest};
+use super::{
+    GroupOffset, MetaError, MetaQuery, MetaStore, ObjectCommit, QueryResult, SectionCommit,
+};
+use crate::ids::{FlushSeq, Incarnation, NodeId, Offset, PartitionId, TopicId};
 
 /// Runs every conformance test, each on a fresh store from `make`.
 pub async fn run_all<F, Fut>(make: F)
@@ -29,22 +32,98 @@ where
 async fn nodes_register_and_the_first_cluster_name_wins(store: Arc<dyn MetaStore>) {
     assert_eq!(store.init_cluster("first").await.expect("names"), "first");
     assert_eq!(store.init_cluster("second").await.expect("keeps"), "first");
-    let node = super::NodeInfo {
-        id: NodeId(4),
-        addr: "127.0.0.1:9".to_string(),
+    let request = |name: Option<u64>, adopt: Vec<Incarnation>, nonce: u64| RegisterRequest {
+        name: name.map(NodeId),
+        addr: format!("127.0.0.1:{nonce}"),
         roles: vec!["ingest".to_string()],
-        last_seen_ms: 10,
+        adopt,
+        nonce,
     };
-    store.register_node(node.clone()).await.expect("registers");
-    let again = super::NodeInfo {
-        last_seen_ms: 20,
-        ..node
+    let a = writers::register(store.as_ref(), request(Some(4), vec![], 1), 10)
+        .await
+        .expect("registers");
+    let retried = writers::register(store.as_ref(), request(Some(4), vec![], 1), 11)
+        .await
+        .expect("a retried registration");
+    assert_eq!(
+        retried.incarnation, a.incarnation,
+        "a retry gets the same incarnation"
+    );
+    let b = writers::register(store.as_ref(), request(None, vec![], 2), 12)
+        .await
+        .expect("registers without a name");
+    assert_ne!(a.incarnation, b.incarnation);
+    match writers::register(store.as_ref(), request(Some(4), vec![], 3), 13).await {
+        Err(MetaError::NameInUse {
+            name,
+            incarnation,
+            addr,
+            ..
+        }) => {
+            assert_eq!((name, incarnation), (4, a.incarnation.0));
+            assert_eq!(addr, "127.0.0.1:1");
+        }
+        other => panic!("a live node id is refused: {other:?}"),
+    }
+    writers::heartbeat(store.as_ref(), a.incarnation, "127.0.0.1:1", 20)
+        .await
+        .expect("beats");
+    let nodes = store.nodes().await.expect("lists");
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0].incarnation, a.incarnation);
+    assert_eq!(nodes[0].last_seen_ms, 20);
+    assert_eq!(nodes[0].display_id(), 4);
+    assert_eq!(nodes[1].display_id(), b.incarnation.0);
+
+    // A successor on a's data directory fences a and inherits its flushes.
+    let t = store
+        .create_topic("w", 1, BTreeMap::new())
+        .await
+        .expect("creates");
+    let commit = |writer: Incarnation, seq: u64, by: Incarnation| ObjectCommit {
+        by: Some(by),
+        ..object_commit(writer.0, seq, &[(t.id, 0, 1)])
     };
     store
-        .register_node(again.clone())
+        .commit_object(commit(a.incarnation, 1, a.incarnation))
         .await
-        .expect("registers again");
-    assert_eq!(store.nodes().await.expect("lists"), vec![again]);
+        .expect("a commits its own flush");
+    let c = writers::register(store.as_ref(), request(Some(4), vec![a.incarnation], 4), 21)
+        .await
+        .expect("a successor adopts a");
+    assert_eq!(c.last_flush(a.incarnation), Some(FlushSeq(1)));
+    assert!(matches!(
+        store
+            .commit_object(commit(a.incarnation, 2, a.incarnation))
+            .await,
+        Err(MetaError::Fenced { .. })
+    ));
+    assert!(matches!(
+        store
+            .commit_object(commit(a.incarnation, 2, b.incarnation))
+            .await,
+        Err(MetaError::Fenced { .. })
+    ));
+    store
+        .commit_object(commit(a.incarnation, 2, c.incarnation))
+        .await
+        .expect("the successor re-ships a's flush");
+    assert!(matches!(
+        writers::heartbeat(store.as_ref(), a.incarnation, "127.0.0.1:1", 22).await,
+        Err(MetaError::Fenced { .. })
+    ));
+    writers::retire(store.as_ref(), c.incarnation, 23)
+        .await
+        .expect("retires");
+    assert!(matches!(
+        store
+            .commit_object(commit(c.incarnation, 1, c.incarnation))
+            .await,
+        Err(MetaError::Fenced { .. })
+    ));
+    writers::register(store.as_ref(), request(Some(4), vec![], 5), 24)
+        .await
+        .expect("a retired node id is free at once");
 }
 
 fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -54,12 +133,14 @@ fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Builds a commit of `sections` = `(topic_id, partition, records)` for node `node`, flush `seq`.
-pub fn object_commit(node: u64, seq: u64, sections: &[(TopicId, u32, u64)]) -> ObjectCommit {
+/// Builds a commit of `sections` = `(topic_id, partition, records)` for writer `writer`, flush
+/// `seq`, sent without an incarnation (as before incarnations existed: no fence applies).
+pub fn object_commit(writer: u64, seq: u64, sections: &[(TopicId, u32, u64)]) -> ObjectCommit {
     ObjectCommit {
-        node: NodeId(node),
+        writer: Incarnation(writer),
         seq: FlushSeq(seq),
-        key: crate::keys::segment_key(NodeId(node), FlushSeq(seq)),
+        by: None,
+        key: crate::keys::segment_key(Incarnation(writer), FlushSeq(seq)),
         size: 1000,
         sections: sections
             .iter()
@@ -188,11 +269,23 @@ async fn commits_are_dense_ordered_and_idempotent(store: Arc<dyn MetaStore>) {
     let p = store.partitions("t").await.expect("exists");
     assert_eq!(p[0].high_watermark, Offset(7));
     assert_eq!(p[1].high_watermark, Offset(2));
-    assert_eq!(
-        store.last_flush_seq(NodeId(2)).await.expect("reads"),
-        Some(FlushSeq(7))
-    );
-    assert_eq!(store.last_flush_seq(NodeId(3)).await.expect("reads"), None);
+    let last = |w: u64| {
+        let store = store.clone();
+        async move {
+            match store
+                .ask(MetaQuery::LastFlushSeq {
+                    writer: Incarnation(w),
+                })
+                .await
+                .expect("reads")
+            {
+                QueryResult::FlushSeq(s) => s,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    assert_eq!(last(2).await, Some(FlushSeq(7)));
+    assert_eq!(last(3).await, None);
 }
 
 async fn extents_are_found_by_offset_and_timestamp(store: Arc<dyn MetaStore>) {
@@ -217,7 +310,7 @@ async fn extents_are_found_by_offset_and_timestamp(store: Arc<dyn MetaStore>) {
     assert_eq!(page.extents[0].last_offset, Offset(19));
     assert_eq!(
         page.extents[0].object,
-        crate::keys::segment_key(NodeId(1), FlushSeq(2))
+        crate::keys::segment_key(Incarnation(1), FlushSeq(2))
     );
     let by_time = store
         .extents_from_timestamp("t", PartitionId(0), 26, 1)

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::{Command, CommandResult};
 use super::{Extent, MetaError, MetaQuery, MetaStore, QueryResult};
-use crate::ids::{NodeId, Offset, PartitionId, TopicId};
+use crate::ids::{Incarnation, Offset, PartitionId, TopicId};
 
 /// Lease name of the compactor's per-partition work.
 pub const COMPACT_JOB: &str = "compact";
@@ -25,8 +25,8 @@ pub const ARCHIVE_JOB: &str = "archive";
 /// across the cluster and only grow, so a swap from an older holder is always refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseToken {
-    /// Node holding the lease.
-    pub holder: NodeId,
+    /// Writer incarnation of the process holding the lease.
+    pub holder: Incarnation,
     /// Grant number.
     pub epoch: u64,
 }
@@ -140,7 +140,7 @@ pub struct LeaseName<'a> {
 pub async fn acquire_lease(
     meta: &dyn MetaStore,
     name: &LeaseName<'_>,
-    holder: NodeId,
+    holder: Incarnation,
     current: Option<LeaseToken>,
     ttl_ms: i64,
     now_ms: i64,
@@ -425,7 +425,7 @@ pub enum ClaimError {
 pub struct JobLeases {
     meta: std::sync::Arc<dyn MetaStore>,
     job: &'static str,
-    node: NodeId,
+    node: Incarnation,
     ttl_ms: i64,
     busy: std::sync::Mutex<std::collections::HashSet<(String, PartitionId)>>,
 }
@@ -435,7 +435,7 @@ impl JobLeases {
     pub fn new(
         meta: std::sync::Arc<dyn MetaStore>,
         job: &'static str,
-        node: NodeId,
+        node: Incarnation,
         ttl: std::time::Duration,
     ) -> Self {
         Self {
@@ -478,7 +478,7 @@ impl JobLeases {
             {
                 return Err(ClaimError::Busy {
                     partition,
-                    holder: format!("node {}", l.token.holder),
+                    holder: format!("incarnation {}", l.token.holder),
                 });
             }
         }

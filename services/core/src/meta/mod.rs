@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::watch;
 
-use crate::ids::{FlushSeq, NodeId, Offset, PartitionId, TopicId};
+use crate::ids::{FlushSeq, Incarnation, NodeId, Offset, PartitionId, TopicId};
 use crate::topic_config::{ConfigError, TopicConfig};
 
 #[cfg(any(test, feature = "test-util"))]
@@ -23,8 +23,10 @@ pub mod jobs;
 pub mod memory;
 pub mod state;
 mod store;
+pub mod writers;
 
 pub use store::StateStore;
+pub use writers::{NodeInfo, WriterStatus};
 
 /// Largest partition count of one topic.
 pub const MAX_PARTITIONS: u32 = 10_000;
@@ -159,9 +161,10 @@ impl From<&crate::object::Section> for SectionCommit {
 /// A shipped object to sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectCommit {
-    /// Node that shipped it.
-    pub node: NodeId,
-    /// The node's flush sequence number; commits of one node come in increasing order.
+    /// Writer incarnation that sealed the flush (it names the object).
+    #[serde(alias = "node")]
+    pub writer: Incarnation,
+    /// The writer's flush sequence number; commits of one writer come in increasing order.
     pub seq: FlushSeq,
     /// Object key.
     pub key: String,
@@ -169,6 +172,12 @@ pub struct ObjectCommit {
     pub size: u64,
     /// The object's sections.
     pub sections: Vec<SectionCommit>,
+    /// The live incarnation sending the commit: the writer itself, or its successor on the
+    /// same data directory re-shipping what the writer sealed. The quorum refuses the commit
+    /// unless `by` is live and owns `writer`. `None` only in commits from before incarnations
+    /// existed (applied as they were then).
+    #[serde(default)]
+    pub by: Option<Incarnation>,
 }
 
 /// Offsets assigned to a committed object.
@@ -188,19 +197,6 @@ pub struct GroupOffset {
     pub partition: PartitionId,
     /// Next offset the group will read.
     pub offset: Offset,
-}
-
-/// A node of the cluster, as it last registered itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeInfo {
-    /// Node id.
-    pub id: NodeId,
-    /// Address of its HTTP API.
-    pub addr: String,
-    /// Roles it runs.
-    pub roles: Vec<String>,
-    /// When it last registered (ms since epoch).
-    pub last_seen_ms: i64,
 }
 
 /// A read of the metadata, in a form that can cross the network.
@@ -228,9 +224,9 @@ pub enum MetaQuery {
     },
     /// A group's offsets.
     GroupOffsets { group: String },
-    /// A node's last committed flush.
-    LastFlushSeq { node: NodeId },
-    /// Registered nodes.
+    /// A writer's last committed flush.
+    LastFlushSeq { writer: Incarnation },
+    /// Registered processes (writer incarnations), live or recently gone.
     Nodes,
     /// The cluster's name.
     ClusterId,
@@ -452,9 +448,23 @@ pub enum MetaError {
     /// The extents a rewrite meant to replace changed under it; nothing was changed.
     #[error("extents of {topic}/{partition} changed since they were read; nothing was changed")]
     Conflict { topic: String, partition: u32 },
-    /// A node committed a flush at or below one it committed before.
-    #[error("flush {seq} of node {node} is not above its last committed flush {last}")]
-    StaleFlush { node: u64, seq: u64, last: u64 },
+    /// A writer committed a flush at or below one it committed before.
+    #[error("flush {seq} of writer {writer} is not above its last committed flush {last}")]
+    StaleFlush { writer: u64, seq: u64, last: u64 },
+    /// The process's writer incarnation was superseded (a successor took over its data
+    /// directory or its name), retired or expired: it can never commit again.
+    #[error("writer incarnation {incarnation} is fenced: {reason}")]
+    Fenced { incarnation: u64, reason: String },
+    /// Another live process registered under this node id.
+    #[error(
+        "node id {name} is in use by a live process (incarnation {incarnation} at {addr}, seen {seen_ms_ago} ms ago)"
+    )]
+    NameInUse {
+        name: u64,
+        incarnation: u64,
+        addr: String,
+        seen_ms_ago: i64,
+    },
     /// The quorum cannot be reached or has no leader; retrying may succeed.
     #[error("metadata quorum unavailable: {reason}")]
     Unavailable { reason: String },
@@ -536,13 +546,7 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
     /// Returns a group's committed offsets.
     async fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>, MetaError>;
 
-    /// Returns the last flush sequence number `node` committed.
-    async fn last_flush_seq(&self, node: NodeId) -> Result<Option<FlushSeq>, MetaError>;
-
-    /// Records that a node is alive at an address with some roles.
-    async fn register_node(&self, node: NodeInfo) -> Result<(), MetaError>;
-
-    /// Returns every node that ever registered.
+    /// Returns the registered processes (writer incarnations), live or recently gone.
     async fn nodes(&self) -> Result<Vec<NodeInfo>, MetaError>;
 
     /// Names the cluster `cluster_id` unless it has a name; returns the name it has.

@@ -9,11 +9,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{ArchiveFile, ArchivePlan, Lease, LeaseToken, Rewrite};
+use super::writers::{NodeInfo, RegisterRequest, Registration};
 use super::{
-    CommitOutcome, Extent, ExtentPage, GroupOffset, MAX_PARTITIONS, MetaError, MetaQuery, NodeInfo,
+    CommitOutcome, Extent, ExtentPage, GroupOffset, MAX_PARTITIONS, MetaError, MetaQuery,
     ObjectCommit, PartitionInfo, QueryResult, TopicInfo,
 };
-use crate::ids::{FlushSeq, NodeId, Offset, PartitionId, TopicId, validate_topic_name};
+use crate::ids::{
+    FlushSeq, Incarnation, NodeId, Offset, PartitionId, TopicId, validate_topic_name,
+};
 use crate::topic_config::TopicConfig;
 
 /// One atomic change to the metadata.
@@ -44,8 +47,26 @@ pub enum Command {
         group: String,
         offsets: Vec<GroupOffset>,
     },
-    /// Record that a node is alive.
-    RegisterNode { node: NodeInfo },
+    /// Recorded a node's address before writer incarnations existed; applied as nothing now.
+    #[doc(hidden)]
+    RegisterNode { node: LegacyNode },
+    /// Register a process start: allocate its writer incarnation, fence and adopt the
+    /// incarnations its data directory names (see [`crate::meta::writers`]).
+    RegisterWriter {
+        request: RegisterRequest,
+        now_ms: i64,
+    },
+    /// A live process's heartbeat.
+    WriterHeartbeat {
+        incarnation: Incarnation,
+        addr: String,
+        now_ms: i64,
+    },
+    /// A process stopped cleanly.
+    RetireWriter {
+        incarnation: Incarnation,
+        now_ms: i64,
+    },
     /// Name the cluster, unless it has a name already (the first proposal wins).
     InitCluster { cluster_id: String },
     /// Take or renew a job lease on a partition.
@@ -53,7 +74,7 @@ pub enum Command {
         job: String,
         topic: String,
         partition: PartitionId,
-        holder: NodeId,
+        holder: Incarnation,
         /// Epoch of the lease being renewed; `None` asks for a new grant.
         renew: Option<u64>,
         ttl_ms: i64,
@@ -109,6 +130,18 @@ pub enum Command {
     },
 }
 
+/// The node record of [`Command::RegisterNode`], kept so that old log entries still read.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyNode {
+    id: NodeId,
+    addr: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    last_seen_ms: i64,
+}
+
 /// The result of applying a [`Command`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResult {
@@ -126,6 +159,8 @@ pub enum CommandResult {
     Keys(Vec<String>),
     /// A consumer instance after an operation.
     Consumer(super::consumer::ConsumerView),
+    /// A registered process's incarnation.
+    Registered(Registration),
     /// The command was refused; the state is unchanged.
     Refused(MetaError),
 }
@@ -200,7 +235,8 @@ struct TopicState {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ObjectState {
-    node: NodeId,
+    #[serde(alias = "node")]
+    writer: Incarnation,
     seq: FlushSeq,
     size: u64,
     committed_ms: i64,
@@ -213,17 +249,23 @@ struct ObjectState {
     unreferenced_since: Option<i64>,
 }
 
-/// The whole metadata: topics, extents, committed objects, flush sequences and groups.
+/// The whole metadata: topics, extents, committed objects, writers and their flush sequences,
+/// and groups.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetaState {
     next_topic_id: u64,
     topics: BTreeMap<String, TopicState>,
     topic_names: BTreeMap<TopicId, String>,
     objects: BTreeMap<String, ObjectState>,
-    node_seqs: BTreeMap<NodeId, FlushSeq>,
+    /// Each writer's last committed flush, kept for good (16 bytes per process start), so a
+    /// flush re-shipped after its object was collected is still known to be committed.
+    node_seqs: BTreeMap<Incarnation, FlushSeq>,
     groups: BTreeMap<String, BTreeMap<String, BTreeMap<PartitionId, Offset>>>,
+    /// Registered processes by incarnation.
     #[serde(default)]
-    nodes: BTreeMap<NodeId, NodeInfo>,
+    writers: BTreeMap<Incarnation, NodeInfo>,
+    #[serde(default)]
+    next_incarnation: u64,
     #[serde(default)]
     cluster_id: Option<String>,
     #[serde(default)]
@@ -313,11 +355,12 @@ impl MetaState {
                         key: commit.key.clone(),
                     });
                 }
-                if let Some(last) = self.node_seqs.get(&commit.node)
+                self.check_commit_fence(commit)?;
+                if let Some(last) = self.node_seqs.get(&commit.writer)
                     && commit.seq <= *last
                 {
                     return Err(MetaError::StaleFlush {
-                        node: commit.node.0,
+                        writer: commit.writer.0,
                         seq: commit.seq.0,
                         last: last.0,
                     });
@@ -353,14 +396,10 @@ impl MetaState {
                 }
                 Ok(())
             }
-            Command::RegisterNode { node } => {
-                if node.id.0 == 0 || node.addr.is_empty() {
-                    return Err(MetaError::Invalid {
-                        reason: "a node needs an id above 0 and an address".to_string(),
-                    });
-                }
-                Ok(())
-            }
+            Command::RegisterNode { .. } => Ok(()),
+            Command::RegisterWriter { .. }
+            | Command::WriterHeartbeat { .. }
+            | Command::RetireWriter { .. } => self.check_writer(cmd),
             Command::Consumer {
                 group, instance, ..
             } => consumers::check_names(group, instance),
@@ -444,10 +483,10 @@ impl MetaState {
                 }
                 CommandResult::Done
             }
-            Command::RegisterNode { node } => {
-                self.nodes.insert(node.id, node.clone());
-                CommandResult::Done
-            }
+            Command::RegisterNode { .. } => CommandResult::Done,
+            Command::RegisterWriter { .. }
+            | Command::WriterHeartbeat { .. }
+            | Command::RetireWriter { .. } => self.apply_writer(cmd),
             Command::InitCluster { cluster_id } => CommandResult::ClusterId(
                 self.cluster_id
                     .get_or_insert_with(|| cluster_id.clone())
@@ -505,12 +544,13 @@ impl MetaState {
             base_offsets.push(Some(base));
         }
         let outcome = CommitOutcome { base_offsets };
-        self.node_seqs.insert(commit.node, commit.seq);
-        self.forget_superseded_orphans(commit.node, commit.seq);
+        self.node_seqs.insert(commit.writer, commit.seq);
+        self.forget_superseded_orphans(commit.writer, commit.seq);
+        self.saw_writer(commit.by, now_ms);
         self.objects.insert(
             commit.key.clone(),
             ObjectState {
-                node: commit.node,
+                writer: commit.writer,
                 seq: commit.seq,
                 size: commit.size,
                 committed_ms: now_ms,
@@ -649,14 +689,9 @@ impl MetaState {
             .collect())
     }
 
-    /// Returns the last flush sequence number `node` committed.
-    pub fn last_flush_seq(&self, node: NodeId) -> Option<FlushSeq> {
-        self.node_seqs.get(&node).copied()
-    }
-
-    /// Returns every node that ever registered.
-    pub fn nodes(&self) -> Vec<NodeInfo> {
-        self.nodes.values().cloned().collect()
+    /// Returns the last flush sequence number `writer` committed.
+    pub fn last_flush_seq(&self, writer: Incarnation) -> Option<FlushSeq> {
+        self.node_seqs.get(&writer).copied()
     }
 
     /// Returns the cluster's name, once it has one.
@@ -687,8 +722,10 @@ impl MetaState {
             MetaQuery::GroupOffsets { group } => {
                 QueryResult::GroupOffsets(self.group_offsets(group)?)
             }
-            MetaQuery::LastFlushSeq { node } => QueryResult::FlushSeq(self.last_flush_seq(*node)),
-            MetaQuery::Nodes => QueryResult::Nodes(self.nodes()),
+            MetaQuery::LastFlushSeq { writer } => {
+                QueryResult::FlushSeq(self.last_flush_seq(*writer))
+            }
+            MetaQuery::Nodes => QueryResult::Nodes(self.writers()),
             MetaQuery::ClusterId => QueryResult::ClusterId(self.cluster_id()),
             MetaQuery::Garbage {
                 unreferenced_before_ms,
@@ -767,3 +804,6 @@ mod job_tests;
 mod jobs;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod writer_tests;
+mod writers;

@@ -14,7 +14,7 @@ use super::{
     CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaQuery, MetaStore, NodeInfo,
     ObjectCommit, PartitionInfo, QueryResult, QuorumStatus, TopicInfo,
 };
-use crate::ids::{FlushSeq, NodeId, Offset, PartitionId};
+use crate::ids::{Offset, PartitionId};
 
 /// A store of [`MetaState`] that applies commands and answers reads from its applied state.
 #[async_trait]
@@ -143,16 +143,8 @@ impl<S: StateStore> MetaStore for S {
         self.read(|s| s.group_offsets(group))
     }
 
-    async fn last_flush_seq(&self, node: NodeId) -> Result<Option<FlushSeq>, MetaError> {
-        Ok(self.read(|s| s.last_flush_seq(node)))
-    }
-
-    async fn register_node(&self, node: NodeInfo) -> Result<(), MetaError> {
-        self.apply(Command::RegisterNode { node }).await.map(|_| ())
-    }
-
     async fn nodes(&self) -> Result<Vec<NodeInfo>, MetaError> {
-        Ok(self.read(MetaState::nodes))
+        Ok(self.read(MetaState::writers))
     }
 
     async fn init_cluster(&self, cluster_id: &str) -> Result<String, MetaError> {

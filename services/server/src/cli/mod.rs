@@ -4,7 +4,7 @@ mod bench;
 mod client;
 mod commands;
 mod consume;
-mod output;
+pub(crate) mod output;
 mod produce;
 
 use std::path::PathBuf;

@@ -32,6 +32,10 @@ use crate::metrics::Metrics;
 pub struct AppState {
     /// The node's config.
     pub config: Config,
+    /// This process's writer incarnation, once it registered with the quorum.
+    pub incarnation: std::sync::OnceLock<strata_core::ids::Incarnation>,
+    /// Set when this process learns it was fenced.
+    pub fence: Arc<strata_core::meta::writers::Fence>,
     /// The quorum.
     pub meta: Arc<dyn MetaStore>,
     /// The bucket.
@@ -62,6 +66,16 @@ pub struct Started {
 }
 
 impl AppState {
+    /// Returns the id to show for this node: its node id, else its writer incarnation (0 until
+    /// it registered).
+    pub fn display_id(&self) -> u64 {
+        self.config
+            .name()
+            .map(|n| n.0)
+            .or_else(|| self.incarnation.get().map(|i| i.0))
+            .unwrap_or(0)
+    }
+
     /// Returns the roles' parts, or `503` while the node is still starting.
     pub fn started(&self) -> ApiResult<&Started> {
         self.started.get().ok_or_else(|| {

@@ -79,9 +79,6 @@ pub async fn metrics(State(s): State<Shared>) -> Response {
         .into_response()
 }
 
-/// A node is shown alive when it registered within this many milliseconds.
-const ALIVE_WITHIN_MS: i64 = 15_000;
-
 pub async fn cluster(State(s): State<Shared>) -> ApiResult<Response> {
     let q = s.meta.status();
     let roles: Vec<&str> = s.config.roles.iter().map(|r| r.as_str()).collect();
@@ -93,19 +90,29 @@ pub async fn cluster(State(s): State<Shared>) -> ApiResult<Response> {
         .into_iter()
         .map(|n| {
             j!({
-                "id": n.id.0,
+                "id": n.display_id(),
+                "name": n.name.map(|x| x.0),
+                "incarnation": n.incarnation.0,
                 "addr": n.addr,
                 "roles": n.roles,
+                "started_ms": n.started_ms,
                 "last_seen_ms": n.last_seen_ms,
-                "alive": now - n.last_seen_ms <= ALIVE_WITHIN_MS,
-                "voter": q.voters.contains(&n.id),
+                "alive": n.is_live(now),
+                "status": n.status,
+                "voter": n.roles.iter().any(|r| r == "meta")
+                    && n.name.is_some_and(|x| q.voters.contains(&x)),
             })
         })
         .collect();
     Ok(json(
         StatusCode::OK,
         &j!({
-            "node": {"id": s.config.node_id.0, "roles": roles, "addr": s.advertise},
+            "node": {
+                "id": s.display_id(),
+                "incarnation": s.incarnation.get().map(|i| i.0),
+                "roles": roles,
+                "addr": s.advertise,
+            },
             "nodes": nodes,
             "quorum": {
                 "leader": q.leader.map(|l| l.0),

@@ -151,7 +151,7 @@ pub fn config_strings(config: BTreeMap<String, Value>) -> ApiResult<BTreeMap<Str
 async fn described(s: &Shared, name: &str) -> ApiResult<TopicOut> {
     let t = s.meta.topic(name).await?;
     let parts = s.meta.partitions(name).await?;
-    Ok(topic_out(s.config.node_id.0, t, parts))
+    Ok(topic_out(s.display_id(), t, parts))
 }
 
 pub async fn create(State(s): State<Shared>, body: axum::body::Body) -> ApiResult<Response> {
@@ -170,7 +170,7 @@ pub async fn list(State(s): State<Shared>) -> ApiResult<Response> {
     let mut topics = Vec::new();
     for t in s.meta.list_topics().await? {
         let parts = s.meta.partitions(&t.name).await?;
-        topics.push(topic_out(s.config.node_id.0, t, parts));
+        topics.push(topic_out(s.display_id(), t, parts));
     }
     Ok(json(
         StatusCode::OK,

@@ -118,7 +118,7 @@ impl MetaState {
                 self.objects.insert(
                     file.key.clone(),
                     ObjectState {
-                        node: lease.holder,
+                        writer: lease.holder,
                         seq: FlushSeq(lease.epoch),
                         size: file.bytes,
                         committed_ms: *now_ms,

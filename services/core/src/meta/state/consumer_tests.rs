@@ -34,7 +34,8 @@ fn topic(s: &mut MetaState, name: &str, partitions: u32, records_each: u64) {
     }
     let r = s.apply(&Command::CommitObject {
         commit: ObjectCommit {
-            node: NodeId(9),
+            writer: Incarnation(9),
+            by: None,
             seq: FlushSeq(t.id.0),
             key: format!("obj-{name}"),
             size: 100,

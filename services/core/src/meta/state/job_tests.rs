@@ -24,9 +24,10 @@ fn create(s: &mut MetaState, name: &str, config: &[(&str, &str)]) -> TopicInfo {
 fn commit(s: &mut MetaState, t: &TopicInfo, seq: u64, partitions: &[u32], n: u64) {
     let r = s.apply(&Command::CommitObject {
         commit: ObjectCommit {
-            node: NodeId(1),
+            writer: Incarnation(1),
+            by: None,
             seq: FlushSeq(seq),
-            key: segment_key(NodeId(1), FlushSeq(seq)),
+            key: segment_key(Incarnation(1), FlushSeq(seq)),
             size: 100,
             sections: partitions
                 .iter()
@@ -57,7 +58,7 @@ fn lease(
         job: COMPACT_JOB.to_string(),
         topic: topic.to_string(),
         partition: PartitionId(0),
-        holder: NodeId(holder),
+        holder: Incarnation(holder),
         renew: None,
         ttl_ms: 1000,
         now_ms,
@@ -133,8 +134,8 @@ fn a_rewrite_swaps_current_extents_and_frees_objects_no_longer_referenced() {
     assert_eq!(
         garbage,
         vec![
-            segment_key(NodeId(1), FlushSeq(1)),
-            segment_key(NodeId(1), FlushSeq(3))
+            segment_key(Incarnation(1), FlushSeq(1)),
+            segment_key(Incarnation(1), FlushSeq(3))
         ]
     );
     assert!(s.garbage(19, 10).is_empty(), "grace counts from the swap");
@@ -148,16 +149,16 @@ fn a_rewrite_swaps_current_extents_and_frees_objects_no_longer_referenced() {
     // Forgetting keeps what is still referenced.
     s.apply(&Command::ForgetObjects {
         keys: vec![
-            segment_key(NodeId(1), FlushSeq(1)),
-            segment_key(NodeId(1), FlushSeq(2)),
+            segment_key(Incarnation(1), FlushSeq(1)),
+            segment_key(Incarnation(1), FlushSeq(2)),
         ],
     });
     assert_eq!(
-        s.object_status(&segment_key(NodeId(1), FlushSeq(1))),
+        s.object_status(&segment_key(Incarnation(1), FlushSeq(1))),
         ObjectStatus::Superseded
     );
     assert_eq!(
-        s.object_status(&segment_key(NodeId(1), FlushSeq(2))),
+        s.object_status(&segment_key(Incarnation(1), FlushSeq(2))),
         ObjectStatus::Committed
     );
 }
@@ -222,7 +223,7 @@ fn one_holder_at_a_time_and_a_stale_holder_cannot_swap() {
         job: COMPACT_JOB.into(),
         topic: "orders".into(),
         partition: PartitionId(0),
-        holder: NodeId(7),
+        holder: Incarnation(7),
         renew: Some(first.epoch),
         ttl_ms: 1000,
         now_ms: 900,
@@ -309,10 +310,10 @@ fn a_condemned_orphan_can_never_be_committed_until_superseded() {
     let mut s = MetaState::default();
     let t = create(&mut s, "orders", &[]);
     commit(&mut s, &t, 1, &[0], 1);
-    let orphan = segment_key(NodeId(1), FlushSeq(2));
+    let orphan = segment_key(Incarnation(1), FlushSeq(2));
     assert_eq!(s.object_status(&orphan), ObjectStatus::Unknown);
     let r = s.apply(&Command::CondemnObjects {
-        keys: vec![orphan.clone(), segment_key(NodeId(1), FlushSeq(1))],
+        keys: vec![orphan.clone(), segment_key(Incarnation(1), FlushSeq(1))],
         now_ms: 50,
     });
     assert_eq!(
@@ -323,7 +324,8 @@ fn a_condemned_orphan_can_never_be_committed_until_superseded() {
     assert_eq!(s.object_status(&orphan), ObjectStatus::Condemned);
     let late = Command::CommitObject {
         commit: ObjectCommit {
-            node: NodeId(1),
+            writer: Incarnation(1),
+            by: None,
             seq: FlushSeq(2),
             key: orphan.clone(),
             size: 1,
@@ -378,7 +380,7 @@ fn archive_lease(s: &mut MetaState, topic: &str, holder: u64, now_ms: i64) -> Le
         job: ARCHIVE_JOB.to_string(),
         topic: topic.to_string(),
         partition: PartitionId(0),
-        holder: NodeId(holder),
+        holder: Incarnation(holder),
         renew: None,
         ttl_ms: 1000,
         now_ms,

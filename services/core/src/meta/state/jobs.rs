@@ -2,7 +2,7 @@
 //! (see [`crate::meta::jobs`]).
 
 use super::{Command, CommandResult, MetaState, ObjectState, PartitionState};
-use crate::ids::{FlushSeq, NodeId, PartitionId, TopicId};
+use crate::ids::{FlushSeq, Incarnation, PartitionId, TopicId};
 use crate::keys::{parse_segment_key, segment_key};
 use crate::meta::jobs::{GarbageObject, Lease, LeaseToken, ObjectStatus, Rewrite};
 use crate::meta::{CommitOutcome, MetaError};
@@ -50,9 +50,13 @@ impl MetaState {
                         Ok(())
                     }
                     (Some(epoch), _) => Err(lost(format!("epoch {epoch} is no longer current"))),
-                    (None, Some(l)) if l.expires_ms >= *now_ms && l.token.holder != *holder => {
+                    (None, Some(l))
+                        if l.expires_ms >= *now_ms
+                            && l.token.holder != *holder
+                            && self.holder_alive(l.token.holder, *now_ms) =>
+                    {
                         Err(lost(format!(
-                            "held by node {} (epoch {}) for {} ms more",
+                            "held by incarnation {} (epoch {}) for {} ms more",
                             l.token.holder,
                             l.token.epoch,
                             l.expires_ms - now_ms
@@ -348,7 +352,7 @@ impl MetaState {
             self.objects.insert(
                 o.key.clone(),
                 ObjectState {
-                    node: rw.lease.holder,
+                    writer: rw.lease.holder,
                     seq: FlushSeq(rw.lease.epoch),
                     size: o.size,
                     committed_ms: now_ms,
@@ -386,9 +390,16 @@ impl MetaState {
         });
     }
 
-    /// A node committed flush `seq`: its condemned keys up to `seq` can never be committed
+    /// Whether a lease's holder may still be working: a registered process that is live (a
+    /// fenced or silent one's lease can be taken before it lapses; if it comes back, its
+    /// epoch is no longer current), or a holder from before processes registered.
+    fn holder_alive(&self, holder: Incarnation, now_ms: i64) -> bool {
+        self.writers.get(&holder).is_none_or(|w| w.is_live(now_ms))
+    }
+
+    /// A writer committed flush `seq`: its condemned keys up to `seq` can never be committed
     /// anyway (commits are in flush order), so the set need not remember them.
-    pub(super) fn forget_superseded_orphans(&mut self, node: NodeId, seq: FlushSeq) {
+    pub(super) fn forget_superseded_orphans(&mut self, node: Incarnation, seq: FlushSeq) {
         let from = segment_key(node, FlushSeq(0));
         let to = segment_key(node, seq);
         let stale: Vec<String> = self.condemned.range(from..=to).cloned().collect();

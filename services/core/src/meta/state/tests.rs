@@ -16,7 +16,8 @@ fn create(state: &mut MetaState, name: &str, partitions: u32) -> TopicInfo {
 fn commit(node: u64, seq: u64, sections: &[(TopicId, u32, u64)]) -> Command {
     Command::CommitObject {
         commit: ObjectCommit {
-            node: NodeId(node),
+            writer: Incarnation(node),
+            by: None,
             seq: FlushSeq(seq),
             key: format!("segments/{node}/{seq}"),
             size: 100,

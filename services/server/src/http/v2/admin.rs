@@ -36,7 +36,7 @@ struct TopicOut {
 }
 
 fn partition_out(s: &Shared, p: &PartitionInfo) -> PartitionOut {
-    let node = s.config.node_id.0;
+    let node = s.display_id();
     PartitionOut {
         partition: p.partition.0,
         leader: node,
@@ -146,11 +146,20 @@ pub async fn partition_offsets(
 /// `GET /brokers`: the ids of the nodes that registered with the quorum.
 pub async fn brokers(State(s): State<Shared>, headers: HeaderMap) -> V2Result<Response> {
     let ct = negotiate(&headers)?;
-    let mut ids: Vec<u64> = s.meta.nodes().await?.into_iter().map(|n| n.id.0).collect();
-    if !ids.contains(&s.config.node_id.0) {
-        ids.push(s.config.node_id.0);
+    let now = strata_core::clock::Clock::now_ms(&strata_core::clock::SystemClock);
+    let mut ids: Vec<u64> = s
+        .meta
+        .nodes()
+        .await?
+        .into_iter()
+        .filter(|n| n.is_live(now))
+        .map(|n| n.display_id())
+        .collect();
+    if !ids.contains(&s.display_id()) {
+        ids.push(s.display_id());
     }
     ids.sort_unstable();
+    ids.dedup();
     Ok(reply(
         StatusCode::OK,
         ct,

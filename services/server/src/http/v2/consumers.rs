@@ -246,7 +246,7 @@ fn generated_name(s: &Shared) -> String {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!(
         "rest-consumer-{}-{:x}-{n}",
-        s.config.node_id.0,
+        s.display_id(),
         SystemClock.now_ms()
     )
 }
