@@ -575,6 +575,8 @@ async fn orphans_are_condemned_then_deleted_and_can_never_be_committed() {
         .commit_object(ObjectCommit {
             writer: Incarnation(2),
             by: None,
+            requests: Vec::new(),
+            keep_keys: Default::default(),
             seq: FlushSeq(1),
             key: orphan,
             size: 10,

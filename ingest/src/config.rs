@@ -40,6 +40,11 @@ pub struct IngestConfig {
     pub commit_timeout: Duration,
     /// Told of every uploaded object.
     pub on_uploaded: Option<Arc<dyn UploadObserver>>,
+    /// A request retried with the same `Idempotency-Key` within this window is stored once.
+    pub idempotency_window: Duration,
+    /// At most this many keys are kept (about 100 bytes each in the quorum); beyond it the
+    /// oldest are forgotten first, shortening the window.
+    pub idempotency_max_keys: u64,
 }
 
 impl IngestConfig {
@@ -57,6 +62,8 @@ impl IngestConfig {
             multipart_threshold: 32 * 1024 * 1024,
             commit_timeout: Duration::from_secs(30),
             on_uploaded: None,
+            idempotency_window: Duration::from_secs(600),
+            idempotency_max_keys: 500_000,
         }
     }
 }

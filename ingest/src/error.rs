@@ -48,6 +48,11 @@ pub enum IngestError {
     /// The node is shutting down.
     #[error("this node is shutting down; send the request to another node")]
     ShuttingDown,
+    /// The request's `Idempotency-Key` was used before for a request with other content.
+    #[error(
+        "this Idempotency-Key was used for a different request (another body, topic, partition or content type); use a new key for a new request"
+    )]
+    IdempotencyConflict,
     /// This process was fenced: another process took over its identity.
     #[error("this node was fenced and no longer writes ({0}); send the request to another node")]
     Fenced(String),
@@ -80,6 +85,9 @@ impl From<IngestError> for ApiError {
             IngestError::TopicDeleted { .. } => ApiError::new(404, codes::TOPIC_NOT_FOUND, message),
             IngestError::ShuttingDown => ApiError::unavailable(codes::SHUTTING_DOWN, message, 1),
             IngestError::Fenced(_) => ApiError::unavailable(codes::FENCED, message, 1),
+            IngestError::IdempotencyConflict => {
+                ApiError::new(422, codes::IDEMPOTENCY_CONFLICT, message)
+            }
             IngestError::HotTier(_) => ApiError::unavailable(codes::STORE_UNAVAILABLE, message, 1),
             IngestError::Format(_) => ApiError::internal(message),
         }

@@ -9,6 +9,7 @@ use object_store::ObjectStore;
 use strata_core::batch::{EncodedBatch, UNASSIGNED, encode_batch};
 use strata_core::clock::Clock;
 use strata_core::ids::{FlushSeq, Incarnation, Offset, PartitionId};
+use strata_core::meta::idempotency::{KeyRetention, Replayed, RequestKey};
 use strata_core::meta::writers::{self, Fence, RegisterRequest, Registration};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
 use strata_core::record::Record;
@@ -37,6 +38,7 @@ fn staged(batches: Vec<ReplayedBatch>) -> Vec<StagedBatch> {
                 header: b.header,
                 frame: b.frame?,
                 loc: b.loc,
+                request: b.request,
             })
         })
         .collect()
@@ -170,6 +172,7 @@ impl Ingestor {
                 permits: Vec::new(),
             });
         }
+        let next_request = replay.requests + 1;
         let unsealed = staged(replay.unsealed);
         if !reship.is_empty() || !unsealed.is_empty() {
             info!(
@@ -191,6 +194,10 @@ impl Ingestor {
             stats: stats.clone(),
             cancel: cancel.clone(),
             on_uploaded: config.on_uploaded.clone(),
+            keep_keys: KeyRetention {
+                window_ms: i64::try_from(config.idempotency_window.as_millis()).unwrap_or(i64::MAX),
+                max_keys: config.idempotency_max_keys,
+            },
         };
         let shipper = tokio::spawn(shipper::run(
             ctx,
@@ -213,6 +220,7 @@ impl Ingestor {
             unsealed,
             sealed_tx,
             stats.clone(),
+            next_request,
         );
         let writer_task = tokio::spawn(writer_state.run(writer_rx, committed_rx));
         Ok(Arc::new(Self {
@@ -250,12 +258,16 @@ impl Ingestor {
     }
 
     /// Validates, partitions and stages `records` for `topic`, and acknowledges per `acks`.
-    /// The whole request is accepted or none of it is.
+    /// The whole request is accepted or none of it is. A request with a `key` (from its
+    /// `Idempotency-Key`) is stored once however often it is sent, to this node or any other,
+    /// within the quorum's window: a repeat is answered with the first copy's offsets, or
+    /// refused if its content differs.
     pub async fn produce(
         &self,
         topic: &str,
         records: Vec<ProduceRecord>,
         acks: Acks,
+        key: Option<RequestKey>,
     ) -> Result<Vec<ProducedOffset>, IngestError> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(IngestError::ShuttingDown);
@@ -270,7 +282,7 @@ impl Ingestor {
         }
         let info = self.meta.topic(topic).await?;
         let now = self.clock.now_ms();
-        let (batches, placement) = self.encode(&info, records, now)?;
+        let (batches, placement) = self.encode(&info, records, now, key)?;
         let size: u64 = batches.iter().map(|b| b.frame.len() as u64).sum();
         let raw: u64 = batches.iter().map(|b| b.raw_bytes).sum();
         let count = placement.len() as u64;
@@ -294,6 +306,7 @@ impl Ingestor {
                 batches,
                 acks,
                 permit: Some(permit),
+                key,
                 reply,
             })
             .await
@@ -327,20 +340,35 @@ impl Ingestor {
             }
             Ok(Ok(Ok(o))) => o,
         };
+        if let Some(replayed) = appended.request.and_then(|no| offsets.replays.get(&no)) {
+            // A copy of this request was committed before: answer with its offsets.
+            let Replayed::Original(bases) = replayed else {
+                return Err(IngestError::IdempotencyConflict);
+            };
+            return placement
+                .iter()
+                .map(|(b, i)| match bases.get(*b) {
+                    Some((p, base)) if *p == partitions[*b] && bases.len() == partitions.len() => {
+                        Ok(ProducedOffset {
+                            partition: *p,
+                            offset: Some(base.plus(*i)),
+                        })
+                    }
+                    _ => Err(IngestError::IdempotencyConflict),
+                })
+                .collect();
+        }
         placement
             .iter()
             .map(|(b, i)| {
-                let base = offsets
-                    .bases
-                    .get(&(info.id, partitions[*b]))
-                    .copied()
-                    .flatten()
+                let offset = offsets
+                    .offset((info.id, partitions[*b]), appended.positions[*b] + *i)
                     .ok_or_else(|| IngestError::TopicDeleted {
                         topic: topic.to_string(),
                     })?;
                 Ok(ProducedOffset {
                     partition: partitions[*b],
-                    offset: Some(base.plus(appended.positions[*b] + *i)),
+                    offset: Some(offset),
                 })
             })
             .collect()
@@ -354,6 +382,7 @@ impl Ingestor {
         info: &TopicInfo,
         records: Vec<ProduceRecord>,
         now: i64,
+        key: Option<RequestKey>,
     ) -> Result<(Vec<EncodedBatch>, Vec<(usize, u64)>), IngestError> {
         let c = &info.config;
         let mut sticky = None;
@@ -364,9 +393,11 @@ impl Ingestor {
             let partition = match (r.partition, &r.record.key) {
                 (Some(p), _) => p,
                 (None, Some(k)) => partition_for_key(k, info.partitions),
-                (None, None) => {
-                    *sticky.get_or_insert_with(|| self.sticky.next(&info.name, info.partitions))
-                }
+                (None, None) => *sticky.get_or_insert_with(|| match key {
+                    // A retried request must land where its first copy did.
+                    Some(k) => (k.id % u128::from(info.partitions.max(1))) as u32,
+                    None => self.sticky.next(&info.name, info.partitions),
+                }),
             };
             let mut record = r.record;
             record.timestamp = r.timestamp.unwrap_or(now);

@@ -208,6 +208,7 @@ async fn acks_all_returns_dense_offsets_in_request_order_and_ships_one_object_pe
             "t",
             body(&[("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")]),
             Acks::All,
+            None,
         )
         .await
         .expect("produces");
@@ -224,7 +225,7 @@ async fn acks_all_returns_dense_offsets_in_request_order_and_ships_one_object_pe
         .max();
     let second = n
         .ingest
-        .produce("t", body(&[("a", "5")]), Acks::All)
+        .produce("t", body(&[("a", "5")]), Acks::All, None)
         .await
         .expect("produces");
     assert_eq!(
@@ -290,7 +291,7 @@ async fn invalid_requests_change_nothing() {
     for (topic, records, status) in cases {
         let err = n
             .ingest
-            .produce(topic, records, Acks::All)
+            .produce(topic, records, Acks::All, None)
             .await
             .expect_err("refused");
         let api: strata_core::api::ApiError = err.into();
@@ -314,7 +315,7 @@ async fn acks_local_records_survive_a_restart_before_their_flush() {
     n.store.down.store(true, Ordering::SeqCst);
     let got = n
         .ingest
-        .produce("t", body(&[("k", "v1"), ("k", "v2")]), Acks::Local)
+        .produce("t", body(&[("k", "v1"), ("k", "v2")]), Acks::Local, None)
         .await
         .expect("produces");
     assert!(got.iter().all(|o| o.offset.is_none()));
@@ -338,14 +339,14 @@ async fn a_flush_reshipped_after_restart_is_not_committed_twice() {
     let mut n = node().await;
     let first = n
         .ingest
-        .produce("t", body(&[("k", "v1")]), Acks::All)
+        .produce("t", body(&[("k", "v1")]), Acks::All, None)
         .await
         .expect("produces");
     let p = first[0].partition.0;
     n.restart().await;
     n.restart().await;
     n.ingest
-        .produce("t", body(&[("k", "v2")]), Acks::All)
+        .produce("t", body(&[("k", "v2")]), Acks::All, None)
         .await
         .expect("produces");
     let records = n.read_all(p).await;
@@ -360,7 +361,7 @@ async fn an_object_store_outage_delays_acks_all_but_loses_nothing() {
     let ingest = n.ingest.clone();
     let pending = tokio::spawn(async move {
         ingest
-            .produce("t", body(&[("k", "during")]), Acks::All)
+            .produce("t", body(&[("k", "during")]), Acks::All, None)
             .await
     });
     // Wait until the shipper has failed at least twice, then end the outage.
@@ -417,11 +418,11 @@ async fn a_full_staging_quota_is_refused_with_503_and_frees_up_after_commit() {
     use base64::Engine;
     let payload = base64::engine::general_purpose::STANDARD.encode(noise(3000));
     ingest
-        .produce("t", big(&payload), Acks::None)
+        .produce("t", big(&payload), Acks::None, None)
         .await
         .expect("fits");
     let err = ingest
-        .produce("t", big(&payload), Acks::None)
+        .produce("t", big(&payload), Acks::None, None)
         .await
         .expect_err("quota full");
     assert!(matches!(err, IngestError::Overloaded { .. }));
@@ -429,13 +430,13 @@ async fn a_full_staging_quota_is_refused_with_503_and_frees_up_after_commit() {
     assert_eq!((api.status, api.retry_after_secs), (503, Some(1)));
     let too_big = base64::engine::general_purpose::STANDARD.encode(noise(6000));
     assert!(matches!(
-        ingest.produce("t", big(&too_big), Acks::None).await,
+        ingest.produce("t", big(&too_big), Acks::None, None).await,
         Err(IngestError::RequestTooLarge { .. })
     ));
     store.down.store(false, Ordering::SeqCst);
     assert!(ingest.flush(Duration::from_secs(10)).await);
     ingest
-        .produce("t", big(&payload), Acks::None)
+        .produce("t", big(&payload), Acks::None, None)
         .await
         .expect("fits again after the commit");
 }
@@ -447,7 +448,7 @@ async fn a_restart_adopts_the_previous_incarnation_fences_it_and_ships_under_its
     n.store.down.store(true, Ordering::SeqCst);
     let got = n
         .ingest
-        .produce("t", body(&[("k", "v1")]), Acks::Local)
+        .produce("t", body(&[("k", "v1")]), Acks::Local, None)
         .await
         .expect("produces");
     n.ingest.shutdown(Duration::from_millis(300)).await;
@@ -485,7 +486,7 @@ async fn a_restart_adopts_the_previous_incarnation_fences_it_and_ships_under_its
 async fn a_fenced_process_stops_writing_and_commits_nothing() {
     let n = node().await;
     n.ingest
-        .produce("t", body(&[("k", "before")]), Acks::All)
+        .produce("t", body(&[("k", "before")]), Acks::All, None)
         .await
         .expect("produces");
     // Another process takes over this one's identity (as a successor on its data directory).
@@ -501,13 +502,13 @@ async fn a_fenced_process_stops_writing_and_commits_nothing() {
         .expect("registers");
     let e = n
         .ingest
-        .produce("t", body(&[("k", "zombie")]), Acks::All)
+        .produce("t", body(&[("k", "zombie")]), Acks::All, None)
         .await
         .expect_err("a fenced process commits nothing");
     assert!(matches!(e, IngestError::Fenced(_)), "{e}");
     let e = n
         .ingest
-        .produce("t", body(&[("k", "later")]), Acks::All)
+        .produce("t", body(&[("k", "later")]), Acks::All, None)
         .await
         .expect_err("and takes nothing more");
     assert!(matches!(e, IngestError::Fenced(_)), "{e}");
@@ -516,4 +517,124 @@ async fn a_fenced_process_stops_writing_and_commits_nothing() {
         values.extend(n.read_all(p).await.into_iter().map(|(_, _, v)| v));
     }
     assert_eq!(values, vec![Some(Bytes::from("before"))]);
+}
+
+fn key(id: u128, fingerprint: u64) -> Option<strata_core::meta::idempotency::RequestKey> {
+    Some(strata_core::meta::idempotency::RequestKey { id, fingerprint })
+}
+
+async fn all_values(n: &Node) -> Vec<Option<Bytes>> {
+    let mut values = Vec::new();
+    for p in 0..3 {
+        values.extend(n.read_all(p).await.into_iter().map(|(_, _, v)| v));
+    }
+    values.sort();
+    values
+}
+
+fn keyless(values: &[&str]) -> Vec<crate::parse::ProduceRecord> {
+    let list: Vec<String> = values
+        .iter()
+        .map(|v| format!(r#"{{"value": "{v}"}}"#))
+        .collect();
+    parse_json(format!(r#"{{"records": [{}]}}"#, list.join(",")).as_bytes()).expect("parses")
+}
+
+#[tokio::test]
+async fn a_request_sent_again_with_its_key_is_stored_once_and_answered_with_its_offsets() {
+    let n = node().await;
+    let first = n
+        .ingest
+        .produce("t", keyless(&["a", "b"]), Acks::All, key(7, 70))
+        .await
+        .expect("produces");
+    n.ingest
+        .produce("t", body(&[("x", "between")]), Acks::All, None)
+        .await
+        .expect("produces");
+    let again = n
+        .ingest
+        .produce("t", keyless(&["a", "b"]), Acks::All, key(7, 70))
+        .await
+        .expect("a retry is answered");
+    assert_eq!(
+        again, first,
+        "the same partition and offsets as the first copy"
+    );
+    let e = n
+        .ingest
+        .produce("t", keyless(&["other"]), Acks::All, key(7, 71))
+        .await
+        .expect_err("the key with another body");
+    assert!(matches!(e, IngestError::IdempotencyConflict), "{e}");
+    let local = n
+        .ingest
+        .produce("t", keyless(&["a", "b"]), Acks::Local, key(7, 70))
+        .await
+        .expect("acks=local retries are accepted too");
+    assert!(local.iter().all(|o| o.offset.is_none()));
+    assert!(n.ingest.flush(Duration::from_secs(10)).await);
+    assert_eq!(
+        all_values(&n).await,
+        vec![
+            Some(Bytes::from("a")),
+            Some(Bytes::from("b")),
+            Some(Bytes::from("between"))
+        ],
+        "stored once"
+    );
+}
+
+#[tokio::test]
+async fn copies_of_a_request_in_one_flush_are_stored_once() {
+    let n = node().await;
+    let (a, b, c) = tokio::join!(
+        n.ingest
+            .produce("t", keyless(&["one", "two"]), Acks::All, key(9, 90)),
+        n.ingest
+            .produce("t", keyless(&["one", "two"]), Acks::All, key(9, 90)),
+        n.ingest
+            .produce("t", body(&[("k", "other")]), Acks::All, None),
+    );
+    let (a, b) = (a.expect("first"), b.expect("second"));
+    c.expect("other");
+    assert_eq!(a, b);
+    assert_eq!(
+        all_values(&n).await,
+        vec![
+            Some(Bytes::from("one")),
+            Some(Bytes::from("other")),
+            Some(Bytes::from("two"))
+        ]
+    );
+    // Offsets stay dense around the skipped copy.
+    for p in 0..3 {
+        let offsets: Vec<i64> = n.read_all(p).await.iter().map(|r| r.0).collect();
+        assert_eq!(offsets, (0..offsets.len() as i64).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn a_retry_of_a_request_staged_before_a_crash_is_stored_once() {
+    let mut n = node().await;
+    n.store.down.store(true, Ordering::SeqCst);
+    n.ingest
+        .produce("t", keyless(&["staged"]), Acks::Local, key(3, 30))
+        .await
+        .expect("produces");
+    n.ingest.shutdown(Duration::from_millis(300)).await;
+    n.store.down.store(false, Ordering::SeqCst);
+    n.restart().await;
+    // The client never heard back; it retries. The re-shipped copy and the retry meet at the
+    // quorum, which keeps one.
+    let retry = n
+        .ingest
+        .produce("t", keyless(&["staged"]), Acks::All, key(3, 30))
+        .await
+        .expect("answered");
+    assert!(n.ingest.flush(Duration::from_secs(10)).await);
+    assert_eq!(all_values(&n).await, vec![Some(Bytes::from("staged"))]);
+    let p = retry[0].partition.0;
+    let stored = n.read_all(p).await;
+    assert_eq!(stored[0].0, retry[0].offset.expect("offset").0);
 }

@@ -18,7 +18,7 @@
 //! # async fn demo(ingest: std::sync::Arc<strata_ingest::Ingestor>) -> Result<(), strata_ingest::IngestError> {
 //! use strata_ingest::{parse::parse_json, Acks};
 //! let records = parse_json(br#"{"records": [{"key": "k", "value": {"n": 1}}]}"#)?;
-//! let offsets = ingest.produce("orders", records, Acks::All).await?;
+//! let offsets = ingest.produce("orders", records, Acks::All, None).await?;
 //! println!("written at {:?}", offsets[0].offset);
 //! # Ok(()) }
 //! ```

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use strata_core::batch::{BatchHeader, EncodedBatch};
 use strata_core::ids::{FlushSeq, Incarnation, PartitionId, TopicId};
 use strata_core::meta::SectionCommit;
+use strata_core::meta::idempotency::{KeyedBatch, KeyedRequest, RequestKey};
 use strata_core::object::{ObjectBuilder, Section};
 
 use crate::hot::{FlushIndex, Location};
@@ -19,6 +20,8 @@ pub struct StagedBatch {
     pub frame: Bytes,
     /// Where it is in the hot tier.
     pub loc: Location,
+    /// The keyed request it belongs to: a number unique in this process, and the key.
+    pub request: Option<(u64, RequestKey)>,
 }
 
 impl StagedBatch {
@@ -84,6 +87,59 @@ pub fn index_of(headers: &[BatchHeader], locations: &[Location]) -> FlushIndex {
     index
 }
 
+/// Lists the keyed requests of a flush for its commit: for each (in staging order, with its
+/// number), where its batches sit in the object built by [`build_object`].
+pub fn keyed_requests(batches: &[StagedBatch]) -> Vec<(u64, KeyedRequest)> {
+    let headers: Vec<BatchHeader> = batches.iter().map(|b| b.header).collect();
+    let mut placed: HashMap<usize, KeyedBatch> = HashMap::new();
+    let (mut start, mut section, mut records_before) = (0u64, 0u32, 0u64);
+    let mut current = None;
+    for i in object_order(&headers) {
+        let k = key(&headers[i]);
+        if current.is_some_and(|c| c != k) {
+            section += 1;
+            records_before = 0;
+        }
+        current = Some(k);
+        let records = u64::from(headers[i].record_count);
+        let len = batches[i].frame.len() as u64;
+        if batches[i].request.is_some() {
+            placed.insert(
+                i,
+                KeyedBatch {
+                    section,
+                    start,
+                    len,
+                    records,
+                    records_before,
+                },
+            );
+        }
+        start += len;
+        records_before += records;
+    }
+    let mut out: Vec<(u64, KeyedRequest)> = Vec::new();
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    for (i, b) in batches.iter().enumerate() {
+        let Some((no, key)) = b.request else { continue };
+        let placed = placed[&i];
+        match index.get(&no) {
+            Some(&at) => out[at].1.batches.push(placed),
+            None => {
+                index.insert(no, out.len());
+                out.push((
+                    no,
+                    KeyedRequest {
+                        key,
+                        batches: vec![placed],
+                    },
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Converts object sections to the quorum's commit form.
 pub fn section_commits(sections: &[Section]) -> Vec<SectionCommit> {
     sections.iter().map(SectionCommit::from).collect()
@@ -119,6 +175,7 @@ mod tests {
                     offset,
                     len,
                 },
+                request: None,
             });
             offset += u64::from(len);
         }

@@ -12,6 +12,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 use strata_core::clock::Clock;
 use strata_core::ids::Incarnation;
 use strata_core::keys::segment_key;
+use strata_core::meta::idempotency::{KeyRetention, KeyedRequest};
 use strata_core::meta::writers::Fence;
 use strata_core::meta::{MetaError, MetaStore, ObjectCommit};
 use strata_core::object::Section;
@@ -22,7 +23,7 @@ use tracing::{debug, error, warn};
 
 use crate::UploadObserver;
 use crate::hot::FlushIndex;
-use crate::plan::{build_object, section_commits};
+use crate::plan::{build_object, keyed_requests, section_commits};
 use crate::stats::IngestStats;
 use crate::writer::{Committed, FlushError, FlushOffsets, SealedFlush};
 
@@ -50,6 +51,8 @@ pub struct ShipContext {
     pub cancel: CancellationToken,
     /// Told of every uploaded object.
     pub on_uploaded: Option<Arc<dyn UploadObserver>>,
+    /// How long, and how many, `Idempotency-Key`s the quorum keeps.
+    pub keep_keys: KeyRetention,
 }
 
 struct Uploaded {
@@ -58,6 +61,8 @@ struct Uploaded {
     size: u64,
     sections: Vec<Section>,
     index: FlushIndex,
+    /// The keyed requests of the object, with their numbers.
+    requests: Vec<(u64, KeyedRequest)>,
 }
 
 /// Returns the delay before retry `attempt` (from 1): 100 ms doubling to 5 s, with jitter.
@@ -156,6 +161,7 @@ async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
         build_object(flush.writer, flush.seq, ctx.clock.now_ms(), &flush.batches);
     let key = segment_key(flush.writer, flush.seq);
     let path = Path::from(key.as_str());
+    let mut requests = keyed_requests(&flush.batches);
     let mut attempt = 0u32;
     let mut size = bytes.len() as u64;
     let ours = loop {
@@ -166,6 +172,7 @@ async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
                 sections = theirs;
                 size = their_size;
                 index = FlushIndex::default();
+                requests.clear();
                 break false;
             }
             Err(e) => {
@@ -195,6 +202,7 @@ async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
         key,
         sections,
         index,
+        requests,
     })
 }
 
@@ -217,6 +225,8 @@ async fn commit(ctx: &ShipContext, u: Uploaded, committed: &mpsc::UnboundedSende
         writer: u.flush.writer,
         seq: u.flush.seq,
         by: Some(ctx.by),
+        requests: u.requests.iter().map(|(_, r)| r.clone()).collect(),
+        keep_keys: ctx.keep_keys,
         key: u.key.clone(),
         size: u.size,
         sections: section_commits(&u.sections),
@@ -273,6 +283,21 @@ async fn commit(ctx: &ShipContext, u: Uploaded, committed: &mpsc::UnboundedSende
         let mut offsets = FlushOffsets::default();
         for (s, base) in u.sections.iter().zip(o.base_offsets) {
             offsets.bases.insert((s.topic_id, s.partition), base);
+        }
+        for (i, replayed) in o.replays {
+            let Some((no, r)) = u.requests.get(i as usize) else {
+                continue;
+            };
+            for b in &r.batches {
+                if let Some(s) = u.sections.get(b.section as usize) {
+                    offsets
+                        .holes
+                        .entry((s.topic_id, s.partition))
+                        .or_default()
+                        .push((b.records_before, b.records));
+                }
+            }
+            offsets.replays.insert(*no, replayed);
         }
         Arc::new(offsets)
     });
@@ -333,6 +358,7 @@ mod put_tests {
             stats: Arc::default(),
             cancel: CancellationToken::new(),
             on_uploaded: None,
+            keep_keys: KeyRetention::default(),
         }
     }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use strata_core::batch::EncodedBatch;
 use strata_core::ids::{FlushSeq, Incarnation, Offset, PartitionId, TopicId};
+use strata_core::meta::idempotency::{Replayed, RequestKey};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -23,11 +24,28 @@ use crate::hot::{FlushIndex, HotLog};
 use crate::plan::StagedBatch;
 use crate::stats::IngestStats;
 
-/// Base offset of each section of a committed flush (`None`: its topic is gone).
+/// Offsets of a committed flush.
 #[derive(Debug, Default)]
 pub struct FlushOffsets {
-    /// By (topic incarnation, partition).
+    /// Offset of each section's first kept record, by (topic incarnation, partition) (`None`:
+    /// its topic is gone).
     pub bases: HashMap<(TopicId, PartitionId), Option<Offset>>,
+    /// Per section, the batches of repeated keyed requests, which got no offsets:
+    /// `(records before the batch in the section, its records)`.
+    pub holes: HashMap<(TopicId, PartitionId), Vec<(u64, u64)>>,
+    /// Keyed requests (by number) that were committed before, and what to answer them.
+    pub replays: HashMap<u64, Replayed>,
+}
+
+impl FlushOffsets {
+    /// Returns the offset of the record `position` records into a section of the flush.
+    pub fn offset(&self, section: (TopicId, PartitionId), position: u64) -> Option<Offset> {
+        let base = self.bases.get(&section).copied().flatten()?;
+        let holes = self.holes.get(&section).map_or(&[][..], Vec::as_slice);
+        Some(strata_core::meta::state::offset_in_section(
+            base, position, holes,
+        ))
+    }
 }
 
 /// Why a flush's outcome is not known.
@@ -65,6 +83,8 @@ pub struct SealedFlush {
 pub struct Appended {
     /// For each batch, the position of its first record within its partition in the flush.
     pub positions: Vec<u64>,
+    /// The request's number, when it carries a key.
+    pub request: Option<u64>,
     /// Resolves when the flush is committed (`acks=all`).
     pub commit: Option<oneshot::Receiver<FlushResult>>,
 }
@@ -77,6 +97,7 @@ pub enum WriterMsg {
         batches: Vec<EncodedBatch>,
         acks: Acks,
         permit: Option<OwnedSemaphorePermit>,
+        key: Option<RequestKey>,
         reply: oneshot::Sender<Result<Appended, IngestError>>,
     },
     /// Seal now; the reply resolves when that flush is committed (`None`: nothing staged).
@@ -125,6 +146,8 @@ pub struct Writer {
     running: Option<(JoinHandle<std::io::Result<()>>, Vec<SyncWaiter>)>,
     sealed_tx: mpsc::Sender<SealedFlush>,
     stats: Arc<IngestStats>,
+    /// The number of the next keyed request.
+    next_request: u64,
 }
 
 impl Writer {
@@ -140,6 +163,7 @@ impl Writer {
         unsealed: Vec<StagedBatch>,
         sealed_tx: mpsc::Sender<SealedFlush>,
         stats: Arc<IngestStats>,
+        next_request: u64,
     ) -> Self {
         let mut w = Self {
             log,
@@ -152,6 +176,7 @@ impl Writer {
             running: None,
             sealed_tx,
             stats,
+            next_request,
         };
         for b in unsealed {
             w.stage(b);
@@ -174,8 +199,8 @@ impl Writer {
                 }
                 Some(c) = committed_rx.recv() => self.committed(c),
                 msg = rx.recv() => match msg {
-                    Some(WriterMsg::Append { batches, acks, permit, reply }) => {
-                        self.append(batches, acks, permit, reply);
+                    Some(WriterMsg::Append { batches, acks, permit, key, reply }) => {
+                        self.append(batches, acks, permit, key, reply);
                     }
                     Some(WriterMsg::Flush { reply }) => {
                         let rx = (!self.staging.batches.is_empty()).then(|| {
@@ -224,10 +249,11 @@ impl Writer {
         batches: Vec<EncodedBatch>,
         acks: Acks,
         permit: Option<OwnedSemaphorePermit>,
+        key: Option<RequestKey>,
         reply: oneshot::Sender<Result<Appended, IngestError>>,
     ) {
         let frames: Vec<&[u8]> = batches.iter().map(|b| b.frame.as_ref()).collect();
-        let locations = match self.log.append_batches(&frames) {
+        let locations = match self.log.append_request(key, &frames) {
             Ok(l) => l,
             Err(e) => {
                 error!(error = %e, "hot tier append failed");
@@ -240,6 +266,11 @@ impl Writer {
         self.stats
             .hot_tier_bytes
             .store(self.log.total_bytes(), Ordering::Relaxed);
+        let tag = key.map(|k| {
+            let no = self.next_request;
+            self.next_request += 1;
+            (no, k)
+        });
         let positions = batches
             .into_iter()
             .zip(locations)
@@ -248,12 +279,14 @@ impl Writer {
                     header: b.header,
                     frame: b.frame,
                     loc,
+                    request: tag,
                 })
             })
             .collect();
         self.staging.permits.extend(permit);
         let mut appended = Appended {
             positions,
+            request: tag.map(|(no, _)| no),
             commit: None,
         };
         match acks {

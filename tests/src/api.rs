@@ -60,6 +60,32 @@ impl Api {
         Ok((status, v, headers))
     }
 
+    /// Sends a request with extra headers; returns status and JSON body (Null when empty).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let r = req.send().await?;
+        let status = r.status().as_u16();
+        let text = r.text().await?;
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))?
+        };
+        Ok((status, v))
+    }
+
     /// GETs `path`.
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         let (s, v, _) = self.send(reqwest::Method::GET, path, None, None).await?;

@@ -285,6 +285,8 @@ async fn a_fetch_from_inside_a_gap_starts_at_the_next_record() {
         .commit_object(ObjectCommit {
             writer: Incarnation(1),
             by: None,
+            requests: Vec::new(),
+            keep_keys: Default::default(),
             seq: FlushSeq(1),
             key,
             size: bytes.len() as u64,

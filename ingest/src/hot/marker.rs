@@ -11,12 +11,15 @@
 use strata_core::error::FormatError;
 use strata_core::frame::encode_frame;
 use strata_core::ids::{FlushSeq, Incarnation};
+use strata_core::meta::idempotency::RequestKey;
 use strata_core::varint::Reader;
 
 /// Frame kind of a seal marker.
 pub const KIND_SEAL: u8 = 2;
 /// Frame kind of a commit marker.
 pub const KIND_COMMIT: u8 = 3;
+/// Frame kind of a request marker.
+pub const KIND_REQUEST: u8 = 4;
 const VERSION: u8 = 2;
 
 /// A marker in the hot-tier log. `writer` is `None` in markers written before writer
@@ -34,11 +37,32 @@ pub enum Marker {
         seq: FlushSeq,
         writer: Option<Incarnation>,
     },
+    /// The next `batches` batch frames are one request (written in the same write, before
+    /// them): a request is replayed whole or not at all, and keeps its `Idempotency-Key`.
+    Request {
+        batches: u32,
+        key: Option<RequestKey>,
+    },
 }
 
 impl Marker {
     /// Encodes the marker as a whole frame.
     pub fn encode(self) -> Vec<u8> {
+        if let Marker::Request { batches, key } = self {
+            // kind | version | batches u32 | has_key u8 | [id u128 | fingerprint u64]
+            let mut body = Vec::with_capacity(31);
+            body.push(KIND_REQUEST);
+            body.push(1);
+            body.extend_from_slice(&batches.to_le_bytes());
+            body.push(u8::from(key.is_some()));
+            if let Some(k) = key {
+                body.extend_from_slice(&k.id.to_le_bytes());
+                body.extend_from_slice(&k.fingerprint.to_le_bytes());
+            }
+            let mut frame = Vec::with_capacity(39);
+            encode_frame(&body, &mut frame);
+            return frame;
+        }
         let (kind, seq, batches, writer) = match self {
             Marker::Seal {
                 seq,
@@ -46,6 +70,7 @@ impl Marker {
                 writer,
             } => (KIND_SEAL, seq, batches, writer),
             Marker::Commit { seq, writer } => (KIND_COMMIT, seq, 0, writer),
+            Marker::Request { .. } => unreachable!("encoded above"),
         };
         let mut body = Vec::with_capacity(22);
         body.push(kind);
@@ -65,6 +90,27 @@ impl Marker {
         let mut r = Reader::new(body, "hot-tier marker");
         let kind = r.u8()?;
         let version = r.u8()?;
+        if kind == KIND_REQUEST {
+            if version != 1 {
+                return Err(FormatError::UnsupportedVersion {
+                    what: "hot-tier request marker",
+                    version: version.into(),
+                });
+            }
+            let batches = r.u32()?;
+            let key = match r.u8()? {
+                0 => None,
+                _ => {
+                    let lo = r.u64()?;
+                    let hi = r.u64()?;
+                    Some(RequestKey {
+                        id: u128::from(lo) | (u128::from(hi) << 64),
+                        fingerprint: r.u64()?,
+                    })
+                }
+            };
+            return Ok(Marker::Request { batches, key });
+        }
         if version != 1 && version != VERSION {
             return Err(FormatError::UnsupportedVersion {
                 what: "hot-tier marker",
@@ -119,6 +165,17 @@ mod tests {
             Marker::Commit {
                 seq: FlushSeq(9),
                 writer: None,
+            },
+            Marker::Request {
+                batches: 3,
+                key: Some(RequestKey {
+                    id: u128::MAX - 5,
+                    fingerprint: 77,
+                }),
+            },
+            Marker::Request {
+                batches: 2,
+                key: None,
             },
         ] {
             let frame = m.encode();

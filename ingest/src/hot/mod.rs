@@ -247,7 +247,31 @@ impl HotLog {
 
     /// Appends batch frames that a flush has not sealed yet.
     pub fn append_batches(&mut self, frames: &[&[u8]]) -> io::Result<Vec<Location>> {
-        let locations = self.append(frames)?;
+        self.append_request(None, frames)
+    }
+
+    /// Appends the batch frames of one request, in one write: with a request marker before
+    /// them when there are several or the request carries a key, so that a torn write is
+    /// dropped whole at replay and the key is replayed with its batches.
+    pub fn append_request(
+        &mut self,
+        key: Option<strata_core::meta::idempotency::RequestKey>,
+        frames: &[&[u8]],
+    ) -> io::Result<Vec<Location>> {
+        let marker = (key.is_some() || frames.len() > 1).then(|| {
+            Marker::Request {
+                batches: frames.len() as u32,
+                key,
+            }
+            .encode()
+        });
+        let mut all: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
+        all.extend(marker.as_deref());
+        all.extend_from_slice(frames);
+        let mut locations = self.append(&all)?;
+        if marker.is_some() {
+            locations.remove(0);
+        }
         self.states
             .get_mut(&self.active_id)
             .expect("active exists")

@@ -7,7 +7,8 @@ use strata_core::ids::{FlushSeq, Incarnation};
 use tracing::error;
 
 use super::Location;
-use super::marker::{KIND_COMMIT, KIND_SEAL, Marker};
+use super::marker::{KIND_COMMIT, KIND_REQUEST, KIND_SEAL, Marker};
+use strata_core::meta::idempotency::RequestKey;
 
 /// A batch found in the hot tier.
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub struct ReplayedBatch {
     pub frame: Option<Bytes>,
     /// Where it is.
     pub loc: Location,
+    /// The keyed request it belongs to: a number unique in this replay, and the key.
+    pub request: Option<(u64, RequestKey)>,
 }
 
 /// A sealed flush found in the hot tier.
@@ -42,6 +45,8 @@ pub struct Replay {
     pub unsealed: Vec<ReplayedBatch>,
     /// Highest sequence number in any marker (commit markers may outlive their seals).
     max_marker_seq: Option<FlushSeq>,
+    /// Keyed requests numbered by the replay (1..=this); new ones are numbered after.
+    pub requests: u64,
 }
 
 impl Replay {
@@ -73,11 +78,20 @@ impl Replay {
     }
 }
 
+/// A keyed request's number and key.
+pub type RequestTag = (u64, RequestKey);
+
+/// A request being read: batches still expected, its tag, the batches read so far.
+type OpenRequest = (u32, Option<RequestTag>, Vec<ReplayedBatch>);
+
 #[derive(Debug)]
 pub(crate) struct Replayer {
     out: Replay,
     /// The writer of markers written before incarnations existed.
     legacy: Incarnation,
+    /// The request whose batches are being read: batches still expected, its tag, its batches.
+    request: Option<OpenRequest>,
+    requests: u64,
 }
 
 impl Replayer {
@@ -86,6 +100,21 @@ impl Replayer {
         Self {
             out: Replay::default(),
             legacy,
+            request: None,
+            requests: 0,
+        }
+    }
+
+    /// A request whose batches did not all make it to disk (a torn write) is dropped whole:
+    /// it was never acknowledged, and half of it must not be stored.
+    fn drop_torn_request(&mut self, segment: u64) {
+        if let Some((missing, _, found)) = self.request.take() {
+            error!(
+                segment,
+                found = found.len(),
+                missing,
+                "dropping a request the hot tier holds only part of (torn write)"
+            );
         }
     }
 
@@ -110,22 +139,48 @@ impl Replayer {
             };
             match body.first().copied() {
                 Some(KIND_BATCH) => match decode_header(body) {
-                    Ok(header) => self.out.unsealed.push(ReplayedBatch {
-                        header,
-                        frame: Some(Bytes::copy_from_slice(&bytes[pos..pos + len])),
-                        loc,
-                    }),
+                    Ok(header) => {
+                        let mut batch = ReplayedBatch {
+                            header,
+                            frame: Some(Bytes::copy_from_slice(&bytes[pos..pos + len])),
+                            loc,
+                            request: None,
+                        };
+                        match self.request.as_mut() {
+                            Some((missing, tag, found)) => {
+                                batch.request = *tag;
+                                found.push(batch);
+                                *missing -= 1;
+                                if *missing == 0 {
+                                    let (_, _, found) = self.request.take().expect("just seen");
+                                    self.out.unsealed.extend(found);
+                                }
+                            }
+                            None => self.out.unsealed.push(batch),
+                        }
+                    }
                     Err(e) => {
                         error!(segment = id, at = pos, error = %e, "unreadable batch header in the hot tier");
                         break;
                     }
                 },
-                Some(KIND_SEAL | KIND_COMMIT) => match Marker::decode(body) {
+                Some(KIND_SEAL | KIND_COMMIT | KIND_REQUEST) => match Marker::decode(body) {
+                    Ok(Marker::Request { batches, key }) => {
+                        self.drop_torn_request(id);
+                        let tag = key.map(|k| {
+                            self.requests += 1;
+                            (self.requests, k)
+                        });
+                        if batches > 0 {
+                            self.request = Some((batches, tag, Vec::new()));
+                        }
+                    }
                     Ok(Marker::Seal {
                         seq,
                         batches,
                         writer,
                     }) => {
+                        self.drop_torn_request(id);
                         self.out.max_marker_seq = self.out.max_marker_seq.max(Some(seq));
                         let found = std::mem::take(&mut self.out.unsealed);
                         if found.len() != batches as usize {
@@ -170,11 +225,14 @@ impl Replayer {
             }
             pos += len;
         }
+        // One write never spans segments: a request still missing batches here was torn.
+        self.drop_torn_request(id);
         pos as u64
     }
 
     pub(crate) fn finish(mut self) -> Replay {
         self.out.flushes.sort_by_key(|f| f.seq);
+        self.out.requests = self.requests;
         self.out
     }
 }

@@ -89,8 +89,9 @@ fn a_flipped_byte_ends_the_replay_at_that_frame() {
     let path;
     {
         let (mut log, _) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("opens");
-        log.append_batches(&[&frame(0), &frame(1), &frame(2)])
-            .expect("appends");
+        for p in 0..3 {
+            log.append_batches(&[&frame(p)]).expect("appends");
+        }
         path = segment_path(dir.path(), log.active_id);
     }
     let mut bytes = std::fs::read(&path).expect("reads");
@@ -169,4 +170,37 @@ fn seals_name_their_writer_and_old_seals_belong_to_the_legacy_node_id() {
         replay.pending_writers().into_iter().collect::<Vec<_>>(),
         vec![Incarnation(11), Incarnation(40)]
     );
+}
+
+#[test]
+fn a_request_torn_in_the_middle_is_dropped_whole_and_keys_replay_with_their_batches() {
+    use strata_core::meta::idempotency::RequestKey;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = RequestKey {
+        id: 41,
+        fingerprint: 42,
+    };
+    let path;
+    {
+        let (mut log, _) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("opens");
+        log.append_request(Some(key), &[&frame(0), &frame(1)])
+            .expect("appends");
+        log.append_request(None, &[&frame(2), &frame(3)])
+            .expect("appends");
+        path = segment_path(dir.path(), log.active_id);
+    }
+    // Tear the last request's second batch, as a crash mid-write would.
+    let len = std::fs::metadata(&path).expect("exists").len();
+    let f = OpenOptions::new().write(true).open(&path).expect("opens");
+    f.set_len(len - 5).expect("truncates");
+    drop(f);
+    let (_log, replay) = HotLog::open(dir.path(), 1 << 20, 0, W).expect("reopens");
+    let partitions: Vec<u32> = replay
+        .unsealed
+        .iter()
+        .map(|b| b.header.partition.0)
+        .collect();
+    assert_eq!(partitions, vec![0, 1], "the torn request is gone whole");
+    assert!(replay.unsealed.iter().all(|b| b.request == Some((1, key))));
+    assert_eq!(replay.requests, 1);
 }

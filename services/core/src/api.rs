@@ -43,6 +43,8 @@ pub mod codes {
     pub const INVALID_REQUEST: u32 = 42203;
     /// A record without a key was sent to a compacted topic.
     pub const KEY_REQUIRED: u32 = 42204;
+    /// An `Idempotency-Key` was used before for a different request.
+    pub const IDEMPOTENCY_CONFLICT: u32 = 42209;
     /// Internal error.
     pub const INTERNAL: u32 = 50001;
     /// Stored data failed its checksum.

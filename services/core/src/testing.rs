@@ -30,6 +30,8 @@ pub fn flush_object(
         writer: node,
         seq: FlushSeq(seq),
         by: None,
+        requests: Vec::new(),
+        keep_keys: Default::default(),
         key: key.clone(),
         size: bytes.len() as u64,
         sections: sections.iter().map(SectionCommit::from).collect(),

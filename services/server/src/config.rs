@@ -99,6 +99,10 @@ pub struct Config {
     pub multipart_threshold: u64,
     /// How long `acks=all` waits for its commit.
     pub commit_timeout: Duration,
+    /// A produce retried with the same `Idempotency-Key` within this window is stored once.
+    pub idempotency_window: Duration,
+    /// At most this many `Idempotency-Key`s are kept by the quorum (oldest forgotten first).
+    pub idempotency_max_keys: u64,
     /// Log entries between quorum snapshots.
     pub snapshot_logs: u64,
     /// How long `SIGTERM` waits for staged records to ship.
@@ -171,6 +175,8 @@ impl Default for Config {
             max_concurrent_uploads: 4,
             multipart_threshold: 32 << 20,
             commit_timeout: Duration::from_secs(30),
+            idempotency_window: Duration::from_secs(600),
+            idempotency_max_keys: 500_000,
             snapshot_logs: 10_000,
             shutdown_timeout: Duration::from_secs(30),
             log_format: "text".to_string(),
@@ -224,6 +230,8 @@ pub struct FileConfig {
     max_concurrent_uploads: Option<usize>,
     multipart_threshold: Option<Human>,
     commit_timeout: Option<Human>,
+    idempotency_window: Option<Human>,
+    idempotency_max_keys: Option<u64>,
     snapshot_logs: Option<u64>,
     shutdown_timeout: Option<Human>,
     log_format: Option<Human>,
@@ -276,6 +284,8 @@ pub const KEYS: &[&str] = &[
     "max-concurrent-uploads",
     "multipart-threshold",
     "commit-timeout",
+    "idempotency-window",
+    "idempotency-max-keys",
     "snapshot-logs",
     "shutdown-timeout",
     "log-format",
@@ -604,6 +614,20 @@ impl Config {
             Err("must be a zstd level from 1 to 19".to_string())
         });
         file_only!(archiver_bytes_per_sec, |v: String| parse_size(&v));
+        file_only!(idempotency_window, |v: String| parse_duration(&v).and_then(
+            |d| {
+                if d >= Duration::from_secs(1) {
+                    Ok(d)
+                } else {
+                    Err("must be at least 1s".to_string())
+                }
+            }
+        ));
+        file_only!(idempotency_max_keys, |v: u64| if v >= 1 {
+            Ok(v)
+        } else {
+            Err("must be at least 1".to_string())
+        });
         file_only!(consumer_instance_timeout, |v: String| parse_duration(&v)
             .and_then(|d| {
                 if d >= Duration::from_secs(1) {

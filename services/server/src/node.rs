@@ -429,6 +429,8 @@ async fn start_roles(
             c.max_concurrent_uploads = config.max_concurrent_uploads;
             c.multipart_threshold = config.multipart_threshold;
             c.commit_timeout = config.commit_timeout;
+            c.idempotency_window = config.idempotency_window;
+            c.idempotency_max_keys = config.idempotency_max_keys;
             Some(
                 Ingestor::start(
                     c,

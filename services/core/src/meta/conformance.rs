@@ -82,6 +82,8 @@ async fn nodes_register_and_the_first_cluster_name_wins(store: Arc<dyn MetaStore
         .expect("creates");
     let commit = |writer: Incarnation, seq: u64, by: Incarnation| ObjectCommit {
         by: Some(by),
+        requests: Vec::new(),
+        keep_keys: Default::default(),
         ..object_commit(writer.0, seq, &[(t.id, 0, 1)])
     };
     store
@@ -140,6 +142,8 @@ pub fn object_commit(writer: u64, seq: u64, sections: &[(TopicId, u32, u64)]) ->
         writer: Incarnation(writer),
         seq: FlushSeq(seq),
         by: None,
+        requests: Vec::new(),
+        keep_keys: Default::default(),
         key: crate::keys::segment_key(Incarnation(writer), FlushSeq(seq)),
         size: 1000,
         sections: sections

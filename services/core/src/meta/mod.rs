@@ -18,6 +18,7 @@ use crate::topic_config::{ConfigError, TopicConfig};
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 pub mod consumer;
+pub mod idempotency;
 pub mod jobs;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
@@ -178,14 +179,24 @@ pub struct ObjectCommit {
     /// existed (applied as they were then).
     #[serde(default)]
     pub by: Option<Incarnation>,
+    /// The requests in the object that carried an `Idempotency-Key`, in staging order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<idempotency::KeyedRequest>,
+    /// How long, and how many, keys the quorum keeps.
+    #[serde(default)]
+    pub keep_keys: idempotency::KeyRetention,
 }
 
 /// Offsets assigned to a committed object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitOutcome {
-    /// Per section (in commit order): the offset of its first record, or `None` when its
-    /// topic no longer exists (deleted, or deleted and created again).
+    /// Per section (in commit order): the offset of its first record that was kept, or `None`
+    /// when its topic no longer exists (deleted, or deleted and created again).
     pub base_offsets: Vec<Option<Offset>>,
+    /// Keyed requests (by index in [`ObjectCommit::requests`]) that were committed before: their
+    /// batches got no offsets here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replays: Vec<(u32, idempotency::Replayed)>,
 }
 
 /// A consumer group's committed offset for one partition.

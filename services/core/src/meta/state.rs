@@ -266,6 +266,11 @@ pub struct MetaState {
     writers: BTreeMap<Incarnation, NodeInfo>,
     #[serde(default)]
     next_incarnation: u64,
+    /// Committed keyed requests by id, and their ids in commit order (for expiry).
+    #[serde(default)]
+    request_keys: BTreeMap<u128, super::idempotency::KeyRecord>,
+    #[serde(default)]
+    request_order: std::collections::VecDeque<(i64, u128)>,
     #[serde(default)]
     cluster_id: Option<String>,
     #[serde(default)]
@@ -356,6 +361,7 @@ impl MetaState {
                     });
                 }
                 self.check_commit_fence(commit)?;
+                commit::check_requests(commit)?;
                 if let Some(last) = self.node_seqs.get(&commit.writer)
                     && commit.seq <= *last
                 {
@@ -507,59 +513,6 @@ impl MetaState {
             | Command::PlanArchive { .. }
             | Command::CommitArchive { .. } => self.apply_job(cmd),
         }
-    }
-
-    fn commit_object(&mut self, commit: &ObjectCommit, now_ms: i64) -> CommitOutcome {
-        if let Some(o) = self.objects.get(&commit.key) {
-            return o.outcome.clone();
-        }
-        let mut base_offsets = Vec::with_capacity(commit.sections.len());
-        let mut refs = 0u64;
-        for s in &commit.sections {
-            let partition = self
-                .topic_names
-                .get(&s.topic_id)
-                .and_then(|name| self.topics.get_mut(name))
-                .and_then(|t| t.partitions.get_mut(s.partition.0 as usize));
-            let Some(p) = partition else {
-                base_offsets.push(None);
-                continue;
-            };
-            let base = p.high_watermark;
-            if s.record_count > 0 {
-                let last = base.plus(s.record_count - 1);
-                p.insert_extent(Extent {
-                    base_offset: base,
-                    last_offset: last,
-                    record_count: s.record_count,
-                    object: commit.key.clone(),
-                    start: s.start,
-                    len: s.len,
-                    min_timestamp: s.min_timestamp,
-                    max_timestamp: s.max_timestamp,
-                });
-                p.high_watermark = last.plus(1);
-                refs += 1;
-            }
-            base_offsets.push(Some(base));
-        }
-        let outcome = CommitOutcome { base_offsets };
-        self.node_seqs.insert(commit.writer, commit.seq);
-        self.forget_superseded_orphans(commit.writer, commit.seq);
-        self.saw_writer(commit.by, now_ms);
-        self.objects.insert(
-            commit.key.clone(),
-            ObjectState {
-                writer: commit.writer,
-                seq: commit.seq,
-                size: commit.size,
-                committed_ms: now_ms,
-                outcome: outcome.clone(),
-                refs,
-                unreferenced_since: (refs == 0).then_some(now_ms),
-            },
-        );
-        outcome
     }
 
     fn topic_state(&self, name: &str) -> Result<&TopicState, MetaError> {
@@ -796,6 +749,10 @@ impl MetaState {
 }
 
 mod archive;
+mod commit;
+#[cfg(test)]
+mod commit_tests;
+pub use commit::offset_in_section;
 #[cfg(test)]
 mod consumer_tests;
 mod consumers;

@@ -1,6 +1,7 @@
 //! The HTTP API (API.md): routes, shared state, and the JSON error contract.
 
 mod groups;
+pub mod idempotency;
 mod ops;
 pub(crate) mod records;
 mod topics;

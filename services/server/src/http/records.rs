@@ -168,6 +168,7 @@ pub async fn produce(
         }
     };
     let body = read_body(body, limit).await?;
+    let key = super::idempotency::request_key(&headers, &topic, "native", &body)?;
     let records = if ndjson {
         parse_ndjson(&body)?
     } else {
@@ -176,7 +177,7 @@ pub async fn produce(
     // From here the staging quota accounts for the records.
     drop((body, receiving));
     let count = records.len() as u64;
-    let offsets = ingest.produce(&topic, records, acks).await?;
+    let offsets = ingest.produce(&topic, records, acks, key).await?;
     s.metrics
         .produce_latency
         .with_label_values(&[acks.as_str()])

@@ -124,6 +124,7 @@ impl MetaState {
                         committed_ms: *now_ms,
                         outcome: CommitOutcome {
                             base_offsets: Vec::new(),
+                            replays: Vec::new(),
                         },
                         refs: 1,
                         unreferenced_since: None,

@@ -36,6 +36,8 @@ fn topic(s: &mut MetaState, name: &str, partitions: u32, records_each: u64) {
         commit: ObjectCommit {
             writer: Incarnation(9),
             by: None,
+            requests: Vec::new(),
+            keep_keys: Default::default(),
             seq: FlushSeq(t.id.0),
             key: format!("obj-{name}"),
             size: 100,

@@ -26,6 +26,8 @@ fn commit(s: &mut MetaState, t: &TopicInfo, seq: u64, partitions: &[u32], n: u64
         commit: ObjectCommit {
             writer: Incarnation(1),
             by: None,
+            requests: Vec::new(),
+            keep_keys: Default::default(),
             seq: FlushSeq(seq),
             key: segment_key(Incarnation(1), FlushSeq(seq)),
             size: 100,
@@ -326,6 +328,8 @@ fn a_condemned_orphan_can_never_be_committed_until_superseded() {
         commit: ObjectCommit {
             writer: Incarnation(1),
             by: None,
+            requests: Vec::new(),
+            keep_keys: Default::default(),
             seq: FlushSeq(2),
             key: orphan.clone(),
             size: 1,

@@ -358,6 +358,7 @@ impl MetaState {
                     committed_ms: now_ms,
                     outcome: CommitOutcome {
                         base_offsets: Vec::new(),
+                        replays: Vec::new(),
                     },
                     refs,
                     unreferenced_since: (refs == 0).then_some(now_ms),

@@ -18,6 +18,8 @@ fn commit(node: u64, seq: u64, sections: &[(TopicId, u32, u64)]) -> Command {
         commit: ObjectCommit {
             writer: Incarnation(node),
             by: None,
+            requests: Vec::new(),
+            keep_keys: Default::default(),
             seq: FlushSeq(seq),
             key: format!("segments/{node}/{seq}"),
             size: 100,

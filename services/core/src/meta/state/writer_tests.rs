@@ -33,6 +33,8 @@ fn commit(s: &mut MetaState, writer: Incarnation, seq: u64, by: Incarnation) -> 
             writer,
             seq: FlushSeq(seq),
             by: Some(by),
+            requests: Vec::new(),
+            keep_keys: Default::default(),
             key: crate::keys::segment_key(writer, FlushSeq(seq)),
             size: 1,
             sections: Vec::new(),

@@ -226,6 +226,9 @@ async fn produce(
     let body = crate::http::read_body(body, limit)
         .await
         .map_err(|e| V2Error(e.0))?;
+    let route = partition.map_or_else(|| "v2".to_string(), |p| format!("v2/{p}"));
+    let key =
+        crate::http::idempotency::request_key(&headers, &topic, &route, &body).map_err(V2Error)?;
     let records = parse(format, &body, partition)?;
     drop((body, receiving));
     let info = s.meta.topic(&topic).await?;
@@ -259,7 +262,7 @@ async fn produce(
     let mut produced = if accepted.is_empty() {
         Vec::new()
     } else {
-        match ingest.produce(&topic, accepted, Acks::All).await {
+        match ingest.produce(&topic, accepted, Acks::All, key).await {
             Ok(o) => o
                 .into_iter()
                 .map(|o| OffsetOut {
