@@ -321,3 +321,45 @@ async fn a_v2_consumer_created_on_one_node_is_read_through_another_even_after_th
     assert_eq!(committed, 100, "{offsets}");
     Ok(())
 }
+
+/// The second case: pausing the quorum leader (SIGSTOP, as a long GC pause or a
+/// stalled VM would) held every acks=all write for the whole pause, up to the client's 10 s
+/// deadline per call. Now followers elect a new leader and ingest nodes leave the paused one.
+#[tokio::test]
+async fn writes_go_on_while_the_leader_is_paused_and_it_rejoins_as_a_follower() -> anyhow::Result<()>
+{
+    let c = Cluster::start(3, 2, "commit-timeout = \"20s\"\n").await?;
+    let (a, b) = (c.ingest_api(0), c.ingest_api(1));
+    a.create_topic("t", 4, json!({})).await?;
+    sees_topic(&b, "t").await?;
+    let la = Load::start(&a, "t", 0, 3, "all");
+    let lb = Load::start(&b, "t", 100, 3, "all");
+    la.wait_acked(300, Duration::from_secs(60)).await?;
+    lb.wait_acked(300, Duration::from_secs(60)).await?;
+    let leader = c.leader().await?;
+    c.voters[leader].signal("STOP")?;
+    let paused = Instant::now();
+    let before = (la.acked(), lb.acked());
+    // Well before a request deadline (10 s), both nodes write again.
+    let resumed = eventually(
+        Duration::from_secs(8),
+        "writes to resume on both nodes while the leader is paused",
+        || async { (la.acked() >= before.0 + 100 && lb.acked() >= before.1 + 100).then_some(()) },
+    )
+    .await;
+    let took = paused.elapsed();
+    c.voters[leader].signal("CONT")?;
+    resumed?;
+    eprintln!("writes went on {took:?} after the leader was paused");
+    let new_leader = c.leader().await?;
+    assert_ne!(
+        new_leader, leader,
+        "the paused voter rejoined as a follower"
+    );
+    let mut acked = la.stop().await;
+    acked.extend(lb.stop().await);
+    let from_a = check_acknowledged(&a, "t", 4, &acked).await?;
+    let from_b = check_acknowledged(&b, "t", 4, &acked).await?;
+    assert_eq!(from_a, from_b);
+    Ok(())
+}

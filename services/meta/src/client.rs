@@ -1,6 +1,13 @@
 //! [`QuorumClient`]: how a node reaches the quorum over HTTP: it finds the leader, follows
 //! `421` redirects, and retries with backoff across elections until a deadline.
+//!
+//! A voter that is slow to answer is probed (`/internal/meta/status`) every
+//! [`PROBE_EVERY`]: one that does not answer the probe within [`PROBE_TIMEOUT`] (paused, cut off,
+//! overloaded) or no longer leads with a lease is left at once, and avoided for
+//! [`SUSPECT_FOR`], so a stalled leader holds a write for well under a second instead of the
+//! whole request timeout.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,6 +23,15 @@ use crate::wire::{
     QueryResponse,
 };
 
+/// A request a voter has not answered after this long gets its voter probed.
+pub const PROBE_EVERY: Duration = Duration::from_millis(250);
+
+/// A probe unanswered after this long means the voter is not answering.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// A voter that failed a probe is tried last (and not followed to) for this long.
+pub const SUSPECT_FOR: Duration = Duration::from_secs(1);
+
 /// A client of the quorum's internal HTTP API.
 #[derive(Debug)]
 pub struct QuorumClient {
@@ -23,12 +39,24 @@ pub struct QuorumClient {
     peers: Vec<String>,
     leader: Mutex<Option<String>>,
     deadline: Duration,
+    suspects: Mutex<HashMap<String, Instant>>,
 }
 
 enum Attempt<T> {
     Done(T),
     Redirect(Option<String>),
     Retry(String),
+}
+
+/// What a request needs of the voter it waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// Only that it answers (reads).
+    Answer,
+    /// Only that it answers, over a long-poll that waits on purpose (the change feed).
+    Feed,
+    /// That it leads, holding its lease (writes).
+    Leader,
 }
 
 fn unavailable(reason: String) -> MetaError {
@@ -46,6 +74,84 @@ impl QuorumClient {
             peers,
             leader: Mutex::new(None),
             deadline,
+            suspects: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn is_suspect(&self, addr: &str) -> bool {
+        let mut s = self
+            .suspects
+            .lock()
+            .expect("no panics while holding the lock");
+        match s.get(addr) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                s.remove(addr);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn suspect(&self, addr: &str) {
+        self.suspects
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(addr.to_string(), Instant::now() + SUSPECT_FOR);
+    }
+
+    /// Asks a voter for its view of the quorum, briefly.
+    async fn probe(&self, addr: &str) -> Option<ChangesResponse> {
+        let r = self
+            .http
+            .get(format!("http://{addr}/internal/meta/status"))
+            .timeout(PROBE_TIMEOUT)
+            .send()
+            .await
+            .ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        r.json::<ChangesResponse>().await.ok()
+    }
+
+    /// Runs `request` against the voter at `addr`, probing the voter while it waits: gives up
+    /// on a voter that stops answering, or (for writes) no longer leads with a lease.
+    async fn watched<T>(
+        &self,
+        addr: &str,
+        needs: Needs,
+        request: impl std::future::Future<Output = Attempt<T>>,
+    ) -> Attempt<T> {
+        // Writes and reads are short: probe soon. A change-feed long-poll waits on purpose:
+        // probe it less often.
+        let every = match needs {
+            Needs::Leader | Needs::Answer => PROBE_EVERY,
+            Needs::Feed => PROBE_EVERY * 4,
+        };
+        tokio::pin!(request);
+        loop {
+            let probe = async {
+                tokio::time::sleep(every).await;
+                self.probe(addr).await
+            };
+            tokio::select! {
+                r = &mut request => return r,
+                p = probe => match p {
+                    None => {
+                        self.suspect(addr);
+                        return Attempt::Retry(format!(
+                            "{addr} stopped answering (paused, cut off or overloaded)"
+                        ));
+                    }
+                    Some(c) if needs == Needs::Leader && !c.status.leads_with_lease() => {
+                        return Attempt::Retry(format!(
+                            "{addr} no longer leads with a majority behind it"
+                        ));
+                    }
+                    Some(_) => {}
+                },
+            }
         }
     }
 
@@ -54,6 +160,7 @@ impl QuorumClient {
         &self.peers
     }
 
+    /// Voters in the order to try them: the known leader, the others, then the suspects.
     fn candidates(&self) -> Vec<String> {
         let mut out = Vec::with_capacity(self.peers.len() + 1);
         if let Some(l) = self
@@ -69,7 +176,10 @@ impl QuorumClient {
                 out.push(p.clone());
             }
         }
-        out
+        let (mut fine, suspect): (Vec<String>, Vec<String>) =
+            out.into_iter().partition(|a| !self.is_suspect(a));
+        fine.extend(suspect);
+        fine
     }
 
     fn remember_leader(&self, leader: Option<String>) {
@@ -121,6 +231,7 @@ impl QuorumClient {
         path: &str,
         body: &B,
         per_try: Duration,
+        needs: Needs,
     ) -> Result<T, MetaError> {
         let deadline = Instant::now() + self.deadline;
         let mut last_error = "no voter answered".to_string();
@@ -134,15 +245,33 @@ impl QuorumClient {
                         self.deadline
                     )));
                 }
-                match self.post_once(&addr, path, body, per_try.min(left)).await {
+                let attempt = self
+                    .watched(
+                        &addr,
+                        needs,
+                        self.post_once(&addr, path, body, per_try.min(left)),
+                    )
+                    .await;
+                match attempt {
                     Attempt::Done(v) => {
                         self.remember_leader(Some(addr));
                         return Ok(v);
                     }
+                    Attempt::Redirect(Some(leader))
+                        if leader != addr && self.is_suspect(&leader) =>
+                    {
+                        // Followers name the old leader until they time it out.
+                        last_error = format!("{addr} names {leader}, which stopped answering");
+                    }
                     Attempt::Redirect(Some(leader)) if leader != addr => {
                         debug!(from = %addr, to = %leader, "following the quorum leader");
                         self.remember_leader(Some(leader.clone()));
-                        match self.post_once(&leader, path, body, per_try.min(left)).await {
+                        let again = self.watched(
+                            &leader,
+                            needs,
+                            self.post_once(&leader, path, body, per_try.min(left)),
+                        );
+                        match again.await {
                             Attempt::Done(v) => return Ok(v),
                             Attempt::Redirect(_) => {
                                 last_error = format!("{leader} is not the leader either")
@@ -178,8 +307,13 @@ impl QuorumClient {
         let body = ApplyRequest {
             command: command.clone(),
         };
-        self.call("/internal/meta/apply", &body, Duration::from_secs(10))
-            .await
+        self.call(
+            "/internal/meta/apply",
+            &body,
+            Duration::from_secs(10),
+            Needs::Leader,
+        )
+        .await
     }
 
     /// Runs a query on a voter that has applied `min_index`.
@@ -192,8 +326,13 @@ impl QuorumClient {
             query: query.clone(),
             min_index,
         };
-        self.call("/internal/meta/query", &body, Duration::from_secs(10))
-            .await
+        self.call(
+            "/internal/meta/query",
+            &body,
+            Duration::from_secs(10),
+            Needs::Answer,
+        )
+        .await
     }
 
     /// Changes the voters.
@@ -201,30 +340,42 @@ impl QuorumClient {
         &self,
         change: &MembershipChange,
     ) -> Result<ChangesResponse, MetaError> {
-        self.call("/internal/meta/membership", change, Duration::from_secs(60))
-            .await
+        self.call(
+            "/internal/meta/membership",
+            change,
+            Duration::from_secs(60),
+            Needs::Leader,
+        )
+        .await
     }
 
-    /// Waits up to `wait` for the applied index to pass `after`, on any voter.
+    /// Waits up to `wait` for the applied index to pass `after`, on any voter that answers.
     pub async fn changes(&self, after: u64, wait: Duration) -> Result<ChangesResponse, MetaError> {
         let mut last_error = String::new();
         for addr in self.candidates() {
-            let resp = self
-                .http
-                .get(format!(
-                    "http://{addr}/internal/meta/changes?after={after}&wait_ms={}",
-                    wait.as_millis()
-                ))
-                .timeout(wait + Duration::from_secs(5))
-                .send()
-                .await;
-            match resp {
-                Ok(r) if r.status().is_success() => match r.json::<ChangesResponse>().await {
-                    Ok(c) => return Ok(c),
-                    Err(e) => last_error = format!("{addr}: {e}"),
-                },
-                Ok(r) => last_error = format!("{addr} answered {}", r.status()),
-                Err(e) => last_error = format!("{addr}: {e}"),
+            let poll = async {
+                let resp = self
+                    .http
+                    .get(format!(
+                        "http://{addr}/internal/meta/changes?after={after}&wait_ms={}",
+                        wait.as_millis()
+                    ))
+                    .timeout(wait + Duration::from_secs(5))
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status().is_success() => match r.json::<ChangesResponse>().await {
+                        Ok(c) => Attempt::Done(c),
+                        Err(e) => Attempt::Retry(format!("{addr}: {e}")),
+                    },
+                    Ok(r) => Attempt::Retry(format!("{addr} answered {}", r.status())),
+                    Err(e) => Attempt::Retry(format!("{addr}: {e}")),
+                }
+            };
+            match self.watched(&addr, Needs::Feed, poll).await {
+                Attempt::Done(c) => return Ok(c),
+                Attempt::Retry(e) | Attempt::Redirect(Some(e)) => last_error = e,
+                Attempt::Redirect(None) => {}
             }
         }
         Err(unavailable(format!("no voter answered: {last_error}")))

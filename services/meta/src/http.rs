@@ -29,6 +29,7 @@ pub fn router(store: Arc<RaftMetaStore>) -> axum::Router {
         .route("/internal/meta/apply", post(apply))
         .route("/internal/meta/query", post(query))
         .route("/internal/meta/changes", get(changes))
+        .route("/internal/meta/status", get(status))
         .route("/internal/meta/elect", post(elect))
         .route("/internal/meta/membership", post(membership))
         // Log batches and snapshot chunks are larger than ordinary requests.
@@ -107,6 +108,16 @@ struct ChangesParams {
 async fn changes(State(s): S, Query(p): Query<ChangesParams>) -> Response {
     let wait = Duration::from_millis(p.wait_ms.min(30_000));
     s.wait_applied(p.after + 1, wait).await;
+    Json(ChangesResponse {
+        applied_index: s.applied_index(),
+        status: s.quorum(),
+    })
+    .into_response()
+}
+
+/// Answers at once with this voter's view of the quorum: clients probe a voter that is slow to
+/// answer a request, to tell a busy leader from a paused or cut-off one.
+async fn status(State(s): S) -> Response {
     Json(ChangesResponse {
         applied_index: s.applied_index(),
         status: s.quorum(),

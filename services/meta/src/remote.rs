@@ -68,6 +68,7 @@ impl RemoteMetaStore {
             role: QuorumRole::None,
             commit_index: 0,
             last_log_index: 0,
+            ..Default::default()
         }));
         let stop = CancellationToken::new();
         tokio::spawn(follow(

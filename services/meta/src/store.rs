@@ -36,6 +36,11 @@ pub struct MetaConfig {
     pub snapshot_logs: u64,
     /// How long a write waits for the quorum before failing as unavailable.
     pub write_timeout: Duration,
+    /// Shortest election timeout (the longest is twice it; heartbeats go six times as often).
+    /// A leader that has not heard from a majority for this long stops taking writes (its
+    /// lease lapsed), and followers elect a new one about twice this long after the last
+    /// heartbeat.
+    pub election_timeout: Duration,
 }
 
 impl MetaConfig {
@@ -47,9 +52,14 @@ impl MetaConfig {
             peers: Vec::new(),
             snapshot_logs: 10_000,
             write_timeout: Duration::from_secs(10),
+            election_timeout: DEFAULT_ELECTION_TIMEOUT,
         }
     }
 }
+
+/// The default shortest election timeout: with heartbeats every 50 ms, a new leader is elected
+/// about 0.9-1.2 s after the old one stops.
+pub const DEFAULT_ELECTION_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Why a write could not run on this node.
 #[derive(Debug)]
@@ -67,6 +77,8 @@ pub struct RaftMetaStore {
     node: NodeId,
     clock: Arc<dyn Clock>,
     write_timeout: Duration,
+    /// A leader whose majority last acknowledged it longer ago than this takes no writes.
+    lease: Duration,
     storage: KvHandle,
     forward: QuorumClient,
     stopping: tokio_util::sync::CancellationToken,
@@ -99,11 +111,12 @@ impl RaftMetaStore {
         let log = LogStore::new(kv.clone());
         let sm = StateMachine::open(kv).map_err(|e| internal("load snapshot", e))?;
         let shared = sm.shared();
+        let election_ms = (config.election_timeout.as_millis() as u64).max(60);
         let raft_config = openraft::Config {
             cluster_name: "strata".to_string(),
-            heartbeat_interval: 100,
-            election_timeout_min: 400,
-            election_timeout_max: 800,
+            heartbeat_interval: election_ms / 6,
+            election_timeout_min: election_ms,
+            election_timeout_max: election_ms * 2,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_logs),
             max_in_snapshot_log_to_keep: 100,
             ..Default::default()
@@ -132,6 +145,7 @@ impl RaftMetaStore {
             node,
             clock,
             write_timeout: config.write_timeout,
+            lease: Duration::from_millis(election_ms),
             storage,
             forward: QuorumClient::new(
                 peers.values().filter(|a| !a.is_empty()).cloned().collect(),
@@ -256,15 +270,50 @@ impl RaftMetaStore {
         Some((id, addr))
     }
 
-    /// Runs a command if this node leads; returns its result and log index.
+    /// Returns how long ago a majority of voters last acknowledged this voter as leader, if it
+    /// leads.
+    fn quorum_ack(&self) -> Option<Duration> {
+        let m = self.raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            return None;
+        }
+        Some(Duration::from_millis(
+            m.millis_since_quorum_ack.unwrap_or(u64::MAX),
+        ))
+    }
+
+    /// Whether this voter leads and a majority acknowledged it within the lease: a leader cut
+    /// off from its followers keeps thinking it leads, and must not keep clients waiting.
+    fn holds_lease(&self) -> bool {
+        self.quorum_ack().is_some_and(|ack| ack <= self.lease)
+    }
+
+    /// Resolves once this voter leads without a lease (it lost contact with the majority).
+    async fn lease_lapsed(&self) {
+        loop {
+            tokio::time::sleep(self.lease / 4).await;
+            if self.quorum_ack().is_some_and(|ack| ack > self.lease) {
+                return;
+            }
+        }
+    }
+
+    /// Runs a command if this node leads; returns its result and log index. A leader that lost
+    /// its majority answers "not the leader" at once (and gives up on writes in flight), so
+    /// clients look for the new leader instead of waiting.
     pub async fn apply_local(&self, cmd: Command) -> Result<(CommandResult, u64), LocalWriteError> {
-        let response = tokio::time::timeout(self.write_timeout, self.raft.client_write(cmd))
-            .await
-            .map_err(|_| {
+        if self.quorum_ack().is_some() && !self.holds_lease() {
+            return Err(LocalWriteError::NotLeader(None));
+        }
+        let write = tokio::time::timeout(self.write_timeout, self.raft.client_write(cmd));
+        let response = tokio::select! {
+            r = write => r.map_err(|_| {
                 LocalWriteError::Failed(MetaError::Unavailable {
                     reason: format!("no answer from the quorum within {:?}", self.write_timeout),
                 })
-            })?;
+            })?,
+            _ = self.lease_lapsed() => return Err(LocalWriteError::NotLeader(None)),
+        };
         match response {
             Ok(r) => Ok((r.data, r.log_id.index)),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
@@ -399,6 +448,9 @@ impl StateStore for RaftMetaStore {
             },
             commit_index,
             last_log_index: last_log,
+            quorum_ack_ms: (m.state == ServerState::Leader)
+                .then(|| m.millis_since_quorum_ack.unwrap_or(u64::MAX)),
+            lease_ms: self.lease.as_millis() as u64,
         }
     }
 }

@@ -50,6 +50,7 @@ async fn start_voter(
             .collect(),
         snapshot_logs,
         write_timeout: Duration::from_secs(5),
+        election_timeout: crate::store::DEFAULT_ELECTION_TIMEOUT,
     };
     let store = Arc::new(
         RaftMetaStore::open(config, Arc::new(SystemClock))

@@ -6,6 +6,7 @@
 //!   [`NotLeader`] so the caller can follow it to the leader.
 //! - `POST /internal/meta/query`: answer a [`MetaQuery`] once this node has applied `min_index`.
 //! - `GET /internal/meta/changes?after=N&wait_ms=M`: return once the applied index passes `N`.
+//! - `GET /internal/meta/status`: this voter's view of the quorum, at once (a liveness probe).
 //! - `POST /internal/meta/elect`: ask this voter to start an election.
 //! - `POST /internal/meta/membership`: add or remove a voter (leader only, else `421`).
 

@@ -105,6 +105,9 @@ pub struct Config {
     pub idempotency_max_keys: u64,
     /// Log entries between quorum snapshots.
     pub snapshot_logs: u64,
+    /// Shortest Raft election timeout of voters: a new leader is elected about 3 to 4 times
+    /// this long after the old one stops, and a leader cut off for this long takes no writes.
+    pub election_timeout: Duration,
     /// How long `SIGTERM` waits for staged records to ship.
     pub shutdown_timeout: Duration,
     /// `text` or `json` logs.
@@ -178,6 +181,7 @@ impl Default for Config {
             idempotency_window: Duration::from_secs(600),
             idempotency_max_keys: 500_000,
             snapshot_logs: 10_000,
+            election_timeout: Duration::from_millis(300),
             shutdown_timeout: Duration::from_secs(30),
             log_format: "text".to_string(),
             compactor_interval: Duration::from_secs(30),
@@ -233,6 +237,7 @@ pub struct FileConfig {
     idempotency_window: Option<Human>,
     idempotency_max_keys: Option<u64>,
     snapshot_logs: Option<u64>,
+    election_timeout: Option<Human>,
     shutdown_timeout: Option<Human>,
     log_format: Option<Human>,
     compactor_interval: Option<Human>,
@@ -287,6 +292,7 @@ pub const KEYS: &[&str] = &[
     "idempotency-window",
     "idempotency-max-keys",
     "snapshot-logs",
+    "election-timeout",
     "shutdown-timeout",
     "log-format",
     "compactor-interval",
@@ -614,6 +620,15 @@ impl Config {
             Err("must be a zstd level from 1 to 19".to_string())
         });
         file_only!(archiver_bytes_per_sec, |v: String| parse_size(&v));
+        file_only!(election_timeout, |v: String| parse_duration(&v).and_then(
+            |d| {
+                if (Duration::from_millis(60)..=Duration::from_secs(60)).contains(&d) {
+                    Ok(d)
+                } else {
+                    Err("must be between 60ms and 60s".to_string())
+                }
+            }
+        ));
         file_only!(idempotency_window, |v: String| parse_duration(&v).and_then(
             |d| {
                 if d >= Duration::from_secs(1) {

@@ -744,6 +744,7 @@ mod tests {
             role: QuorumRole::Leader,
             commit_index: 10,
             last_log_index: 11,
+            ..Default::default()
         };
         let read = ReadStats::default();
         let text = m.render(&Sources {
@@ -845,6 +846,7 @@ mod tests {
             role: QuorumRole::Leader,
             commit_index: 1,
             last_log_index: 1,
+            ..Default::default()
         };
         let ingest = IngestStats::default();
         let compactor = CompactorStats::default();

@@ -165,6 +165,7 @@ pub async fn run(
             peers: config.meta_peers.clone(),
             snapshot_logs: config.snapshot_logs,
             write_timeout: Duration::from_secs(10),
+            election_timeout: config.election_timeout,
         };
         Some(Arc::new(
             RaftMetaStore::open(meta_config, clock.clone())

@@ -65,6 +65,7 @@ impl StateStore for InMemoryMetaStore {
             role: super::QuorumRole::Leader,
             commit_index: *self.version.borrow(),
             last_log_index: *self.version.borrow(),
+            ..Default::default()
         }
     }
 }

@@ -297,7 +297,7 @@ pub enum QueryResult {
 }
 
 /// What a node knows of the quorum right now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuorumStatus {
     /// This node's id.
     pub node: NodeId,
@@ -319,6 +319,22 @@ pub struct QuorumStatus {
     /// Index of the last entry in this node's log (applied <= committed <= last log).
     #[serde(default)]
     pub last_log_index: u64,
+    /// On the leader: how long ago a majority of voters last acknowledged it (ms).
+    #[serde(default)]
+    pub quorum_ack_ms: Option<u64>,
+    /// The leader lease (ms): a leader not acknowledged for longer takes no writes.
+    #[serde(default)]
+    pub lease_ms: u64,
+}
+
+impl QuorumStatus {
+    /// Whether this answer comes from a leader that holds its lease (can commit now).
+    pub fn leads_with_lease(&self) -> bool {
+        self.role == QuorumRole::Leader
+            && self
+                .quorum_ack_ms
+                .is_some_and(|ack| self.lease_ms == 0 || ack <= self.lease_ms)
+    }
 }
 
 /// A node's part in the quorum.
