@@ -171,6 +171,22 @@ async fn losing_two_of_three_voters_fails_writes_with_503_and_a_returning_voter_
         started.elapsed() < Duration::from_secs(40),
         "writes fail clearly, they do not hang"
     );
+    // Readiness tells load balancers: this node cannot commit now, and why.
+    for node in [&c.ingest[0], &c.voters[2]] {
+        let body = eventually(Duration::from_secs(30), "readyz to turn 503", || async {
+            let (s, b) = node.api().get("/readyz").await.ok()?;
+            (s == 503).then_some(b)
+        })
+        .await?;
+        assert_eq!(body["error_code"], json!(50302), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("quorum"),
+            "{body}"
+        );
+    }
     c.voters[0].restart().await?;
     let resumed = eventually(Duration::from_secs(60), "writes to resume", || async {
         api.produce("t", "all", &[json!({"value": {"w": 8, "n": 0}})])
@@ -179,6 +195,12 @@ async fn losing_two_of_three_voters_fails_writes_with_503_and_a_returning_voter_
     })
     .await?;
     acked.push(((8, 0), resumed[0].partition, resumed[0].offset));
+    eventually(
+        Duration::from_secs(30),
+        "readyz to turn 200 again",
+        || async { (c.ingest[0].api().get("/readyz").await.ok()?.0 == 200).then_some(()) },
+    )
+    .await?;
     // Nothing half-done: offsets dense, nothing twice, every acknowledged record in place; the
     // request refused during the outage may land at most once.
     check_acknowledged(&api, "t", 2, &acked).await?;

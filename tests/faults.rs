@@ -295,3 +295,162 @@ async fn a_v2_produce_during_a_bucket_outage_answers_retriable_per_record_errors
     .await?;
     Ok(())
 }
+
+/// Reads `/readyz`: its status and JSON body.
+async fn readyz(node: &Node) -> anyhow::Result<(u16, Value)> {
+    node.api().get("/readyz").await
+}
+
+/// The third case: a node started while its bucket was unreachable exited with code 1.
+/// Now it stays up, not ready and saying why, and serves once the bucket answers.
+#[tokio::test]
+async fn a_node_started_while_its_bucket_is_unreachable_waits_for_it_then_serves()
+-> anyhow::Result<()> {
+    let s3 = S3Server::start().await?;
+    s3.create_bucket("strata-faults").await?;
+    let proxy = Proxy::start(s3.addr()).await?;
+    proxy.down();
+    let mut node = Node::start(NodeOptions {
+        object_store: Some("s3://strata-faults/late".into()),
+        env: S3Server::env(&proxy.addr()),
+        wait_ready: false,
+        ..NodeOptions::default()
+    })
+    .await?;
+    let (status, body) = eventually(
+        Duration::from_secs(30),
+        "readyz to say it waits for the object store",
+        || async {
+            let (s, b) = readyz(&node).await.ok()?;
+            (s == 503 && b["message"].as_str()?.contains("object store")).then_some((s, b))
+        },
+    )
+    .await?;
+    assert_eq!(status, 503);
+    assert_eq!(body["error_code"], 50303, "{body}");
+    assert!(node.is_running(), "it did not exit");
+    let (live, _) = node.api().get("/healthz").await?;
+    assert_eq!(live, 200, "liveness is not readiness");
+    proxy.up();
+    node.wait_ready(Duration::from_secs(30)).await?;
+    let api = node.api();
+    api.create_topic("t", 1, json!({})).await?;
+    let placed = api.produce("t", "all", &[json!({"value": 1})]).await?;
+    assert_eq!(placed[0].offset, Some(0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_node_started_while_the_quorum_is_unreachable_waits_for_it_then_serves()
+-> anyhow::Result<()> {
+    let mut c = strata_tests::Cluster::start(1, 0, "").await?;
+    c.voters[0].kill9().await?;
+    let mut opts = c.node_options("ingest", None);
+    opts.wait_ready = false;
+    let mut node = Node::start(opts).await?;
+    let body = eventually(
+        Duration::from_secs(30),
+        "readyz to say it waits for the quorum",
+        || async {
+            let (s, b) = readyz(&node).await.ok()?;
+            (s == 503 && b["message"].as_str()?.contains("metadata quorum")).then_some(b)
+        },
+    )
+    .await?;
+    assert_eq!(body["error_code"], 50302, "{body}");
+    c.voters[0].restart().await?;
+    node.wait_ready(Duration::from_secs(60)).await?;
+    node.api().create_topic("t", 1, json!({})).await?;
+    Ok(())
+}
+
+/// The sixth case: a bucket that accepts connections and never answers stalled writes
+/// for the HTTP client's 30 s timeout, whatever the outage. Now uploads are given up after a
+/// few seconds and retried (or hedged), so writes resume soon after the bucket answers again.
+#[tokio::test]
+async fn a_hung_bucket_holds_writes_only_for_the_hang_and_a_few_seconds() -> anyhow::Result<()> {
+    let (_s3, proxy, node) = behind_proxy("commit-timeout = \"60s\"\n").await?;
+    let api = node.api();
+    api.create_topic("t", 2, json!({})).await?;
+    let load = Load::start(&api, "t", 0, 3, "all");
+    load.wait_acked(200, Duration::from_secs(60)).await?;
+    proxy.hang();
+    let hung = std::time::Instant::now();
+    // Once nothing is acknowledged any more the hang holds every write.
+    let mut last = load.acked();
+    eventually(Duration::from_secs(20), "writes to stall", || {
+        let now = load.acked();
+        let stalled = now == last;
+        last = now;
+        async move { stalled.then_some(()) }
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(8).saturating_sub(hung.elapsed())).await;
+    let before = load.acked();
+    proxy.up();
+    let restored = std::time::Instant::now();
+    eventually(
+        Duration::from_secs(15),
+        "writes to resume after the bucket answers again",
+        || async { (load.acked() >= before + 100).then_some(()) },
+    )
+    .await?;
+    eprintln!(
+        "a {:?} hang: writes resumed {:?} after the bucket answered again",
+        restored - hung,
+        restored.elapsed()
+    );
+    let metrics = api.metrics().await?;
+    assert!(
+        metrics
+            .get("strata_upload_timeouts_total")
+            .copied()
+            .unwrap_or(0.0)
+            >= 1.0,
+        "uploads were given up, not waited out: {:?}",
+        metrics.get("strata_upload_timeouts_total")
+    );
+    let acked = load.stop().await;
+    check_acknowledged(&api, "t", 2, &acked).await?;
+    Ok(())
+}
+
+/// A bucket that refuses the node's credentials is an operator's problem: readiness says so,
+/// nothing acknowledged is lost, and writes resume once it is fixed.
+#[tokio::test]
+async fn a_bucket_refusing_access_is_reported_and_writes_resume_once_it_is_fixed()
+-> anyhow::Result<()> {
+    let (_s3, proxy, node) = behind_proxy("commit-timeout = \"60s\"\n").await?;
+    let api = node.api();
+    api.create_topic("t", 1, json!({})).await?;
+    proxy.answer_with(403);
+    let pending = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            api.produce("t", "all", &[json!({"value": {"w": 1, "n": 0}})])
+                .await
+        })
+    };
+    let body = eventually(
+        Duration::from_secs(30),
+        "readyz to report the refusal",
+        || async {
+            let (s, b) = readyz(&node).await.ok()?;
+            (s == 503 && b["message"].as_str()?.contains("access denied")).then_some(b)
+        },
+    )
+    .await?;
+    assert_eq!(body["error_code"], 50303, "{body}");
+    proxy.up();
+    let placed = pending.await??;
+    assert_eq!(
+        placed[0].offset,
+        Some(0),
+        "the staged record was kept and shipped"
+    );
+    eventually(Duration::from_secs(30), "readyz to clear", || async {
+        (readyz(&node).await.ok()?.0 == 200).then_some(())
+    })
+    .await?;
+    Ok(())
+}

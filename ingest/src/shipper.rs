@@ -67,7 +67,12 @@ struct Uploaded {
 
 /// Returns the delay before retry `attempt` (from 1): 100 ms doubling to 5 s, with jitter.
 pub fn backoff(attempt: u32, seed: u64) -> Duration {
-    let base = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
+    backoff_to(attempt, seed, 5_000)
+}
+
+/// Like [`backoff`], doubling up to `cap_ms`.
+pub fn backoff_to(attempt: u32, seed: u64, cap_ms: u64) -> Duration {
+    let base = 100u64.saturating_mul(1 << attempt.min(9)).min(cap_ms);
     // A cheap hash of (seed, attempt) spreads retries of different flushes apart.
     let jitter = (seed ^ u64::from(attempt)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54;
     Duration::from_millis(base / 2 + jitter % (base / 2 + 1))
@@ -152,6 +157,66 @@ async fn put_object(
         .map(|_| None)
 }
 
+/// How long one upload attempt may take before it is given up (and retried): 2 s plus the
+/// object at 8 MiB/s. A store that accepts the connection and never answers holds a flush (and
+/// the commits behind it) this long at most, not the HTTP client's 30 s.
+pub fn attempt_timeout(size: u64) -> Duration {
+    Duration::from_secs(2) + Duration::from_secs_f64(size as f64 / f64::from(8u32 << 20))
+}
+
+/// One upload attempt, hedged: if it has not finished after half its time, a second attempt
+/// starts beside it (the object is created once: the conditional create or, without one, the
+/// same bytes), and the first to finish wins. Objects uploaded in parts are not hedged.
+async fn put_hedged(
+    ctx: &ShipContext,
+    path: &Path,
+    bytes: &Bytes,
+) -> Result<Option<(Vec<Section>, u64)>, object_store::Error> {
+    let limit = attempt_timeout(bytes.len() as u64);
+    let timed_out = || object_store::Error::Generic {
+        store: "strata",
+        source: format!("no answer from the object store within {limit:?}").into(),
+    };
+    let first = tokio::time::timeout(limit, put_object(ctx, path, bytes));
+    tokio::pin!(first);
+    if bytes.len() as u64 >= ctx.multipart_threshold {
+        return first.await.unwrap_or_else(|_| {
+            IngestStats::add(&ctx.stats.upload_timeouts, 1);
+            Err(timed_out())
+        });
+    }
+    tokio::select! {
+        r = &mut first => {
+            return r.unwrap_or_else(|_| {
+                IngestStats::add(&ctx.stats.upload_timeouts, 1);
+                Err(timed_out())
+            });
+        }
+        _ = tokio::time::sleep(limit / 2) => {}
+    }
+    let second = tokio::time::timeout(limit, put_object(ctx, path, bytes));
+    tokio::pin!(second);
+    let mut last = None;
+    let (mut first_done, mut second_done) = (false, false);
+    while !(first_done && second_done) {
+        let (r, hedge) = tokio::select! {
+            r = &mut first, if !first_done => { first_done = true; (r, false) }
+            r = &mut second, if !second_done => { second_done = true; (r, true) }
+        };
+        match r {
+            Ok(Ok(v)) => {
+                if hedge {
+                    IngestStats::add(&ctx.stats.upload_hedges_won, 1);
+                }
+                return Ok(v);
+            }
+            Ok(Err(e)) => last = Some(e),
+            Err(_) => IngestStats::add(&ctx.stats.upload_timeouts, 1),
+        }
+    }
+    Err(last.unwrap_or_else(timed_out))
+}
+
 async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
     if let Some(reason) = ctx.fence.reason() {
         fail(flush, FlushError::Fenced(reason.to_string()));
@@ -165,7 +230,7 @@ async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
     let mut attempt = 0u32;
     let mut size = bytes.len() as u64;
     let ours = loop {
-        let result = put_object(&ctx, &path, &bytes).await;
+        let result = put_hedged(&ctx, &path, &bytes).await;
         match result {
             Ok(None) => break true,
             Ok(Some((theirs, their_size))) => {
@@ -178,8 +243,23 @@ async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
             Err(e) => {
                 attempt += 1;
                 IngestStats::add(&ctx.stats.upload_retries, 1);
-                warn!(object = %key, attempt, error = %e, "upload failed; retrying");
-                let wait = backoff(attempt, flush.seq.0);
+                let failure = strata_core::storage::classify_write(&e);
+                let wait = match failure {
+                    strata_core::storage::Failure::Transient => {
+                        warn!(object = %key, attempt, error = %e, "upload failed; retrying");
+                        ctx.stats.store.failed(e.to_string(), false);
+                        backoff(attempt, flush.seq.0)
+                    }
+                    strata_core::storage::Failure::Permanent(why) => {
+                        // Retrying will not fix it, but the records must not be dropped: say
+                        // what is wrong, and retry slowly in case an operator fixes it.
+                        if attempt == 1 || attempt.is_multiple_of(10) {
+                            error!(object = %key, attempt, error = %e, "the object store refuses uploads: {why}");
+                        }
+                        ctx.stats.store.failed(format!("{why}: {e}"), true);
+                        backoff_to(attempt, flush.seq.0, 30_000)
+                    }
+                };
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = ctx.cancel.cancelled() => {
@@ -190,6 +270,7 @@ async fn upload(ctx: ShipContext, flush: SealedFlush) -> Option<Uploaded> {
             }
         }
     };
+    ctx.stats.store.ok();
     if ours && let Some(observer) = &ctx.on_uploaded {
         observer.uploaded(&key, &bytes);
     }

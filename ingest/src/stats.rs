@@ -29,6 +29,53 @@ pub struct IngestStats {
     pub inflight_bytes: AtomicU64,
     /// Bytes in hot-tier segment files.
     pub hot_tier_bytes: AtomicU64,
+    /// Upload attempts that timed out (the store accepted the connection and did not answer).
+    pub upload_timeouts: AtomicU64,
+    /// Uploads that a second, hedged attempt finished first.
+    pub upload_hedges_won: AtomicU64,
+    /// How the bucket answered the last upload attempts.
+    pub store: StoreHealth,
+}
+
+/// The object store as the uploads see it.
+#[derive(Debug, Default)]
+pub struct StoreHealth {
+    state: std::sync::Mutex<StoreState>,
+}
+
+#[derive(Debug, Default)]
+struct StoreState {
+    /// Since when uploads fail, and the last failure.
+    failing: Option<(std::time::Instant, String, bool)>,
+}
+
+impl StoreHealth {
+    pub(crate) fn ok(&self) {
+        self.state
+            .lock()
+            .expect("no panics while holding the lock")
+            .failing = None;
+    }
+
+    pub(crate) fn failed(&self, error: String, permanent: bool) {
+        let mut s = self.state.lock().expect("no panics while holding the lock");
+        let since = s
+            .failing
+            .as_ref()
+            .map_or_else(std::time::Instant::now, |f| f.0);
+        s.failing = Some((since, error, permanent));
+    }
+
+    /// Returns, while uploads fail: for how long, the last error, and whether it needs an
+    /// operator (credentials, permissions, a missing bucket) rather than time.
+    pub fn failing(&self) -> Option<(std::time::Duration, String, bool)> {
+        self.state
+            .lock()
+            .expect("no panics while holding the lock")
+            .failing
+            .as_ref()
+            .map(|(since, e, permanent)| (since.elapsed(), e.clone(), *permanent))
+    }
 }
 
 impl IngestStats {

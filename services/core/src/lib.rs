@@ -31,6 +31,7 @@ pub mod keys;
 pub mod meta;
 pub mod object;
 pub mod record;
+pub mod storage;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod topic_config;

@@ -16,6 +16,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod node;

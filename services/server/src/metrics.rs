@@ -292,6 +292,22 @@ impl Metrics {
             (
                 counter(
                     &r,
+                    "strata_upload_timeouts_total",
+                    "Upload attempts given up because the object store did not answer in time",
+                ),
+                |s| s.upload_timeouts.load(Ordering::Relaxed),
+            ),
+            (
+                counter(
+                    &r,
+                    "strata_upload_hedges_won_total",
+                    "Uploads a second, hedged attempt finished first",
+                ),
+                |s| s.upload_hedges_won.load(Ordering::Relaxed),
+            ),
+            (
+                counter(
+                    &r,
                     "strata_commit_retries_total",
                     "Quorum commits that failed and were retried",
                 ),

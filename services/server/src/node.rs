@@ -189,6 +189,7 @@ pub async fn run(
         config: config.clone(),
         incarnation: std::sync::OnceLock::new(),
         fence: fence.clone(),
+        health: Arc::new(crate::health::Health::new(config.election_timeout * 2)),
         meta: meta.clone(),
         store: store.clone(),
         started: std::sync::OnceLock::new(),
@@ -313,18 +314,26 @@ async fn start_roles(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     // The quorum names the cluster (the first proposal wins); wait for it as long as it takes.
+    let health = state.health.clone();
     let proposal = ident.cluster_id.clone().unwrap_or_else(new_cluster_id);
+    let mut attempt = 0u32;
     let cluster_id = loop {
-        let attempt = tokio::select! {
+        let attempt_result = tokio::select! {
             r = meta.init_cluster(&proposal) => r,
             _ = shutdown.cancelled() => return Ok(()),
         };
-        match attempt {
+        match attempt_result {
             Ok(id) => break id,
             Err(e) if e.is_retryable() => {
-                info!(error = %e, "waiting for the metadata quorum");
+                attempt += 1;
+                health.starting("quorum", format!("waiting for the metadata quorum: {e}"));
+                if attempt == 1 {
+                    warn!(error = %e, "waiting for the metadata quorum");
+                } else {
+                    debug!(error = %e, attempt, "waiting for the metadata quorum");
+                }
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = tokio::time::sleep(strata_ingest::shipper::backoff_to(attempt, 3, 2_000)) => {}
                     _ = shutdown.cancelled() => return Ok(()),
                 }
             }
@@ -339,9 +348,36 @@ async fn start_roles(
             config.data_dir.display()
         );
     }
-    store::claim(store.as_ref(), &cluster_id)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    // The bucket may be unreachable at start: the node stays up (not ready, saying why) and
+    // tries again until it answers. A prefix of another cluster is a configuration error.
+    let mut attempt = 0u32;
+    loop {
+        let claimed = tokio::select! {
+            r = tokio::time::timeout(Duration::from_secs(10), store::claim(store.as_ref(), &cluster_id)) => {
+                r.unwrap_or_else(|_| Err(store::ClaimError::Store("no answer within 10 s".to_string())))
+            }
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        match claimed {
+            Ok(()) => break,
+            Err(store::ClaimError::Foreign(m)) => return Err(anyhow::Error::new(Usage(m))),
+            Err(store::ClaimError::Store(e)) => {
+                attempt += 1;
+                health.starting("store", format!("waiting for the object store: {e}"));
+                if attempt == 1 || attempt.is_multiple_of(20) {
+                    warn!(error = %e, attempt, "waiting for the object store");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(strata_ingest::shipper::backoff_to(attempt, 5, 5_000)) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+            }
+        }
+    }
+    health.starting(
+        "quorum",
+        "registering this process with the metadata quorum",
+    );
     // The hot tier is replayed before registering: the process adopts the writers whose
     // flushes it holds (which fences them), then ships what they sealed.
     let mut ingest_config = IngestConfig::new(config.data_dir.join("hot"));
@@ -479,14 +515,17 @@ async fn start_roles(
             archiver,
         })
         .expect("roles start once");
+    health.quorum_write(Ok(()));
     tokio::spawn(heartbeat(
         meta,
         incarnation,
         advertise.to_string(),
         clock,
         state.fence.clone(),
+        health.clone(),
         shutdown.clone(),
     ));
+    health.started();
     info!(addr = %advertise, incarnation = %incarnation, node = ?config.name().map(|n| n.0), cluster = %cluster_id, object_store = %config.object_store, "strata is ready");
     Ok(())
 }
@@ -556,13 +595,15 @@ async fn register(
 }
 
 /// Tells the quorum every few seconds that this process is alive; stops the process's writes
-/// (through `fence`) once the quorum answers that it was fenced.
+/// (through `fence`) once the quorum answers that it was fenced. Each heartbeat is a write with
+/// a short deadline, so its outcome tells readiness whether this node can commit now.
 async fn heartbeat(
     meta: Arc<dyn MetaStore>,
     incarnation: Incarnation,
     addr: String,
     clock: Arc<dyn Clock>,
     fence: Arc<Fence>,
+    health: Arc<crate::health::Health>,
     shutdown: CancellationToken,
 ) {
     let mut warned = false;
@@ -571,7 +612,21 @@ async fn heartbeat(
             _ = tokio::time::sleep(writers::HEARTBEAT_INTERVAL) => {}
             _ = shutdown.cancelled() => return,
         }
-        match writers::heartbeat(meta.as_ref(), incarnation, &addr, clock.now_ms()).await {
+        let beat = tokio::time::timeout(
+            Duration::from_secs(3),
+            writers::heartbeat(meta.as_ref(), incarnation, &addr, clock.now_ms()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(MetaError::Unavailable {
+                reason: "a heartbeat was not committed within 3 s".to_string(),
+            })
+        });
+        health.quorum_write(match &beat {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        });
+        match beat {
             Ok(()) => warned = false,
             Err(MetaError::Fenced { reason, .. }) => {
                 fence.fence(reason);

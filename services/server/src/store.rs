@@ -72,30 +72,48 @@ pub struct ClusterMarker {
     pub cluster_id: String,
 }
 
+/// Why the bucket prefix could not be claimed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimError {
+    /// The prefix belongs to another cluster (or holds something else): a configuration
+    /// error that waiting will not fix.
+    #[error("{0}")]
+    Foreign(String),
+    /// The store did not answer or refused the request: retry.
+    #[error("{0}")]
+    Store(String),
+}
+
 /// Claims the bucket prefix for `cluster_id` (a conditional create where the store supports
 /// it), or checks that it already belongs to that cluster. A prefix holding another cluster's
 /// objects is refused: a new quorum would reuse its object keys.
-pub async fn claim(store: &dyn ObjectStore, cluster_id: &str) -> Result<(), String> {
+pub async fn claim(store: &dyn ObjectStore, cluster_id: &str) -> Result<(), ClaimError> {
     let path = Path::from(CLUSTER_MARKER);
     let mine = ClusterMarker {
         cluster_id: cluster_id.to_string(),
     };
     let body = serde_json::to_vec(&mine).expect("serializes");
+    let unreachable = |what: &str, e: object_store::Error| {
+        let why = match strata_core::storage::classify_write(&e) {
+            strata_core::storage::Failure::Permanent(why) => format!("{why}: "),
+            strata_core::storage::Failure::Transient => String::new(),
+        };
+        ClaimError::Store(format!("{what} {CLUSTER_MARKER}: {why}{e}"))
+    };
     match store.get(&path).await {
         Ok(r) => {
-            let bytes = r
-                .bytes()
-                .await
-                .map_err(|e| format!("read {CLUSTER_MARKER}: {e}"))?;
+            let bytes = r.bytes().await.map_err(|e| unreachable("read", e))?;
             let theirs: ClusterMarker = serde_json::from_slice(&bytes).map_err(|e| {
-                format!("{CLUSTER_MARKER} in the bucket is not a strata marker: {e}")
+                ClaimError::Foreign(format!(
+                    "{CLUSTER_MARKER} in the bucket is not a strata marker: {e}"
+                ))
             })?;
             if theirs != mine {
-                return Err(format!(
+                return Err(ClaimError::Foreign(format!(
                     "the object store prefix belongs to cluster {} but this node's data directory is for cluster {}; \
                      point --object-store at an empty prefix or use that cluster's data directory",
                     theirs.cluster_id, mine.cluster_id
-                ));
+                )));
             }
             Ok(())
         }
@@ -113,11 +131,11 @@ pub async fn claim(store: &dyn ObjectStore, cluster_id: &str) -> Result<(), Stri
                     .put(&path, PutPayload::from(body))
                     .await
                     .map(|_| ())
-                    .map_err(|e| format!("write {CLUSTER_MARKER}: {e}")),
-                Err(e) => Err(format!("write {CLUSTER_MARKER}: {e}")),
+                    .map_err(|e| unreachable("write", e)),
+                Err(e) => Err(unreachable("write", e)),
             }
         }
-        Err(e) => Err(format!("object store unreachable: {e}")),
+        Err(e) => Err(unreachable("read", e)),
     }
 }
 
@@ -444,7 +462,10 @@ mod tests {
         let err = claim(store.as_ref(), "b")
             .await
             .expect_err("another cluster");
-        assert!(err.contains("belongs to cluster a"), "{err}");
+        assert!(
+            matches!(&err, ClaimError::Foreign(m) if m.contains("belongs to cluster a")),
+            "{err}"
+        );
         ping(store.as_ref()).await.expect("answers");
         let text = metrics.render(&crate::metrics::Sources {
             ingest: None,

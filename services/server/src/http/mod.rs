@@ -37,6 +37,8 @@ pub struct AppState {
     pub incarnation: std::sync::OnceLock<strata_core::ids::Incarnation>,
     /// Set when this process learns it was fenced.
     pub fence: Arc<strata_core::meta::writers::Fence>,
+    /// What `/readyz` reports.
+    pub health: Arc<crate::health::Health>,
     /// The quorum.
     pub meta: Arc<dyn MetaStore>,
     /// The bucket.
