@@ -385,3 +385,89 @@ async fn writes_go_on_while_the_leader_is_paused_and_it_rejoins_as_a_follower() 
     assert_eq!(from_a, from_b);
     Ok(())
 }
+
+/// The fourth case: `add-voter` of an address nobody listens on made it a voter at
+/// once on a one-voter cluster, and nothing committed any more, for good. Now the new voter
+/// must catch up as a learner first; it does not, so it is left out and nothing changes.
+#[tokio::test]
+async fn adding_a_voter_that_cannot_catch_up_leaves_the_quorum_as_it_was() -> anyhow::Result<()> {
+    let c = Cluster::start(1, 1, "").await?;
+    let api = c.ingest_api(0);
+    api.create_topic("t", 1, json!({})).await?;
+    let started = Instant::now();
+    let (code, out, err) = c.voters[0]
+        .cli_bytes(
+            &["cluster", "add-voter", "4=127.0.0.1:1", "--timeout", "3s"],
+            None,
+        )
+        .await?;
+    assert_eq!(code, Some(1), "refused: {err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "it gives up in time"
+    );
+    assert!(out.is_empty());
+    assert!(
+        err.contains("did not catch up") && err.contains("the membership is unchanged"),
+        "{err}"
+    );
+    assert!(err.contains("nothing answers at that address"), "{err}");
+    assert!(
+        !err.contains("{") && !err.contains("Error("),
+        "a sentence, not Debug: {err}"
+    );
+    let status = c.status().await?;
+    assert_eq!(status["quorum"]["voters"], json!([1]), "{status}");
+    let placed = api.produce("t", "all", &[json!({"value": 1})]).await?;
+    assert_eq!(placed[0].offset, Some(0), "the quorum still commits");
+    assert_eq!(c.voters[0].api().get("/readyz").await?.0, 200);
+    // Removing what is not a member is refused with a sentence, the quorum still intact.
+    let (code, _, err) = c.voters[0]
+        .cli_bytes(&["cluster", "remove-voter", "4"], None)
+        .await?;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("neither a voter nor a learner"), "{err}");
+    // A node nobody can reach is exit 4.
+    let (code, _, err) = c.voters[0]
+        .cli_bytes(
+            &[
+                "cluster",
+                "remove-voter",
+                "3",
+                "--url",
+                "http://127.0.0.1:1",
+            ],
+            None,
+        )
+        .await?;
+    assert_eq!(code, Some(4), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_voter_is_removed_while_a_majority_is_alive_after_a_failed_add() -> anyhow::Result<()> {
+    let mut c = Cluster::start(3, 1, "").await?;
+    let api = c.ingest_api(0);
+    api.create_topic("t", 1, json!({})).await?;
+    let (code, _, err) = c.voters[0]
+        .cli_bytes(
+            &["cluster", "add-voter", "5=127.0.0.1:1", "--timeout", "2s"],
+            None,
+        )
+        .await?;
+    assert_eq!(code, Some(1), "{err}");
+    c.voters[2].kill9().await?;
+    let (code, out, err) = c.voters[0]
+        .cli_bytes(&["cluster", "remove-voter", "3"], None)
+        .await?;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out).contains("voter 3 removed"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    let status = c.status().await?;
+    assert_eq!(status["quorum"]["voters"], json!([1, 2]), "{status}");
+    api.produce("t", "all", &[json!({"value": 1})]).await?;
+    Ok(())
+}

@@ -46,6 +46,8 @@ enum Attempt<T> {
     Done(T),
     Redirect(Option<String>),
     Retry(String),
+    /// The voter refused the request for good (`409` with the error).
+    Refused(MetaError),
 }
 
 /// What a request needs of the voter it waits on.
@@ -217,6 +219,10 @@ impl QuorumClient {
                 Ok(n) => Attempt::Redirect(n.leader.map(|(_, addr)| addr)),
                 Err(e) => Attempt::Retry(format!("{addr}: bad redirect: {e}")),
             },
+            409 => match resp.json::<MetaError>().await {
+                Ok(e) => Attempt::Refused(e),
+                Err(e) => Attempt::Retry(format!("{addr}: bad refusal: {e}")),
+            },
             other => {
                 let text = resp.text().await.unwrap_or_default();
                 Attempt::Retry(format!("{addr} answered {other}: {text}"))
@@ -273,6 +279,7 @@ impl QuorumClient {
                         );
                         match again.await {
                             Attempt::Done(v) => return Ok(v),
+                            Attempt::Refused(e) => return Err(e),
                             Attempt::Redirect(_) => {
                                 last_error = format!("{leader} is not the leader either")
                             }
@@ -283,6 +290,7 @@ impl QuorumClient {
                         self.remember_leader(None);
                         last_error = format!("{addr} knows no leader (election under way?)");
                     }
+                    Attempt::Refused(e) => return Err(e),
                     Attempt::Retry(e) => {
                         self.remember_leader(None);
                         last_error = e;
@@ -375,6 +383,7 @@ impl QuorumClient {
             match self.watched(&addr, Needs::Feed, poll).await {
                 Attempt::Done(c) => return Ok(c),
                 Attempt::Retry(e) | Attempt::Redirect(Some(e)) => last_error = e,
+                Attempt::Refused(e) => last_error = e.to_string(),
                 Attempt::Redirect(None) => {}
             }
         }

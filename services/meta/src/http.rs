@@ -139,6 +139,10 @@ async fn membership(State(s): S, Json(change): Json<MembershipChange>) -> Respon
             status: s.quorum(),
         })
         .into_response(),
+        // A refusal is final: the caller must not retry it.
+        Err(LocalWriteError::Failed(e @ strata_core::meta::MetaError::Invalid { .. })) => {
+            (StatusCode::CONFLICT, Json(e)).into_response()
+        }
         Err(e) => write_error(e),
     }
 }

@@ -8,7 +8,9 @@
 //! - `GET /internal/meta/changes?after=N&wait_ms=M`: return once the applied index passes `N`.
 //! - `GET /internal/meta/status`: this voter's view of the quorum, at once (a liveness probe).
 //! - `POST /internal/meta/elect`: ask this voter to start an election.
-//! - `POST /internal/meta/membership`: add or remove a voter (leader only, else `421`).
+//! - `POST /internal/meta/membership`: add or remove a voter (leader only, else `421`); a
+//!   change the quorum refuses (a new voter that did not catch up, say) is `409` with the
+//!   [`MetaError`] as the body.
 
 use serde::{Deserialize, Serialize};
 use strata_core::meta::state::{Command, CommandResult};
@@ -68,8 +70,15 @@ pub struct ChangesResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MembershipChange {
-    /// Add a voter (it catches up as a learner first).
-    AddVoter { id: u64, addr: String },
-    /// Remove a voter.
+    /// Add a voter: it joins as a learner, and becomes a voter only once it has caught up
+    /// (within `catch_up_ms`, default 30 s); otherwise it is removed again and the membership
+    /// is what it was.
+    AddVoter {
+        id: u64,
+        addr: String,
+        #[serde(default)]
+        catch_up_ms: Option<u64>,
+    },
+    /// Remove a voter (or a learner).
     RemoveVoter { id: u64 },
 }

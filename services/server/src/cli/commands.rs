@@ -382,10 +382,14 @@ fn cluster_status(v: &Value) {
 pub enum ClusterCommand {
     /// Show the nodes, their roles and liveness, and the quorum's leader and term
     Status,
-    /// Add a voter (it catches up as a learner first), e.g. to replace a dead one
+    /// Add a voter (it catches up as a learner first, and is not added if it cannot), e.g. to
+    /// replace a dead one
     AddVoter {
         /// The new voter, ID=HOST:PORT; start it first with the new --meta-peers
         voter: String,
+        /// How long the new voter may take to catch up before it is left out again
+        #[arg(long, default_value = "30s")]
+        timeout: String,
     },
     /// Remove a voter from the quorum
     RemoveVoter {
@@ -406,6 +410,27 @@ pub enum ClusterCommand {
     },
 }
 
+/// Reports a membership change: the quorum's status as JSON, or a sentence and the voters.
+fn membership_done(
+    target: &Target,
+    status: &strata_core::meta::QuorumStatus,
+    what: &str,
+) -> anyhow::Result<()> {
+    if target.json {
+        output::json(&serde_json::to_value(status)?);
+    } else {
+        let voters: Vec<String> = status.voters.iter().map(|v| v.to_string()).collect();
+        println!(
+            "{what}; voters: {}; leader: {}",
+            voters.join(", "),
+            status
+                .leader
+                .map_or_else(|| "none yet".to_string(), |l| l.to_string())
+        );
+    }
+    Ok(())
+}
+
 fn host_port(url: &str) -> String {
     url.trim_start_matches("http://")
         .trim_start_matches("https://")
@@ -417,11 +442,20 @@ pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()>
     use strata_meta::QuorumClient;
     use strata_meta::wire::MembershipChange;
     let c = Client::new(&target.url);
-    let quorum = || {
-        QuorumClient::new(
-            vec![host_port(&target.url)],
-            std::time::Duration::from_secs(120),
-        )
+    let quorum =
+        |deadline: std::time::Duration| QuorumClient::new(vec![host_port(&target.url)], deadline);
+    // The quorum's errors are sentences; one that says no voter answered is exit 4.
+    let quorum_error = |e: strata_core::meta::MetaError| -> anyhow::Error {
+        match e {
+            strata_core::meta::MetaError::Unavailable { reason } => {
+                anyhow::Error::new(output::Unreachable {
+                    url: target.url.clone(),
+                    reason,
+                })
+            }
+            strata_core::meta::MetaError::Invalid { reason } => anyhow::anyhow!(reason),
+            other => anyhow::anyhow!(other.to_string()),
+        }
     };
     match cmd {
         ClusterCommand::Health { live, timeout } => {
@@ -448,27 +482,34 @@ pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()>
                 cluster_status(&v);
             }
         }
-        ClusterCommand::AddVoter { voter } => {
+        ClusterCommand::AddVoter { voter, timeout } => {
             let (id, addr) = voter
                 .split_once('=')
                 .ok_or_else(|| Usage(format!("voter {voter:?} is not ID=HOST:PORT")))?;
             let id: u64 = id
                 .parse()
                 .map_err(|_| Usage(format!("voter id {id:?} is not a number")))?;
-            eprintln!("adding voter {id} at {addr}: it catches up first, this can take a while");
-            let r = quorum()
+            let wait = crate::units::parse_duration(&timeout)
+                .map_err(|e| Usage(format!("--timeout: {e}")))?;
+            eprintln!(
+                "adding voter {id} at {addr}: it catches up as a learner first (up to {timeout})"
+            );
+            let r = quorum(wait + std::time::Duration::from_secs(30))
                 .change_membership(&MembershipChange::AddVoter {
                     id,
                     addr: addr.to_string(),
+                    catch_up_ms: Some(wait.as_millis() as u64),
                 })
-                .await?;
-            output::json(&serde_json::to_value(r.status)?);
+                .await
+                .map_err(quorum_error)?;
+            membership_done(target, &r.status, &format!("voter {id} added"))?;
         }
         ClusterCommand::RemoveVoter { id } => {
-            let r = quorum()
+            let r = quorum(std::time::Duration::from_secs(10))
                 .change_membership(&MembershipChange::RemoveVoter { id })
-                .await?;
-            output::json(&serde_json::to_value(r.status)?);
+                .await
+                .map_err(quorum_error)?;
+            membership_done(target, &r.status, &format!("voter {id} removed"))?;
         }
         ClusterCommand::Elect => {
             let (http, base) = c.parts();
