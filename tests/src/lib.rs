@@ -9,6 +9,7 @@
 //! - `STRATA_MOTO`: the `moto_server` executable (default: `moto_server` on `PATH`).
 
 mod api;
+pub mod chaos;
 mod cluster;
 pub mod load;
 mod node;
