@@ -42,7 +42,7 @@ pub struct IngestConfig {
     pub on_uploaded: Option<Arc<dyn UploadObserver>>,
     /// A request retried with the same `Idempotency-Key` within this window is stored once.
     pub idempotency_window: Duration,
-    /// At most this many keys are kept (about 100 bytes each in the quorum); beyond it the
+    /// At most this many keys are kept (about 150 bytes each in the quorum); beyond it the
     /// oldest are forgotten first, shortening the window.
     pub idempotency_max_keys: u64,
 }
@@ -63,7 +63,7 @@ impl IngestConfig {
             commit_timeout: Duration::from_secs(30),
             on_uploaded: None,
             idempotency_window: Duration::from_secs(600),
-            idempotency_max_keys: 500_000,
+            idempotency_max_keys: 200_000,
         }
     }
 }

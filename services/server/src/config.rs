@@ -179,7 +179,7 @@ impl Default for Config {
             multipart_threshold: 32 << 20,
             commit_timeout: Duration::from_secs(30),
             idempotency_window: Duration::from_secs(600),
-            idempotency_max_keys: 500_000,
+            idempotency_max_keys: 200_000,
             snapshot_logs: 10_000,
             election_timeout: Duration::from_millis(300),
             shutdown_timeout: Duration::from_secs(30),

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod health;
 pub mod http;
+pub mod identity;
 pub mod metrics;
 pub mod node;
 pub mod store;

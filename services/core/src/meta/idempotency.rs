@@ -10,7 +10,8 @@
 //! refused if the content differs ([`Replayed::Conflict`]).
 //!
 //! The quorum keeps each key for the window the committing node names ([`KeyRetention`]),
-//! and at most `max_keys` keys (the oldest go first): about 100 bytes per key.
+//! and at most `max_keys` keys (the oldest go first): about 150 bytes per key, in memory and
+//! in snapshots.
 
 use serde::{Deserialize, Serialize};
 

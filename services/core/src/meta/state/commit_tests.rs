@@ -185,3 +185,29 @@ fn the_state_with_keys_round_trips_through_json() {
     let back: MetaState = serde_json::from_slice(&json).expect("deserializes");
     assert_eq!(back, s);
 }
+
+#[test]
+#[ignore = "a measurement, not a test"]
+fn measure_the_cost_per_key() {
+    let mut s = MetaState::default();
+    let t = topic(&mut s, 1);
+    let n = 100_000u64;
+    let base = serde_json::to_vec(&s).expect("json").len();
+    for seq in 1..=n {
+        let mut c = commit(seq, t, &[1], &[(0, u128::from(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835), seq)]);
+        c.keep_keys = KeyRetention { window_ms: 0, max_keys: 0 };
+        apply(&mut s, c, seq as i64);
+    }
+    let with = serde_json::to_vec(&s).expect("json").len();
+    // Objects and extents grow too: measure them alone.
+    let mut plain = MetaState::default();
+    let t2 = topic(&mut plain, 1);
+    for seq in 1..=n {
+        apply(&mut plain, commit(seq, t2, &[1], &[]), seq as i64);
+    }
+    let without = serde_json::to_vec(&plain).expect("json").len();
+    eprintln!(
+        "snapshot bytes per key: {:.1} (state {base} -> {with}, without keys {without})",
+        (with - without) as f64 / n as f64
+    );
+}
