@@ -194,8 +194,20 @@ fn measure_the_cost_per_key() {
     let n = 100_000u64;
     let base = serde_json::to_vec(&s).expect("json").len();
     for seq in 1..=n {
-        let mut c = commit(seq, t, &[1], &[(0, u128::from(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835), seq)]);
-        c.keep_keys = KeyRetention { window_ms: 0, max_keys: 0 };
+        let mut c = commit(
+            seq,
+            t,
+            &[1],
+            &[(
+                0,
+                u128::from(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835),
+                seq,
+            )],
+        );
+        c.keep_keys = KeyRetention {
+            window_ms: 0,
+            max_keys: 0,
+        };
         apply(&mut s, c, seq as i64);
     }
     let with = serde_json::to_vec(&s).expect("json").len();
