@@ -29,8 +29,9 @@ pub const PROBE_EVERY: Duration = Duration::from_millis(250);
 /// A probe unanswered after this long means the voter is not answering.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
 
-/// A voter that failed a probe is tried last (and not followed to) for this long.
-pub const SUSPECT_FOR: Duration = Duration::from_secs(1);
+/// A voter that failed a probe is tried last, and followed to only once a probe says it leads,
+/// for this long (renewed whenever it fails again).
+pub const SUSPECT_FOR: Duration = Duration::from_secs(3);
 
 /// A client of the quorum's internal HTTP API.
 #[derive(Debug)]
@@ -86,7 +87,7 @@ impl QuorumClient {
             .lock()
             .expect("no panics while holding the lock");
         match s.get(addr) {
-            Some(until) if *until > Instant::now() => true,
+            Some(since) if since.elapsed() < SUSPECT_FOR => true,
             Some(_) => {
                 s.remove(addr);
                 false
@@ -95,11 +96,49 @@ impl QuorumClient {
         }
     }
 
+    /// How long ago a suspect voter was last found not answering.
+    fn suspect_since(&self, addr: &str) -> Option<Duration> {
+        self.suspects
+            .lock()
+            .expect("no panics while holding the lock")
+            .get(addr)
+            .map(Instant::elapsed)
+    }
+
     fn suspect(&self, addr: &str) {
         self.suspects
             .lock()
             .expect("no panics while holding the lock")
-            .insert(addr.to_string(), Instant::now() + SUSPECT_FOR);
+            .insert(addr.to_string(), Instant::now());
+    }
+
+    fn clear_suspect(&self, addr: &str) {
+        self.suspects
+            .lock()
+            .expect("no panics while holding the lock")
+            .remove(addr);
+    }
+
+    /// Whether a suspect voter now answers and leads with a lease (it came back, and won). A
+    /// voter found not answering within the last second is not asked again yet.
+    async fn leads_again(&self, addr: &str) -> bool {
+        if self
+            .suspect_since(addr)
+            .is_some_and(|d| d < Duration::from_secs(1))
+        {
+            return false;
+        }
+        match self.probe(addr).await {
+            Some(c) if c.status.leads_with_lease() => {
+                self.clear_suspect(addr);
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.suspect(addr);
+                false
+            }
+        }
     }
 
     /// Asks a voter for its view of the quorum, briefly.
@@ -191,6 +230,18 @@ impl QuorumClient {
             .expect("no panics while holding the lock") = leader;
     }
 
+    /// Forgets the remembered leader if it is `addr` (another voter's failure says nothing
+    /// about it).
+    fn forget_leader(&self, addr: &str) {
+        let mut l = self
+            .leader
+            .lock()
+            .expect("no panics while holding the lock");
+        if l.as_deref() == Some(addr) {
+            *l = None;
+        }
+    }
+
     async fn post_once<B: Serialize, T: DeserializeOwned>(
         &self,
         addr: &str,
@@ -260,11 +311,14 @@ impl QuorumClient {
                     .await;
                 match attempt {
                     Attempt::Done(v) => {
+                        self.clear_suspect(&addr);
                         self.remember_leader(Some(addr));
                         return Ok(v);
                     }
                     Attempt::Redirect(Some(leader))
-                        if leader != addr && self.is_suspect(&leader) =>
+                        if leader != addr
+                            && self.is_suspect(&leader)
+                            && !self.leads_again(&leader).await =>
                     {
                         // Followers name the old leader until they time it out.
                         last_error = format!("{addr} names {leader}, which stopped answering");
@@ -278,21 +332,28 @@ impl QuorumClient {
                             self.post_once(&leader, path, body, per_try.min(left)),
                         );
                         match again.await {
-                            Attempt::Done(v) => return Ok(v),
+                            Attempt::Done(v) => {
+                                self.clear_suspect(&leader);
+                                return Ok(v);
+                            }
                             Attempt::Refused(e) => return Err(e),
                             Attempt::Redirect(_) => {
+                                self.forget_leader(&leader);
                                 last_error = format!("{leader} is not the leader either")
                             }
-                            Attempt::Retry(e) => last_error = e,
+                            Attempt::Retry(e) => {
+                                self.forget_leader(&leader);
+                                last_error = e;
+                            }
                         }
                     }
                     Attempt::Redirect(_) => {
-                        self.remember_leader(None);
+                        self.forget_leader(&addr);
                         last_error = format!("{addr} knows no leader (election under way?)");
                     }
                     Attempt::Refused(e) => return Err(e),
                     Attempt::Retry(e) => {
-                        self.remember_leader(None);
+                        self.forget_leader(&addr);
                         last_error = e;
                     }
                 }
