@@ -471,3 +471,44 @@ async fn a_voter_is_removed_while_a_majority_is_alive_after_a_failed_add() -> an
     api.produce("t", "all", &[json!({"value": 1})]).await?;
     Ok(())
 }
+
+/// The fifth case: `/readyz` answered `200` on a node whose quorum could not commit
+/// (it only checked that a leader was known). Here both followers are paused: the leader is
+/// still known everywhere, and nothing commits.
+#[tokio::test]
+async fn readiness_is_503_while_a_known_leader_cannot_commit() -> anyhow::Result<()> {
+    let c = Cluster::start(3, 1, "").await?;
+    let api = c.ingest_api(0);
+    api.create_topic("t", 1, json!({})).await?;
+    assert_eq!(c.ingest[0].api().get("/readyz").await?.0, 200);
+    let leader = c.leader().await?;
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    for f in &followers {
+        c.voters[*f].signal("STOP")?;
+    }
+    let body = eventually(Duration::from_secs(30), "readyz to turn 503", || async {
+        let (s, b) = c.ingest[0].api().get("/readyz").await.ok()?;
+        (s == 503).then_some(b)
+    })
+    .await;
+    for f in &followers {
+        c.voters[*f].signal("CONT")?;
+    }
+    let body = body?;
+    assert_eq!(body["error_code"], json!(50302), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("quorum"),
+        "{body}"
+    );
+    eventually(
+        Duration::from_secs(30),
+        "readyz to turn 200 again",
+        || async { (c.ingest[0].api().get("/readyz").await.ok()?.0 == 200).then_some(()) },
+    )
+    .await?;
+    api.produce("t", "all", &[json!({"value": 1})]).await?;
+    Ok(())
+}
