@@ -40,7 +40,7 @@ pub struct QuorumClient {
     peers: Vec<String>,
     leader: Mutex<Option<String>>,
     deadline: Duration,
-    suspects: Mutex<HashMap<String, Instant>>,
+    suspects: std::sync::Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 enum Attempt<T> {
@@ -77,7 +77,7 @@ impl QuorumClient {
             peers,
             leader: Mutex::new(None),
             deadline,
-            suspects: Mutex::new(HashMap::new()),
+            suspects: std::sync::Arc::default(),
         }
     }
 
@@ -96,15 +96,6 @@ impl QuorumClient {
         }
     }
 
-    /// How long ago a suspect voter was last found not answering.
-    fn suspect_since(&self, addr: &str) -> Option<Duration> {
-        self.suspects
-            .lock()
-            .expect("no panics while holding the lock")
-            .get(addr)
-            .map(Instant::elapsed)
-    }
-
     fn suspect(&self, addr: &str) {
         self.suspects
             .lock()
@@ -119,26 +110,42 @@ impl QuorumClient {
             .remove(addr);
     }
 
-    /// Whether a suspect voter now answers and leads with a lease (it came back, and won). A
-    /// voter found not answering within the last second is not asked again yet.
-    async fn leads_again(&self, addr: &str) -> bool {
-        if self
-            .suspect_since(addr)
-            .is_some_and(|d| d < Duration::from_secs(1))
+    /// Checks again, in the background, whether a suspect voter answers and leads with a lease
+    /// (it came back, and won), at most once a second per voter; until then it is not followed
+    /// to. The caller never waits on the probe.
+    fn recheck_suspect(&self, addr: &str) {
         {
-            return false;
-        }
-        match self.probe(addr).await {
-            Some(c) if c.status.leads_with_lease() => {
-                self.clear_suspect(addr);
-                true
+            let mut s = self
+                .suspects
+                .lock()
+                .expect("no panics while holding the lock");
+            match s.get_mut(addr) {
+                Some(since) if since.elapsed() >= Duration::from_secs(1) => {
+                    // Re-arm, so only one probe runs at a time.
+                    *since = Instant::now() - Duration::from_millis(1);
+                }
+                _ => return,
             }
-            Some(_) => false,
-            None => {
-                self.suspect(addr);
-                false
-            }
         }
+        let (http, suspects, addr) = (self.http.clone(), self.suspects.clone(), addr.to_string());
+        tokio::spawn(async move {
+            let leads = async {
+                let r = http
+                    .get(format!("http://{addr}/internal/meta/status"))
+                    .timeout(PROBE_TIMEOUT)
+                    .send()
+                    .await
+                    .ok()?;
+                let c = r.json::<ChangesResponse>().await.ok()?;
+                Some(c.status.leads_with_lease())
+            };
+            if leads.await == Some(true) {
+                suspects
+                    .lock()
+                    .expect("no panics while holding the lock")
+                    .remove(&addr);
+            }
+        });
     }
 
     /// Asks a voter for its view of the quorum, briefly.
@@ -316,11 +323,11 @@ impl QuorumClient {
                         return Ok(v);
                     }
                     Attempt::Redirect(Some(leader))
-                        if leader != addr
-                            && self.is_suspect(&leader)
-                            && !self.leads_again(&leader).await =>
+                        if leader != addr && self.is_suspect(&leader) =>
                     {
-                        // Followers name the old leader until they time it out.
+                        // Followers name the old leader until they time it out; if it came
+                        // back and leads again, the background check clears it.
+                        self.recheck_suspect(&leader);
                         last_error = format!("{addr} names {leader}, which stopped answering");
                     }
                     Attempt::Redirect(Some(leader)) if leader != addr => {

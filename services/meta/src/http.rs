@@ -64,7 +64,7 @@ fn write_error(e: LocalWriteError) -> Response {
 
 async fn apply(State(s): S, Json(req): Json<ApplyRequest>) -> Response {
     // Refuse what the state would refuse without spending a log entry on it.
-    if let Err(e) = s.shared().read().state.check(&req.command) {
+    if let Err(e) = s.precheck(&req.command) {
         let log_index = s.applied_index();
         return Json(ApplyResponse {
             result: CommandResult::Refused(e),
