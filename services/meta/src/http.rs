@@ -78,11 +78,19 @@ async fn apply(State(s): S, Json(req): Json<ApplyRequest>) -> Response {
     }
 }
 
+/// How long a query waits for this voter to apply what the client has seen: a healthy voter
+/// applies a committed entry within milliseconds; one that is catching up (just restarted or
+/// resumed) answers `503` soon, so the client asks another voter instead of waiting on it.
+const QUERY_CATCH_UP: Duration = Duration::from_millis(300);
+
 async fn query(State(s): S, Json(req): Json<QueryRequest>) -> Response {
-    if !s.wait_applied(req.min_index, Duration::from_secs(5)).await {
+    if !s.wait_applied(req.min_index, QUERY_CATCH_UP).await {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("this voter has not applied index {} yet", req.min_index),
+            format!(
+                "this voter has not applied index {} yet (it is catching up)",
+                req.min_index
+            ),
         )
             .into_response();
     }
