@@ -222,8 +222,8 @@ async fn confluent_documentation_examples_replay_with_their_exact_requests() -> 
             .unwrap_or_default();
         assert_eq!(parts, [&json!(1), &json!(1)]);
     }
-    // What the native API reads back: binary bytes as sent, JSON as its text (strings as
-    // their bytes, like the native API stores them).
+    // What the native API reads back: binary bytes as sent, JSON as its text, strings with
+    // their quotes (as Confluent's JSON serializer writes them).
     let p1 = node.api().fetch_all("test", 1, "base64").await?;
     let values: Vec<Vec<u8>> = p1
         .iter()
@@ -241,7 +241,10 @@ async fn confluent_documentation_examples_replay_with_their_exact_requests() -> 
         .filter_map(|r| r["key_base64"].as_str())
         .map(|k| BASE64.decode(k).unwrap_or_default())
         .collect();
-    assert_eq!(keys, BTreeSet::from([b"key".to_vec(), b"somekey".to_vec()]));
+    assert_eq!(
+        keys,
+        BTreeSet::from([b"key".to_vec(), b"\"somekey\"".to_vec()])
+    );
 
     // Metadata: GET /topics, /topics/{t}, its partitions, a partition, its offsets, /brokers.
     let r = v2
@@ -857,11 +860,19 @@ async fn headers_and_timestamps_produced_natively_come_back_on_v2_fetches() -> a
             assert_eq!(records[1]["value"], json!(BASE64.encode("plain")));
         }
     }
-    // Native and v2 producers put a key on the same partition.
+    // Native and v2 producers put the same key bytes on the same partition: a native string
+    // key is its contents (as a v2 binary key), a v2 JSON key its JSON text (with quotes).
     api.create_topic("keys", 8, json!({})).await?;
     for key in ["user-1", "user-2", "user-3", "order-99"] {
         let native = api
             .produce("keys", "all", &[json!({"key": key, "value": 1})])
+            .await?;
+        let native_quoted = api
+            .produce(
+                "keys",
+                "all",
+                &[json!({"key": format!("\"{key}\""), "value": 1})],
+            )
             .await?;
         let r = v2
             .call(
@@ -886,7 +897,7 @@ async fn headers_and_timestamps_produced_natively_come_back_on_v2_fetches() -> a
         );
         assert_eq!(
             j.json["offsets"][0]["partition"],
-            json!(native[0].partition),
+            json!(native_quoted[0].partition),
             "{key}"
         );
     }
@@ -1137,5 +1148,435 @@ async fn every_confluent_error_code_is_answered_where_it_applies() -> anyhow::Re
     assert_eq!(r.status, 406, "{r:?}");
     let r = v2.call(Method::GET, "/", &[], None).await?;
     assert_eq!((r.status, r.json.clone()), (200, json!({})));
+    Ok(())
+}
+
+/// What a binary consumer instance reads of `topic` from the beginning: (key, value, partition)
+/// as raw bytes.
+async fn read_binary(
+    v2: &V2Client,
+    group: &str,
+    topic: &str,
+    n: usize,
+) -> anyhow::Result<Vec<(Option<Vec<u8>>, Option<Vec<u8>>, u64)>> {
+    v2.create_consumer(
+        group,
+        json!({"name": "b", "format": "binary", "auto.offset.reset": "earliest"}),
+    )
+    .await?;
+    v2.subscribe(group, "b", &[topic]).await?;
+    let decode = |v: &Value| v.as_str().map(|s| BASE64.decode(s).unwrap_or_default());
+    Ok(read_n(v2, group, "b", BINARY, n)
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                decode(&r["key"]),
+                decode(&r["value"]),
+                r["partition"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect())
+}
+
+#[tokio::test]
+async fn json_keys_and_values_are_stored_as_confluent_stores_them() -> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    let api = node.api();
+    api.create_topic("jb", 4, json!({})).await?;
+    let v2 = V2Client::new(&node.url());
+    // The issue's case: Confluent stores the JSON text, so the key "k1" keeps its quotes.
+    let r = v2
+        .call(
+            Method::POST,
+            "/topics/jb",
+            &[("content-type", JSON), ("accept", V2)],
+            Some(r#"{"records":[{"key":"k1","value":"hello"},{"key": {"a": 1, "b": [1, 2.50]}, "value": null},{"value": 7}]}"#),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    let json_partition = r.json["offsets"][0]["partition"].as_u64();
+    // The same key bytes produced as binary land on the same partition (murmur2 of `"k1"`).
+    let r = v2
+        .call(
+            Method::POST,
+            "/topics/jb",
+            &[("content-type", BINARY), ("accept", V2)],
+            Some(
+                &json!({"records": [{"key": BASE64.encode(b"\"k1\""), "value": "AA=="}]})
+                    .to_string(),
+            ),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["offsets"][0]["partition"].as_u64(), json_partition);
+
+    let got = read_binary(&v2, "jb-binary", "jb", 4).await?;
+    let first = got
+        .iter()
+        .find(|(_, v, _)| v.as_deref() == Some(&b"\"hello\""[..]))
+        .cloned();
+    assert_eq!(
+        first,
+        Some((
+            Some(b"\"k1\"".to_vec()),
+            Some(b"\"hello\"".to_vec()),
+            json_partition.unwrap_or(0)
+        )),
+        "{got:?}"
+    );
+    // Confluent's binary consumer gives key ImsxIg== for it.
+    assert_eq!(BASE64.encode(b"\"k1\""), "ImsxIg==");
+    let keys: BTreeSet<Option<Vec<u8>>> = got.iter().map(|(k, _, _)| k.clone()).collect();
+    assert!(
+        keys.contains(&Some(br#"{"a":1,"b":[1,2.50]}"#.to_vec())),
+        "JSON text is stored compact, key order and numbers as sent: {got:?}"
+    );
+    let values: BTreeSet<Option<Vec<u8>>> = got.iter().map(|(_, v, _)| v.clone()).collect();
+    assert!(values.contains(&None), "null is no value: {got:?}");
+    assert!(values.contains(&Some(b"7".to_vec())), "{got:?}");
+
+    // A JSON consumer reads them back as the JSON that was sent.
+    v2.create_consumer(
+        "jb-json",
+        json!({"name": "j", "format": "json", "auto.offset.reset": "earliest"}),
+    )
+    .await?;
+    v2.subscribe("jb-json", "j", &["jb"]).await?;
+    let records = read_n(&v2, "jb-json", "j", JSON, 4).await?;
+    let hello = records.iter().find(|r| r["value"] == json!("hello"));
+    assert_eq!(
+        hello.map(|r| r["key"].clone()),
+        Some(json!("k1")),
+        "{records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["key"] == json!({"a": 1, "b": [1, 2.5]}) && r["value"].is_null()),
+        "{records:?}"
+    );
+    Ok(())
+}
+
+/// The requests Confluent's Node.js client (npm `kafka-rest` 0.0.5, API v1) sends, with its
+/// exact headers and bodies, as its examples `console_producer.js` and
+/// `console_consumer.js --format binary` drive it.
+#[tokio::test]
+async fn the_v1_node_client_produces_joins_reads_commits_and_leaves_unchanged() -> anyhow::Result<()>
+{
+    const ACCEPT_V1: &str =
+        "application/vnd.kafka.v1+json, application/vnd.kafka+json; q=0.9, application/json; q=0.8";
+    const V1: &str = "application/vnd.kafka.v1+json";
+    const UA: &str = "kafka-rest-node/undefined";
+    let node = Node::start(NodeOptions::default()).await?;
+    node.api().create_topic("lines", 2, json!({})).await?;
+    let v2 = V2Client::new(&node.url());
+    let v1_post = |path: String, body: Option<String>| {
+        let v2 = v2.clone();
+        async move {
+            v2.call(
+                Method::POST,
+                &path,
+                &[
+                    ("user-agent", UA),
+                    ("accept", ACCEPT_V1),
+                    ("content-type", V1),
+                ],
+                body.as_deref(),
+            )
+            .await
+        }
+    };
+    // console_producer.js --format binary: Topic.produce(line) per line, binary as base64,
+    // `partition: null` in every record.
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        let line = format!("line {i}");
+        let body =
+            json!({"records": [{"value": BASE64.encode(&line), "key": null, "partition": null}]});
+        let r = v1_post("/topics/lines".into(), Some(body.to_string())).await?;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.content_type.as_deref(), Some(V1), "{r:?}");
+        assert!(r.json["offsets"][0]["offset"].is_u64(), "{r:?}");
+        sent.push(line);
+    }
+    // --partition 1: Partition.produce, no partition field at all.
+    let body = json!({"records": [{"value": BASE64.encode("line p1"), "key": BASE64.encode("k")}]});
+    let r = v1_post("/topics/lines/partitions/1".into(), Some(body.to_string())).await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["offsets"][0]["partition"], json!(1), "{r:?}");
+    sent.push("line p1".into());
+
+    // console_consumer.js --format binary --from-beginning: join, then read the topic
+    // through the v1 route with the binary v1 type until every line came back.
+    let r = v1_post(
+        "/consumers/console-consumer-4242".into(),
+        Some(json!({"format": "binary", "auto.offset.reset": "smallest"}).to_string()),
+    )
+    .await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.content_type.as_deref(), Some(V1), "{r:?}");
+    let base_uri = r.json["base_uri"].as_str().unwrap_or_default().to_string();
+    let path = base_uri
+        .strip_prefix(&node.url())
+        .ok_or_else(|| anyhow::anyhow!("base_uri {base_uri} is not on {}", node.url()))?
+        .to_string();
+    assert!(
+        path.starts_with("/consumers/console-consumer-4242/instances/"),
+        "{path}"
+    );
+    let mut got: Vec<String> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while got.len() < sent.len() {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "read {got:?}");
+        let r = v2
+            .call(
+                Method::GET,
+                &format!("{path}/topics/lines"),
+                &[
+                    ("user-agent", UA),
+                    ("accept", "application/vnd.kafka.binary.v1+json"),
+                ],
+                None,
+            )
+            .await?;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/vnd.kafka.binary.v1+json")
+        );
+        for m in r.json.as_array().cloned().unwrap_or_default() {
+            // BinarySchema.decodeMessage reads key, value, partition and offset.
+            assert!(m["partition"].is_u64() && m["offset"].is_u64(), "{m}");
+            let value = BASE64.decode(m["value"].as_str().unwrap_or_default())?;
+            got.push(String::from_utf8(value)?);
+        }
+    }
+    got.sort();
+    sent.sort();
+    assert_eq!(got, sent);
+    // ConsumerInstance.commit: POST .../offsets with no body.
+    let r = v1_post(format!("{path}/offsets"), None).await?;
+    assert_eq!(r.status, 200, "{r:?}");
+    let committed = node
+        .api()
+        .get("/v1/groups/console-consumer-4242/offsets")
+        .await?;
+    assert_eq!(committed.0, 200, "{committed:?}");
+    let total: i64 = committed.1["offsets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| o["offset"].as_i64())
+        .sum();
+    assert_eq!(total, 7, "every record is committed: {committed:?}");
+    // shutdown: DELETE the instance.
+    let r = v2
+        .call(
+            Method::DELETE,
+            &path,
+            &[("user-agent", UA), ("accept", ACCEPT_V1)],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 204, "{r:?}");
+    // A v1 read of a topic that does not exist is Confluent's 40401.
+    let r = v1_post(
+        "/consumers/other".into(),
+        Some(json!({"format": "binary"}).to_string()),
+    )
+    .await?;
+    let inst = r.json["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = v2
+        .call(
+            Method::GET,
+            &format!("/consumers/other/instances/{inst}/topics/nope"),
+            &[("accept", "application/vnd.kafka.binary.v1+json")],
+            None,
+        )
+        .await?;
+    assert_eq!((r.status, r.code()), (404, Some(40401)), "{r:?}");
+    Ok(())
+}
+
+/// Sends raw bytes on a fresh connection and returns what came back until the server closed
+/// it (or 10 s passed).
+async fn raw_exchange(url: &str, request: &[u8]) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    // The server may answer and close before it read everything (an over-long head).
+    let _ = s.write_all(request).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The status line and the JSON body of a raw response.
+fn raw_reply(text: &str) -> (String, Option<Value>) {
+    let status = text.lines().next().unwrap_or_default().to_string();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    (status, serde_json::from_str(body).ok())
+}
+
+#[tokio::test]
+async fn malformed_requests_are_refused_strictly_with_json_errors() -> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    let api = node.api();
+    api.create_topic("ok", 1, json!({})).await?;
+    // serde takes a JSON array for a struct; we never do.
+    for body in [
+        r#"{"records": [["k2", null, {"a": 1}]]}"#,
+        r#"[[["k1", null, "v1"]]]"#,
+        r#"{"records": [{"value": "v", "headers": [["h", "x"]]}]}"#,
+    ] {
+        let (status, v, _) = api
+            .send(
+                Method::POST,
+                "/v1/topics/ok/records",
+                Some("application/json"),
+                Some(body.to_string()),
+            )
+            .await?;
+        assert_eq!(status, 400, "{body}: {v}");
+        assert!(v["error_code"].is_u64() && v["message"].is_string(), "{v}");
+    }
+    assert_eq!(api.high_watermarks("ok").await?, [0], "nothing was stored");
+    let (status, v) = api.post("/v1/topics", &json!(["name", 2])).await?;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(
+        api.get("/v1/topics/name").await?.0,
+        404,
+        "no topic was created"
+    );
+    let v2 = V2Client::new(&node.url());
+    let r = v2
+        .post("/topics/ok", &json!([[BASE64.encode("k"), null]]))
+        .await?;
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = v2.post("/consumers/g", &json!(["name", "binary"])).await?;
+    assert_eq!(r.status, 400, "{r:?}");
+
+    // A path segment that is not UTF-8.
+    for (method, path) in [
+        (Method::GET, "/v1/topics/%FF"),
+        (Method::POST, "/consumers/%FF"),
+        (Method::GET, "/topics/%FF/partitions/0"),
+    ] {
+        let r = v2
+            .call(
+                method,
+                path,
+                &[("content-type", V2), ("accept", V2)],
+                Some("{}"),
+            )
+            .await?;
+        assert_eq!(r.status, 400, "{path}: {r:?}");
+        assert!(
+            r.code().is_some() && r.json["message"].is_string(),
+            "{path}: {r:?}"
+        );
+    }
+    // A query parameter of the wrong type.
+    let r = v2
+        .call(
+            Method::GET,
+            "/v1/topics/ok/partitions/0/records?offset=x",
+            &[],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.code().is_some(), "{r:?}");
+
+    // `.` and `..` as group or instance names: their base_uri would leave /consumers/.
+    // (Sent raw: an HTTP client library resolves dot segments before sending.)
+    for group in [".", "..", "%2E", "%2e%2E"] {
+        let text = raw_exchange(
+            &node.url(),
+            format!(
+                "POST /consumers/{group} HTTP/1.1\r\nhost: x\r\ncontent-type: {V2}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+            )
+            .as_bytes(),
+        )
+        .await?;
+        let (line, body) = raw_reply(&text);
+        assert!(line.starts_with("HTTP/1.1 422"), "{group}: {text}");
+        assert!(
+            body.is_some_and(|b| b["error_code"].is_u64()),
+            "{group}: {text}"
+        );
+    }
+    let r = v2.post("/consumers/fine", &json!({"name": ".."})).await?;
+    assert_eq!(r.status, 422, "{r:?}");
+
+    // Committing the largest offset has no next offset: refused as too large, not wrapped.
+    let inst = v2.create_consumer("c", json!({"name": "i"})).await?.json["base_uri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let path = inst
+        .strip_prefix(&node.url())
+        .unwrap_or_default()
+        .to_string();
+    let r = v2
+        .post(
+            &format!("{path}/offsets"),
+            &json!({"offsets": [{"topic": "ok", "partition": 0, "offset": i64::MAX}]}),
+        )
+        .await?;
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.text.contains("too large"), "{r:?}");
+    assert!(!r.text.contains("-9223372036854775808"), "{r:?}");
+
+    // Transport-level refusals carry the JSON body too.
+    let url = node.url();
+    let huge_header = format!(
+        "GET /v1/topics HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(600 << 10)
+    );
+    let long_uri = format!(
+        "GET /v1/topics/{} HTTP/1.1\r\nhost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let many_headers = format!(
+        "GET /v1/topics HTTP/1.1\r\nhost: x\r\n{}\r\n",
+        (0..200)
+            .map(|i| format!("x-h{i}: v\r\n"))
+            .collect::<String>()
+    );
+    for (what, request, status) in [
+        ("a 600 KiB header", huge_header.as_bytes(), "431"),
+        ("a 70 kB URI", long_uri.as_bytes(), "414"),
+        ("200 headers", many_headers.as_bytes(), "431"),
+        ("a bad request line", &b"HELLO\r\n\r\n"[..], "400"),
+        (
+            "a bad header line",
+            &b"GET / HTTP/1.1\r\nno colon here\r\n\r\n"[..],
+            "400",
+        ),
+    ] {
+        let text = raw_exchange(&url, request).await?;
+        let (line, body) = raw_reply(&text);
+        assert!(
+            line.starts_with(&format!("HTTP/1.1 {status}")),
+            "{what}: {text}"
+        );
+        let body = body.ok_or_else(|| anyhow::anyhow!("{what}: no JSON body in {text:?}"))?;
+        assert!(
+            body["error_code"].is_u64() && body["message"].is_string(),
+            "{what}: {body}"
+        );
+    }
+    // The node still serves.
+    assert_eq!(api.get("/v1/topics/ok").await?.0, 200);
     Ok(())
 }

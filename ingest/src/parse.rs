@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use strata_core::json::Object;
 use strata_core::record::{Header, Record};
 
 use crate::error::IngestError;
@@ -48,7 +49,7 @@ struct RecordIn<'a> {
 #[serde(deny_unknown_fields)]
 struct RequestIn<'a> {
     #[serde(borrow)]
-    records: Vec<RecordIn<'a>>,
+    records: Vec<Object<RecordIn<'a>>>,
 }
 
 /// Headers as an object `{"name": "value"}` (order kept) or a list
@@ -90,7 +91,7 @@ impl<'de> Deserialize<'de> for HeadersIn {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HeadersIn, A::Error> {
                 let mut out = Vec::new();
-                while let Some(h) = seq.next_element::<HeaderIn>()? {
+                while let Some(Object(h)) = seq.next_element::<Object<HeaderIn>>()? {
                     let v = match (h.value, h.value_base64) {
                         (Some(v), None) => HeaderValue::Text(v),
                         (None, Some(b)) => HeaderValue::Base64(b),
@@ -112,12 +113,12 @@ impl<'de> Deserialize<'de> for HeadersIn {
 
 /// Parses a `{"records": [...]}` body.
 pub fn parse_json(body: &[u8]) -> Result<Vec<ProduceRecord>, IngestError> {
-    let req: RequestIn<'_> = serde_json::from_slice(body)
+    let req: RequestIn<'_> = strata_core::json::from_slice_borrowed(body)
         .map_err(|e| IngestError::BadRequest(format!("invalid produce body: {e}")))?;
     req.records
         .into_iter()
         .enumerate()
-        .map(|(i, r)| convert(i, r))
+        .map(|(i, Object(r))| convert(i, r))
         .collect()
 }
 
@@ -129,7 +130,7 @@ pub fn parse_ndjson(body: &[u8]) -> Result<Vec<ProduceRecord>, IngestError> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let r: RecordIn<'_> = serde_json::from_slice(line).map_err(|e| {
+        let r: RecordIn<'_> = strata_core::json::from_slice_borrowed(line).map_err(|e| {
             IngestError::BadRequest(format!("invalid record on line {}: {e}", line_no + 1))
         })?;
         out.push(convert(out.len(), r)?);

@@ -256,6 +256,15 @@ def test_duckdb_reads_the_hive_partitioned_archive(local_copy, archived):
         ],
         archived,
     )
+    # The README's query: decode() gives the bytes as text (::VARCHAR would escape them).
+    text = con.sql(
+        f"select \"offset\", partition, decode(key) as key, decode(value) as value from read_parquet('{local_copy}/**/*.parquet', hive_partitioning=true)"
+    ).fetchall()
+    assert len(text) == len(rows)
+    assert any(v is not None and '"' in v for *_, v in text), "JSON values read as text"
+    for o, p, k, v in text:
+        assert v is None or (isinstance(v, str) and '\\x22' not in v), v
+        assert k is None or isinstance(k, str)
     # Offsets are dense per partition, and the hive folders hold the files' hours.
     per = con.sql(
         f"select partition, min(\"offset\"), max(\"offset\"), count(*), min(date), min(hour) "

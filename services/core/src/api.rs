@@ -31,6 +31,8 @@ pub mod codes {
     pub const RECORD_TOO_LARGE: u32 = 41301;
     /// The request body is over the node's limit.
     pub const REQUEST_TOO_LARGE: u32 = 41302;
+    /// The request's URI is over the HTTP layer's limit.
+    pub const URI_TOO_LONG: u32 = 41401;
     /// Unsupported content type.
     pub const UNSUPPORTED_MEDIA_TYPE: u32 = 41501;
     /// Offset outside `[log_start_offset, high_watermark]`.
@@ -45,6 +47,8 @@ pub mod codes {
     pub const KEY_REQUIRED: u32 = 42204;
     /// An `Idempotency-Key` was used before for a different request.
     pub const IDEMPOTENCY_CONFLICT: u32 = 42209;
+    /// The request's header section is over the HTTP layer's limits.
+    pub const HEADERS_TOO_LARGE: u32 = 43101;
     /// Internal error.
     pub const INTERNAL: u32 = 50001;
     /// Stored data failed its checksum.
@@ -63,6 +67,23 @@ pub mod codes {
     pub const FENCED: u32 = 50306;
     /// Another live process registered under the same node id.
     pub const NODE_ID_IN_USE: u32 = 40903;
+
+    /// The code of a refusal that only has a status (one of the HTTP layer's own, or a
+    /// request a route's extractor refused): the status's general code.
+    pub fn for_status(status: u16) -> u32 {
+        match status {
+            400 => BAD_REQUEST,
+            404 => ROUTE_NOT_FOUND,
+            405 => METHOD_NOT_ALLOWED,
+            413 => REQUEST_TOO_LARGE,
+            414 => URI_TOO_LONG,
+            415 => UNSUPPORTED_MEDIA_TYPE,
+            422 => INVALID_REQUEST,
+            431 => HEADERS_TOO_LARGE,
+            500..=599 => INTERNAL,
+            s => u32::from(s) * 100 + 1,
+        }
+    }
 }
 
 /// The error codes of the Confluent REST Proxy v2 API where they differ from ours (the

@@ -27,6 +27,7 @@ pub mod clock;
 pub mod error;
 pub mod frame;
 pub mod ids;
+pub mod json;
 pub mod keys;
 pub mod meta;
 pub mod object;

@@ -131,7 +131,7 @@ pub async fn run(
     println!("listening on {bound}");
     let server = tokio::spawn(
         axum::serve(
-            listener,
+            http::transport::JsonErrorsListener(listener),
             axum::ServiceExt::<axum::extract::Request>::into_make_service(http::normalized(router)),
         )
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())

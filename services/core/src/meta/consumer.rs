@@ -206,6 +206,11 @@ pub fn validate_name(what: &str, name: &str) -> Result<(), String> {
             "{what} name {name:?} holds a control character or a slash"
         ));
     }
+    // As path segments, `.` and `..` would make the instance's `base_uri` resolve outside
+    // `/consumers/`.
+    if name == "." || name == ".." {
+        return Err(format!("{what} name may not be {name:?}"));
+    }
     Ok(())
 }
 

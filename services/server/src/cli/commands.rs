@@ -130,9 +130,19 @@ fn describe(t: &Value) {
         .as_object()
         .into_iter()
         .flatten()
-        .map(|(k, v)| vec![k.clone(), cell(v)])
+        .map(|(k, v)| vec![k.clone(), config_cell(k, v)])
         .collect();
     table(&["CONFIG", "VALUE"], &rows);
+}
+
+/// A config value for people: the zstd level says what it is.
+fn config_cell(key: &str, v: &serde_json::Value) -> String {
+    let text = cell(v);
+    match (key, text.as_str()) {
+        ("compression", "0") => "0 (none)".to_string(),
+        ("compression", level) => format!("{level} (zstd level)"),
+        _ => text,
+    }
 }
 
 pub async fn topic(target: &Target, cmd: TopicCommand) -> anyhow::Result<()> {
@@ -148,7 +158,10 @@ pub async fn topic(target: &Target, cmd: TopicCommand) -> anyhow::Result<()> {
                 json!({"name": name, "partitions": partitions, "config": config_map(&config)?});
             match c.call(Method::POST, "/v1/topics", Some(&body)).await {
                 Ok(t) if target.json => output::json(&t),
-                Ok(_) => eprintln!("created topic {name} with {partitions} partitions"),
+                Ok(_) => eprintln!(
+                    "created topic {name} with {}",
+                    output::count(u64::from(partitions), "partition")
+                ),
                 Err(e) if if_not_exists && status_of(&e) == Some(409) => {
                     if target.json {
                         output::json(

@@ -20,7 +20,6 @@ use crate::config::{Config, Overrides};
 #[command(
     name = "strata",
     version,
-    about,
     after_help = "Exit codes: 0 done; 1 the request failed or was refused; 2 invalid command \
                   line or config; 3 no such topic, partition or group; 4 the node is unreachable \
                   or unavailable (try again); 5 it exists already or is busy (a conflict)."
@@ -142,9 +141,14 @@ pub fn main() -> ExitCode {
 
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn"));
+        // The cache library (foyer) reports its own start-up at info: nothing an operator acts on.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn,foyer=warn")
+        });
+    // Colour only for a person at a terminal, never into a file or a log collector.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();

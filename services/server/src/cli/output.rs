@@ -103,6 +103,15 @@ pub fn json(v: &Value) {
     println!("{v}");
 }
 
+/// A count with its noun, singular for one: `1 record`, `2 records`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Formats bytes for people: `1.5 MiB`.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -44,12 +44,16 @@ pub struct ProduceArgs {
     /// all (wait for the commit), local (wait for this node's fsync) or none
     #[arg(long, default_value = "all", value_parser = ["all", "local", "none"])]
     acks: String,
-    /// Most records per request
-    #[arg(long, default_value_t = 1000)]
-    batch: usize,
-    /// Most line bytes per request
-    #[arg(long, default_value = "4MiB")]
-    batch_bytes: String,
+    /// Most records per request [default: 100000]
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Most line bytes per request [default: 16MiB over the requests in flight, 1 to 16 MiB
+    /// each]
+    #[arg(long)]
+    batch_bytes: Option<String>,
+    /// Requests in flight at once (each partition's records stay in input order)
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    in_flight: u16,
 }
 
 /// Turns `\t`, `\n`, `\r`, `\0` and `\\` in a separator into their characters.
@@ -106,6 +110,14 @@ struct Shaper {
 }
 
 impl Shaper {
+    /// The key a line's record gets, if any.
+    fn key_of<'a>(&'a self, line: &'a [u8]) -> Option<&'a [u8]> {
+        match self.separator.as_deref().and_then(|sep| find(line, sep)) {
+            Some(i) => Some(&line[..i]),
+            None => self.key.as_deref().map(str::as_bytes),
+        }
+    }
+
     /// One line (its newline removed) as a record object.
     fn record(&self, line: &[u8]) -> Value {
         let mut r = serde_json::Map::new();
@@ -168,9 +180,14 @@ pub async fn produce(target: &Target, a: ProduceArgs) -> anyhow::Result<()> {
             .ok_or_else(|| Usage(format!("header {h:?} is not NAME=VALUE")))?;
         headers.insert(k.to_string(), Value::String(v.to_string()));
     }
-    let batch_bytes = crate::units::parse_size(&a.batch_bytes)
-        .map_err(|e| Usage(format!("--batch-bytes: {e}")))?
-        .max(1);
+    let batch_bytes = match &a.batch_bytes {
+        Some(b) => Some(
+            crate::units::parse_size(b)
+                .map_err(|e| Usage(format!("--batch-bytes: {e}")))?
+                .max(1),
+        ),
+        None => None,
+    };
     let shaper = Shaper {
         separator: a.key_separator.as_deref().map(unescape),
         key: a.key.clone(),
@@ -203,68 +220,332 @@ pub async fn produce(target: &Target, a: ProduceArgs) -> anyhow::Result<()> {
         None => (Box::new(tokio::io::stdin()), None),
     };
     let bar = output::progress(len, true);
-    let mut reader = BufReader::with_capacity(1 << 20, input);
-    let (http, base) = c.parts();
-    let mut line = Vec::new();
-    let mut batch: Vec<Vec<u8>> = Vec::new();
-    let mut pending_bytes = 0u64;
-    let mut read_bytes = 0u64;
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .await
-            .context("cannot read the input")?;
-        let done = n == 0;
-        if !done {
-            read_bytes += n as u64;
+    // Records are routed to partitions here, as the node would route them (an explicit
+    // partition, else Kafka's murmur2 of the key, else one partition per request in turn), so
+    // that each partition's records go through one lane in input order.
+    let described = c
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/topics/{}", a.topic),
+            None,
+        )
+        .await?;
+    let partitions = described["partitions"]
+        .as_array()
+        .map_or(1, |p| p.len().max(1)) as u32;
+    let lanes = usize::from(a.in_flight).min(partitions as usize);
+    // About 16 MiB in flight in all unless told otherwise: a topic with one partition sends
+    // one 16 MiB request at a time, one with 16 or more sends 16 of 1 MiB.
+    let limits = Limits {
+        records: a.batch.unwrap_or(100_000).max(1),
+        bytes: batch_bytes.unwrap_or(((16u64 << 20) / lanes as u64).clamp(1 << 20, 16 << 20)),
+    };
+    let pipeline = Pipeline::start(
+        &c,
+        &path,
+        a.ndjson,
+        std::sync::Arc::new(shaper),
+        lanes,
+        partitions,
+    );
+    let result = pipeline.run(input, limits, &mut tally, &bar).await;
+    bar.finish_and_clear();
+    result?;
+    report(target, &a.topic, &tally, started)
+}
+
+/// How large one request may grow.
+#[derive(Clone, Copy)]
+struct Limits {
+    records: usize,
+    bytes: u64,
+}
+
+/// Lines on their way into one request.
+#[derive(Default)]
+struct Batch {
+    /// Each line, with the partition given to a record that had none and no key.
+    lines: Vec<(Vec<u8>, Option<u32>)>,
+    /// Bytes of the lines.
+    bytes: u64,
+    /// Bytes of the input they came from (with their newlines).
+    input_bytes: u64,
+    /// The input line number (1-based) of the first line.
+    first_line: u64,
+}
+
+/// What a lane's request ended with.
+struct Done {
+    first_line: u64,
+    records: u64,
+    bytes: u64,
+    input_bytes: u64,
+    outcome: anyhow::Result<Value>,
+}
+
+/// Requests in flight: `lanes` workers, each sending its batches one after another. A
+/// record's partition picks its lane (partition modulo lanes), so each partition's records are
+/// produced in input order (and with them each key's) while the lanes run side by side.
+/// Records without a key or partition are given one partition per batch, in turn, as the node
+/// would. At most one batch per lane is in flight and one waits for it, so the bytes held are
+/// bounded by `3 * lanes * batch-bytes` (with the one being filled).
+struct Pipeline {
+    senders: Vec<tokio::sync::mpsc::Sender<Batch>>,
+    done: tokio::sync::mpsc::UnboundedReceiver<Done>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    ndjson: bool,
+    shaper: std::sync::Arc<Shaper>,
+    partitions: u32,
+}
+
+/// Where a line's record goes.
+enum Route {
+    /// To this partition, by its key or its own partition.
+    Partition(u32),
+    /// Wherever records without a key go.
+    Spread,
+}
+
+/// An NDJSON record line with `"partition": p` added (the line is a JSON object).
+fn with_partition(line: &[u8], p: u32) -> Vec<u8> {
+    let open = line.iter().position(|b| *b == b'{').unwrap_or(0);
+    let rest = &line[open + 1..];
+    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+    let mut out = Vec::with_capacity(line.len() + 20);
+    out.extend_from_slice(&line[..=open.min(line.len().saturating_sub(1))]);
+    out.extend_from_slice(format!("\"partition\":{p}").as_bytes());
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// Sends one batch; what came back.
+async fn send(
+    c: &Client,
+    url: &str,
+    ndjson: bool,
+    shaper: &Shaper,
+    batch: &Batch,
+) -> anyhow::Result<Value> {
+    let (http, _) = c.parts();
+    let req = if ndjson {
+        let mut body = Vec::with_capacity(batch.bytes as usize + 20 * batch.lines.len());
+        for (l, p) in &batch.lines {
+            match p {
+                Some(p) => body.extend_from_slice(&with_partition(l, *p)),
+                None => body.extend_from_slice(l),
+            }
+            body.push(b'\n');
+        }
+        http.post(url)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+    } else {
+        let records: Vec<Value> = batch
+            .lines
+            .iter()
+            .map(|(l, p)| {
+                let mut r = shaper.record(l);
+                if let (Some(p), Some(m)) = (p, r.as_object_mut()) {
+                    m.insert("partition".into(), json!(p));
+                }
+                r
+            })
+            .collect();
+        http.post(url).json(&json!({ "records": records }))
+    };
+    let resp = req.send().await.map_err(|e| c.unreachable(&e))?;
+    Client::read(resp).await
+}
+
+impl Pipeline {
+    fn start(
+        c: &Client,
+        path: &str,
+        ndjson: bool,
+        shaper: std::sync::Arc<Shaper>,
+        lanes: usize,
+        partitions: u32,
+    ) -> Self {
+        let (done_tx, done) = tokio::sync::mpsc::unbounded_channel();
+        let mut senders = Vec::with_capacity(lanes);
+        let mut workers = Vec::with_capacity(lanes);
+        for _ in 0..lanes {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(1);
+            senders.push(tx);
+            let c = c.clone();
+            let url = format!("{}{path}", c.parts().1);
+            let shaper = shaper.clone();
+            let done_tx = done_tx.clone();
+            workers.push(tokio::spawn(async move {
+                while let Some(batch) = rx.recv().await {
+                    let outcome = send(&c, &url, ndjson, &shaper, &batch).await;
+                    let failed = outcome.is_err();
+                    let _ = done_tx.send(Done {
+                        first_line: batch.first_line,
+                        records: batch.lines.len() as u64,
+                        bytes: batch.bytes,
+                        input_bytes: batch.input_bytes,
+                        outcome,
+                    });
+                    if failed {
+                        break;
+                    }
+                }
+            }));
+        }
+        Self {
+            senders,
+            done,
+            workers,
+            ndjson,
+            shaper,
+            partitions,
+        }
+    }
+
+    /// Where a line's record goes, as the node would route it.
+    fn route(&self, line: &[u8]) -> Route {
+        use strata_ingest::partitioner::partition_for_key;
+        if self.ndjson {
+            // A line that does not parse goes anywhere: the node refuses it with its reason.
+            return match strata_ingest::parse::parse_ndjson(line) {
+                Ok(mut r) if r.len() == 1 => {
+                    let r = r.remove(0);
+                    match (r.partition, r.record.key) {
+                        (Some(p), _) => Route::Partition(p),
+                        (None, Some(k)) => Route::Partition(partition_for_key(&k, self.partitions)),
+                        (None, None) => Route::Spread,
+                    }
+                }
+                // The node refuses the line with its reason; keep it as it was.
+                _ => Route::Partition(0),
+            };
+        }
+        if let Some(p) = self.shaper.partition {
+            return Route::Partition(p);
+        }
+        match self.shaper.key_of(line) {
+            Some(k) => Route::Partition(partition_for_key(k, self.partitions)),
+            None => Route::Spread,
+        }
+    }
+
+    /// Reads `input` to its end (or the first refusal), producing every line.
+    async fn run(
+        mut self,
+        input: Box<dyn AsyncRead + Unpin + Send>,
+        limits: Limits,
+        tally: &mut Tally,
+        bar: &indicatif::ProgressBar,
+    ) -> anyhow::Result<()> {
+        let mut reader = BufReader::with_capacity(1 << 20, input);
+        let lanes = self.senders.len();
+        let mut building: Vec<Batch> = (0..lanes).map(|_| Batch::default()).collect();
+        // The partition records without a key or partition go to now.
+        let mut spread = 0u32;
+        let mut line_no = 0u64;
+        let mut acked_input = 0u64;
+        let mut failure: Option<Done> = None;
+        let mut line = Vec::new();
+        'read: loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .await
+                .context("cannot read the input")?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            let input_bytes = n as u64;
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
-            if !(a.ndjson && line.iter().all(u8::is_ascii_whitespace)) {
-                pending_bytes += line.len() as u64;
-                batch.push(std::mem::take(&mut line));
+            if self.ndjson && line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let (partition, given) = match self.route(&line) {
+                Route::Partition(p) => (p, None),
+                Route::Spread => (spread, Some(spread)),
+            };
+            let lane = partition as usize % lanes;
+            let b = &mut building[lane];
+            if b.lines.is_empty() {
+                b.first_line = line_no;
+            }
+            b.bytes += line.len() as u64;
+            b.input_bytes += input_bytes;
+            b.lines.push((std::mem::take(&mut line), given));
+            if b.lines.len() >= limits.records || b.bytes >= limits.bytes {
+                let batch = std::mem::take(b);
+                if lane == spread as usize % lanes {
+                    spread = (spread + 1) % self.partitions;
+                }
+                // Waits while this lane has a batch in flight and one queued.
+                if self.senders[lane].send(batch).await.is_err() {
+                    // The lane stopped: it reported a refusal.
+                }
+            }
+            while let Ok(d) = self.done.try_recv() {
+                if !Self::take(d, tally, &mut acked_input, &mut failure) {
+                    break 'read;
+                }
+            }
+            bar.set_position(acked_input);
+            bar.set_message(output::count(tally.records, "record"));
+        }
+        if failure.is_none() {
+            for (lane, b) in building.into_iter().enumerate() {
+                if !b.lines.is_empty() {
+                    let _ = self.senders[lane].send(b).await;
+                }
             }
         }
-        let full = batch.len() >= a.batch.max(1) || pending_bytes >= batch_bytes;
-        if (full || done) && !batch.is_empty() {
-            let req = if a.ndjson {
-                let mut body = Vec::with_capacity(pending_bytes as usize + batch.len());
-                for l in &batch {
-                    body.extend_from_slice(l);
-                    body.push(b'\n');
-                }
-                http.post(format!("{base}{path}"))
-                    .header("content-type", "application/x-ndjson")
-                    .body(body)
-            } else {
-                let records: Vec<Value> = batch.iter().map(|l| shaper.record(l)).collect();
-                http.post(format!("{base}{path}"))
-                    .json(&json!({ "records": records }))
-            };
-            let resp = req.send().await.map_err(|e| c.unreachable(&e))?;
-            let first = tally.records;
-            let out = Client::read(resp).await.with_context(|| {
-                format!(
-                    "records {} to {} (input lines) were refused; the {first} before them were produced",
-                    first + 1,
-                    first + batch.len() as u64
-                )
-            })?;
-            tally.add(&out);
-            tally.records += batch.len() as u64;
-            tally.bytes += pending_bytes;
-            batch.clear();
-            pending_bytes = 0;
-            bar.set_position(read_bytes);
-            bar.set_message(format!("{} records", tally.records));
+        self.senders.clear();
+        for w in std::mem::take(&mut self.workers) {
+            let _ = w.await;
         }
-        if done {
-            break;
+        while let Ok(d) = self.done.try_recv() {
+            Self::take(d, tally, &mut acked_input, &mut failure);
+            bar.set_position(acked_input);
+        }
+        match failure {
+            None => Ok(()),
+            Some(d) => Err(d
+                .outcome
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("refused"))
+                .context(format!(
+                    "the request of {} starting at input line {} was refused; {} were produced (each partition's in input order up to the refused request), and reading stopped",
+                    output::count(d.records, "record"),
+                    d.first_line,
+                    output::count(tally.records, "record")
+                ))),
         }
     }
-    bar.finish_and_clear();
-    report(target, &a.topic, &tally, started)
+
+    /// Counts a finished request; `false` once a request was refused.
+    fn take(d: Done, tally: &mut Tally, acked_input: &mut u64, failure: &mut Option<Done>) -> bool {
+        match &d.outcome {
+            Ok(out) => {
+                tally.add(out);
+                tally.records += d.records;
+                tally.bytes += d.bytes;
+                *acked_input += d.input_bytes;
+                failure.is_none()
+            }
+            Err(_) => {
+                // The first refusal (by input line) is the one reported.
+                if failure.as_ref().is_none_or(|f| d.first_line < f.first_line) {
+                    *failure = Some(d);
+                }
+                false
+            }
+        }
+    }
 }
 
 fn report(target: &Target, topic: &str, t: &Tally, started: Instant) -> anyhow::Result<()> {
@@ -286,14 +567,18 @@ fn report(target: &Target, topic: &str, t: &Tally, started: Instant) -> anyhow::
         }));
     } else {
         eprintln!(
-            "produced {} records ({}) to {topic} in {secs:.2}s ({:.0} records/s)",
-            t.records,
+            "produced {} ({}) to {topic} in {secs:.2}s ({:.0} records/s, {}/s)",
+            output::count(t.records, "record"),
             output::bytes(t.bytes),
-            t.records as f64 / secs.max(1e-9)
+            t.records as f64 / secs.max(1e-9),
+            output::bytes((t.bytes as f64 / secs.max(1e-9)) as u64)
         );
         for (p, (n, first, last)) in &t.partitions {
             if let (Some(f), Some(l)) = (first, last) {
-                eprintln!("  partition {p}: {n} records at offsets {f}..={l}");
+                eprintln!(
+                    "  partition {p}: {} at offsets {f}..={l}",
+                    output::count(*n, "record")
+                );
             }
         }
     }
@@ -328,5 +613,20 @@ mod tests {
             json!({"value_base64": B64.encode(b"caf\xe9\r")})
         );
         assert_eq!(unescape("a\\\\b\\x"), b"a\\b\\x".to_vec());
+    }
+
+    #[test]
+    fn a_partition_is_added_to_ndjson_records() {
+        assert_eq!(
+            with_partition(br#"{"value": 1}"#, 3),
+            br#"{"partition":3,"value": 1}"#.to_vec()
+        );
+        assert_eq!(
+            with_partition(b" { } ", 0),
+            br#" {"partition":0 } "#.to_vec()
+        );
+        let parsed = strata_ingest::parse::parse_ndjson(&with_partition(br#"{"value":"v"}"#, 2))
+            .expect("parses");
+        assert_eq!(parsed[0].partition, Some(2));
     }
 }

@@ -13,7 +13,7 @@ use super::{ApiResult, Shared, json, json_body, read_body};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CommitIn {
-    offsets: Vec<OffsetIn>,
+    offsets: Vec<strata_core::json::Object<OffsetIn>>,
 }
 
 #[derive(Deserialize)]
@@ -42,7 +42,7 @@ pub async fn commit(
     let offsets = req
         .offsets
         .into_iter()
-        .map(|o| GroupOffset {
+        .map(|strata_core::json::Object(o)| GroupOffset {
             topic: o.topic,
             partition: PartitionId(o.partition),
             offset: Offset(o.offset),

@@ -5,6 +5,7 @@ pub mod idempotency;
 mod ops;
 pub(crate) mod records;
 mod topics;
+pub mod transport;
 pub mod v2;
 
 use std::sync::Arc;
@@ -124,7 +125,7 @@ pub type ApiResult<T> = Result<T, HttpError>;
 
 /// Parses a JSON body with our error contract.
 pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body)
+    strata_core::json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")).into())
 }
 
@@ -219,6 +220,7 @@ pub fn router(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -257,7 +259,7 @@ async fn not_found() -> HttpError {
     ApiError::new(
         404,
         codes::ROUTE_NOT_FOUND,
-        "no such route; see API.md for the routes",
+        "no such route; see docs/api.md for the routes",
     )
     .into()
 }
@@ -269,6 +271,52 @@ async fn method_not_allowed() -> HttpError {
         "method not allowed on this route",
     )
     .into()
+}
+
+/// Gives every refusal of the API the documented `{"error_code", "message"}` JSON body: a
+/// route's extractor that refuses a request (a path segment that is not UTF-8, a missing
+/// body) answers plain text of its own, which is turned into that shape here, so no route can
+/// forget it. The HTTP layer's own refusals are rewritten by [`transport`].
+async fn json_errors(req: Request, next: Next) -> Response {
+    let head = req.method() == axum::http::Method::HEAD;
+    let r = next.run(req).await;
+    let status = r.status();
+    if status.as_u16() < 400 || head {
+        return r;
+    }
+    let is_json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|t| t.trim().to_ascii_lowercase().ends_with("json"))
+        });
+    if is_json {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => format!(
+            "HTTP {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        ),
+        t => t.to_string(),
+    };
+    let e = ApiError::new(status.as_u16(), codes::for_status(status.as_u16()), message);
+    let body = serde_json::to_vec(&e).expect("errors serialize");
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 async fn count_requests(State(s): State<Shared>, req: Request, next: Next) -> Response {

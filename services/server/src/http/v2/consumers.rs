@@ -22,6 +22,7 @@ use strata_cache::{FetchOptions, ReadError, StartAt};
 use strata_core::api::{ApiError, confluent};
 use strata_core::clock::{Clock, SystemClock};
 use strata_core::ids::{Offset, PartitionId};
+use strata_core::json::Object;
 use strata_core::meta::GroupOffset;
 use strata_core::meta::consumer::{
     Assignor, ConsumerOp, ConsumerView, EmbeddedFormat, InstanceConfig, OffsetReset, PositionMove,
@@ -393,7 +394,7 @@ struct PartitionsOut {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PartitionsIn {
-    partitions: Vec<PartitionIn>,
+    partitions: Vec<Object<PartitionIn>>,
 }
 
 /// `POST .../assignments`: `{"partitions": [{"topic", "partition"}]}`.
@@ -404,7 +405,11 @@ pub async fn assign(
     b: axum::body::Body,
 ) -> V2Result<Response> {
     let req: PartitionsIn = required_body(&headers, b).await?;
-    let partitions = req.partitions.iter().map(TopicPartition::from).collect();
+    let partitions = req
+        .partitions
+        .iter()
+        .map(|p| TopicPartition::from(&**p))
+        .collect();
     run(&s, &group, &instance, ConsumerOp::Assign { partitions }).await?;
     Ok(no_content())
 }
@@ -456,9 +461,9 @@ struct TimestampIn {
 #[serde(deny_unknown_fields)]
 struct OffsetsIn {
     #[serde(default)]
-    offsets: Option<Vec<OffsetIn>>,
+    offsets: Option<Vec<Object<OffsetIn>>>,
     #[serde(default)]
-    timestamps: Option<Vec<TimestampIn>>,
+    timestamps: Option<Vec<Object<TimestampIn>>>,
 }
 
 /// `POST .../positions`: `{"offsets": [{"topic", "partition", "offset"}], "timestamps":
@@ -482,7 +487,7 @@ pub async fn seek(
             )
         })
         .collect();
-    for t in req.timestamps.unwrap_or_default() {
+    for Object(t) in req.timestamps.unwrap_or_default() {
         let ms = match &t.timestamp {
             Value::Number(n) => n.as_i64(),
             Value::String(v) => crate::units::parse_instant(v).or_else(|| v.parse().ok()),
@@ -528,7 +533,7 @@ async fn seek_all(
     let positions = req
         .partitions
         .iter()
-        .map(|p| (TopicPartition::from(p), to))
+        .map(|p| (TopicPartition::from(&**p), to))
         .collect();
     run(&s, &group, &instance, ConsumerOp::Seek { positions }).await?;
     Ok(no_content())
@@ -582,10 +587,25 @@ pub async fn commit(
                             ),
                         )));
                     }
+                    // The committed offset is the next one to read: one past the given one,
+                    // which must leave room for it.
+                    let next = o.offset.checked_add(1).ok_or_else(|| {
+                        V2Error(ApiError::new(
+                            422,
+                            422,
+                            format!(
+                                "offset {} of {}-{} is too large: the largest offset that can be committed is {}",
+                                o.offset,
+                                o.topic,
+                                o.partition,
+                                i64::MAX - 1
+                            ),
+                        ))
+                    })?;
                     Ok(GroupOffset {
                         topic: o.topic.clone(),
                         partition: PartitionId(o.partition),
-                        offset: Offset(o.offset + 1),
+                        offset: Offset(next),
                     })
                 })
                 .collect::<V2Result<Vec<_>>>()?,
@@ -620,8 +640,12 @@ pub async fn committed(
     let ct = negotiate(&headers)?;
     let req: Option<PartitionsIn> = optional_body(&headers, b).await?;
     let view = run(&s, &group, &instance, ConsumerOp::Touch).await?;
-    let wanted: Option<BTreeSet<TopicPartition>> =
-        req.map(|r| r.partitions.iter().map(TopicPartition::from).collect());
+    let wanted: Option<BTreeSet<TopicPartition>> = req.map(|r| {
+        r.partitions
+            .iter()
+            .map(|p| TopicPartition::from(&**p))
+            .collect()
+    });
     if let Some(wanted) = &wanted {
         // One metadata read per topic named (the set is in topic order).
         let mut counts: Option<(&str, u32)> = None;
@@ -743,6 +767,45 @@ pub async fn records(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> V2Result<Response> {
+    fetch(s, group, instance, q, headers, None).await
+}
+
+/// `GET .../topics/{topic}?max_bytes=` (API v1): records of `topic` only. As v1 does, an
+/// instance not yet subscribed to the topic subscribes to it first (adding it to the topics
+/// it already has), which may rebalance its group.
+pub async fn records_v1(
+    State(s): State<Shared>,
+    Path((group, instance, topic)): Path<(String, String, String)>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> V2Result<Response> {
+    s.meta.topic(&topic).await?;
+    let view = run(&s, &group, &instance, ConsumerOp::Touch).await?;
+    let subscription = match view.subscription {
+        None if !view.manual => Some(vec![topic.clone()]),
+        Some(Subscription::Topics(mut topics)) if !topics.contains(&topic) => {
+            topics.push(topic.clone());
+            Some(topics)
+        }
+        _ => None,
+    };
+    if let Some(topics) = subscription {
+        let op = ConsumerOp::Subscribe {
+            subscription: Subscription::Topics(topics),
+        };
+        run(&s, &group, &instance, op).await?;
+    }
+    fetch(s, group, instance, q, headers, Some(topic)).await
+}
+
+async fn fetch(
+    s: Shared,
+    group: String,
+    instance: String,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+    only_topic: Option<String>,
+) -> V2Result<Response> {
     let params = Params::from_query(q, &["timeout", "max_bytes"]).map_err(|e| V2Error(e.0))?;
     // As Confluent does: `timeout` can only shorten the instance's (or the node's) request
     // timeout, and a value of 0 or below (or none) means that timeout; `max_bytes` of 0 or
@@ -773,6 +836,9 @@ pub async fn records(
     let deadline = Instant::now() + timeout;
     let mut readings = Vec::with_capacity(view.partitions.len());
     for o in &view.partitions {
+        if only_topic.as_ref().is_some_and(|t| *t != o.tp.topic) {
+            continue;
+        }
         let Some(position) = o.position else {
             return Err(V2Error(ApiError::new(
                 409,

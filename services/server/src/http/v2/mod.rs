@@ -17,6 +17,8 @@ use super::Shared;
 
 /// The v2 content type of responses without embedded data.
 pub const V2_JSON: &str = "application/vnd.kafka.v2+json";
+/// The v1 content type of responses without embedded data, for clients that accept only v1.
+pub const V1_JSON: &str = "application/vnd.kafka.v1+json";
 
 /// The v2 routes.
 pub fn routes() -> Router<Shared> {
@@ -64,6 +66,10 @@ pub fn routes() -> Router<Shared> {
         .route(
             "/consumers/{group}/instances/{instance}/records",
             get(consumers::records),
+        )
+        .route(
+            "/consumers/{group}/instances/{instance}/topics/{topic}",
+            get(consumers::records_v1),
         )
         .route(
             "/consumers/{group}/instances/{instance}/offsets",
@@ -115,11 +121,21 @@ pub enum Format {
     Schema(&'static str),
 }
 
+/// The API version a `vnd.kafka` media type names. The v1 request bodies this API takes
+/// are the v2 shapes (Confluent's v1 and v2 produce and consumer bodies are the same), so a
+/// v1 type only changes the `Content-Type` of the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    /// `v2`, or no version (`application/vnd.kafka+json`): the newest.
+    V2,
+}
+
 /// A media type as the v2 API reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Media {
-    /// `application/vnd.kafka[.format][.v2]+json`.
-    Kafka(Option<Format>),
+    /// `application/vnd.kafka[.format][.v1|.v2]+json`.
+    Kafka(Option<Format>, Version),
     /// `application/json` or `application/octet-stream`.
     Generic,
     /// `*/*` or `application/*`.
@@ -149,9 +165,11 @@ fn parse_media(s: &str) -> Option<Media> {
         [f, v] => (Some(*f), Some(*v)),
         _ => return None,
     };
-    if version.is_some_and(|v| v != "v2") {
-        return None;
-    }
+    let version = match version {
+        None | Some("v2") => Version::V2,
+        Some("v1") => Version::V1,
+        Some(_) => return None,
+    };
     let format = match format {
         None => None,
         Some("binary") => Some(Format::Binary),
@@ -161,7 +179,7 @@ fn parse_media(s: &str) -> Option<Media> {
         Some("jsonschema") => Some(Format::Schema("jsonschema")),
         Some(_) => return None,
     };
-    Some(Media::Kafka(format))
+    Some(Media::Kafka(format, version))
 }
 
 /// The embedded format of a request body from its `Content-Type` (omitted: binary, as
@@ -177,8 +195,8 @@ pub fn request_format(headers: &HeaderMap) -> V2Result<Format> {
         return Ok(Format::Binary);
     }
     match parse_media(ct) {
-        Some(Media::Kafka(Some(f))) => Ok(f),
-        Some(Media::Kafka(None) | Media::Generic | Media::Any) => Ok(Format::Binary),
+        Some(Media::Kafka(Some(f), _)) => Ok(f),
+        Some(Media::Kafka(None, _) | Media::Generic | Media::Any) => Ok(Format::Binary),
         None => Err(unsupported_media(ct)),
     }
 }
@@ -206,7 +224,7 @@ fn unsupported_media(ct: &str) -> V2Error {
         415,
         415,
         format!(
-            "HTTP 415 Unsupported Media Type: {ct:?}; send application/vnd.kafka.v2+json (or the embedded-format type, e.g. application/vnd.kafka.binary.v2+json)"
+            "HTTP 415 Unsupported Media Type: {ct:?}; send application/vnd.kafka.v2+json (or the embedded-format type, e.g. application/vnd.kafka.binary.v2+json; the v1 types are taken too)"
         ),
     ))
 }
@@ -250,12 +268,13 @@ fn not_acceptable() -> V2Error {
     V2Error(ApiError::new(
         406,
         406,
-        "HTTP 406 Not Acceptable: accept application/vnd.kafka.v2+json or application/json",
+        "HTTP 406 Not Acceptable: accept application/vnd.kafka.v2+json, application/vnd.kafka.v1+json or application/json",
     ))
 }
 
 /// The content type of a response without embedded data, by the weighted `Accept` header:
-/// the v2 type unless `application/json` is preferred; `406` if neither is acceptable.
+/// the most preferred of the v2 type, the v1 type (for clients that name only v1) and
+/// `application/json`, the v2 type on a tie; `406` if none is acceptable.
 pub fn negotiate(headers: &HeaderMap) -> V2Result<&'static str> {
     if !has_accept(headers) {
         return Ok(V2_JSON);
@@ -263,10 +282,11 @@ pub fn negotiate(headers: &HeaderMap) -> V2Result<&'static str> {
     let mut best: Option<(f32, u8, &'static str)> = None;
     for a in accepted(headers) {
         let (rank, ct) = match a.media {
-            Media::Kafka(None) => (3, V2_JSON),
+            Media::Kafka(None, Version::V2) => (4, V2_JSON),
+            Media::Kafka(None, Version::V1) => (3, V1_JSON),
             Media::Generic => (2, "application/json"),
             Media::Any => (1, V2_JSON),
-            Media::Kafka(Some(_)) => continue,
+            Media::Kafka(Some(_), _) => continue,
         };
         if best.is_none_or(|(q, r, _)| a.q > q || (a.q == q && rank > r)) {
             best = Some((a.q, rank, ct));
@@ -283,9 +303,17 @@ pub fn negotiate_records(
     format: strata_core::meta::consumer::EmbeddedFormat,
 ) -> V2Result<&'static str> {
     use strata_core::meta::consumer::EmbeddedFormat;
-    let (mine, specific) = match format {
-        EmbeddedFormat::Binary => (Format::Binary, "application/vnd.kafka.binary.v2+json"),
-        EmbeddedFormat::Json => (Format::Json, "application/vnd.kafka.json.v2+json"),
+    let (mine, specific, v1) = match format {
+        EmbeddedFormat::Binary => (
+            Format::Binary,
+            "application/vnd.kafka.binary.v2+json",
+            "application/vnd.kafka.binary.v1+json",
+        ),
+        EmbeddedFormat::Json => (
+            Format::Json,
+            "application/vnd.kafka.json.v2+json",
+            "application/vnd.kafka.json.v1+json",
+        ),
     };
     if !has_accept(headers) {
         return Ok(specific);
@@ -295,12 +323,14 @@ pub fn negotiate_records(
     let mut other_format = false;
     for a in &list {
         let (rank, ct) = match a.media {
-            Media::Kafka(Some(f)) if f == mine => (4, specific),
-            Media::Kafka(Some(_)) => {
+            Media::Kafka(Some(f), Version::V2) if f == mine => (6, specific),
+            Media::Kafka(Some(f), Version::V1) if f == mine => (5, v1),
+            Media::Kafka(Some(_), _) => {
                 other_format = true;
                 continue;
             }
-            Media::Kafka(None) => (3, specific),
+            Media::Kafka(None, Version::V2) => (4, specific),
+            Media::Kafka(None, Version::V1) => (3, v1),
             Media::Generic => (2, "application/json"),
             Media::Any => (1, specific),
         };
@@ -326,7 +356,7 @@ pub fn negotiate_records(
 /// Parses a JSON body with Confluent's statuses: malformed JSON or a wrong shape is `400`,
 /// an unknown field `422` ("Unrecognized field").
 pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> V2Result<T> {
-    serde_json::from_slice(bytes).map_err(body_error)
+    strata_core::json::from_slice(bytes).map_err(body_error)
 }
 
 /// Turns a body's JSON error into Confluent's response.
@@ -385,25 +415,33 @@ mod tests {
     fn media_types_parse_with_and_without_format_and_version() {
         assert_eq!(
             parse_media("application/vnd.kafka.binary.v2+json"),
-            Some(Media::Kafka(Some(Format::Binary)))
+            Some(Media::Kafka(Some(Format::Binary), Version::V2))
         );
         assert_eq!(
             parse_media("application/vnd.kafka.json.v2+json; charset=utf-8"),
-            Some(Media::Kafka(Some(Format::Json)))
+            Some(Media::Kafka(Some(Format::Json), Version::V2))
         );
         assert_eq!(
             parse_media("application/vnd.kafka.v2+json"),
-            Some(Media::Kafka(None))
+            Some(Media::Kafka(None, Version::V2))
         );
         assert_eq!(
             parse_media("application/vnd.kafka+json"),
-            Some(Media::Kafka(None))
+            Some(Media::Kafka(None, Version::V2))
         );
         assert_eq!(
             parse_media("application/vnd.kafka.avro.v2+json"),
-            Some(Media::Kafka(Some(Format::Schema("avro"))))
+            Some(Media::Kafka(Some(Format::Schema("avro")), Version::V2))
         );
-        assert_eq!(parse_media("application/vnd.kafka.v1+json"), None);
+        assert_eq!(
+            parse_media("application/vnd.kafka.binary.v1+json"),
+            Some(Media::Kafka(Some(Format::Binary), Version::V1))
+        );
+        assert_eq!(
+            parse_media("application/vnd.kafka.v1+json"),
+            Some(Media::Kafka(None, Version::V1))
+        );
+        assert_eq!(parse_media("application/vnd.kafka.v3+json"), None);
         assert_eq!(parse_media("text/html"), None);
     }
 
@@ -446,6 +484,21 @@ mod tests {
             Some("application/json")
         );
         assert_eq!(negotiate(&accept("*/*")).ok(), Some(V2_JSON));
+        // Confluent's Node.js client (API v1) sends exactly this.
+        assert_eq!(
+            negotiate(&accept(
+                "application/vnd.kafka.v1+json, application/vnd.kafka+json; q=0.9, application/json; q=0.8"
+            ))
+            .ok(),
+            Some(V1_JSON)
+        );
+        assert_eq!(
+            negotiate(&accept(
+                "application/vnd.kafka.v1+json, application/vnd.kafka.v2+json"
+            ))
+            .ok(),
+            Some(V2_JSON)
+        );
         let refused = negotiate(&accept("text/html")).err().map(|e| e.0.status);
         assert_eq!(refused, Some(406));
     }
@@ -465,6 +518,14 @@ mod tests {
             .err()
             .map(|e| (e.0.status, e.0.error_code));
         assert_eq!(e, Some((406, 40601)));
+        assert_eq!(
+            negotiate_records(
+                &accept("application/vnd.kafka.binary.v1+json"),
+                EmbeddedFormat::Binary
+            )
+            .ok(),
+            Some("application/vnd.kafka.binary.v1+json")
+        );
         assert_eq!(
             negotiate_records(
                 &accept("application/vnd.kafka.binary.v2+json; q=0.9, application/vnd.kafka.json.v2+json; q=0.1"),

@@ -1,11 +1,14 @@
 //! v2 produce: `POST /topics/{topic}` and `POST /topics/{topic}/partitions/{partition}`.
 //!
 //! Records are partitioned exactly as the native API does it (an explicit partition, else
-//! Kafka's murmur2 of the key bytes, else one partition per request in turn), and `json`
-//! keys and values are stored exactly as the native API stores them (a JSON string as its
-//! UTF-8 bytes, anything else as its JSON text), so mixing the two APIs keeps a key on one
-//! partition. A record the topic refuses (too large, no key on a compacted topic, no such
-//! partition) gets its own error in the response, Confluent's way; the others are produced.
+//! Kafka's murmur2 of the key bytes, else one partition per request in turn). `json` keys
+//! and values are stored as Confluent's REST Proxy stores them: the JSON text, without the
+//! whitespace between tokens, as its JSON serializer writes it, so the string key `"k1"` is the
+//! four bytes `"k1"` with its quotes, a binary consumer reads `ImsxIg==`, and the key hashes
+//! to the partition Kafka would choose for those bytes. (The native API stores a JSON string
+//! as its contents; see docs/api.md.) A record the topic refuses (too large, no key on a
+//! compacted topic, no such partition) gets its own error in the response, Confluent's way;
+//! the others are produced.
 
 use std::time::Instant;
 
@@ -18,8 +21,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use strata_core::api::{ApiError, confluent};
+use strata_core::json::Object;
 use strata_core::record::{Header, Record};
-use strata_ingest::parse::{ProduceRecord, json_bytes};
+use strata_ingest::parse::ProduceRecord;
 use strata_ingest::{Acks, IngestError, check_record};
 
 use super::{Format, V2Error, V2Result, negotiate, partition_param, reply, request_format};
@@ -38,7 +42,7 @@ struct ProduceIn<'a> {
     #[serde(default)]
     value_schema_id: Option<i64>,
     #[serde(borrow)]
-    records: Vec<RecordIn<'a>>,
+    records: Vec<Object<RecordIn<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -52,7 +56,7 @@ struct RecordIn<'a> {
     partition: Option<u32>,
     /// Strata extension: headers as Confluent's v3 API writes them.
     #[serde(default)]
-    headers: Option<Vec<HeaderIn>>,
+    headers: Option<Vec<Object<HeaderIn>>>,
     /// Strata extension: the record's timestamp (ms since the epoch).
     #[serde(default)]
     timestamp: Option<i64>,
@@ -98,9 +102,10 @@ fn data(
 ) -> V2Result<Option<Bytes>> {
     let Some(raw) = raw else { return Ok(None) };
     match format {
-        Format::Json => {
-            json_bytes(raw).map_err(|e| conversion(format!("record {index}: {name}: {e}")))
-        }
+        Format::Json => Ok(match raw.get() {
+            "null" => None,
+            text => Some(Bytes::from(strata_core::json::compact(text))),
+        }),
         _ => {
             let text = raw.get();
             if text == "null" {
@@ -120,7 +125,8 @@ fn data(
 }
 
 fn parse(format: Format, body: &[u8], partition: Option<u32>) -> V2Result<Vec<ProduceRecord>> {
-    let req: ProduceIn<'_> = serde_json::from_slice(body).map_err(super::body_error)?;
+    let req: ProduceIn<'_> =
+        strata_core::json::from_slice_borrowed(body).map_err(super::body_error)?;
     if let Format::Schema(name) = format {
         let given = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "null");
         let keys = req.records.iter().any(|r| given(r.key));
@@ -160,11 +166,11 @@ fn parse(format: Format, body: &[u8], partition: Option<u32>) -> V2Result<Vec<Pr
         return Err(V2Error(ApiError::new(422, 422, "records may not be empty")));
     }
     let mut out = Vec::with_capacity(req.records.len());
-    for (index, r) in req.records.into_iter().enumerate() {
+    for (index, Object(r)) in req.records.into_iter().enumerate() {
         let key = data(format, index, "key", r.key)?;
         let value = data(format, index, "value", r.value)?;
         let mut headers = Vec::new();
-        for h in r.headers.unwrap_or_default() {
+        for Object(h) in r.headers.unwrap_or_default() {
             let value = match h.value {
                 None => Bytes::new(),
                 Some(v) => Bytes::from(BASE64.decode(v.as_bytes()).map_err(|e| {
