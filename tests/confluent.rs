@@ -1580,3 +1580,93 @@ async fn malformed_requests_are_refused_strictly_with_json_errors() -> anyhow::R
     assert_eq!(api.get("/v1/topics/ok").await?.0, 200);
     Ok(())
 }
+
+/// Runs a Node.js program with `stdin`; its exit status and standard output.
+async fn node_js(
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> anyhow::Result<(bool, String)> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("node")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    if let Some(mut i) = child.stdin.take() {
+        i.write_all(stdin.as_bytes()).await?;
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .map_err(|_| anyhow::anyhow!("node {args:?} did not finish in 60 s"))??;
+    Ok((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+/// Confluent's own Node.js client (npm `kafka-rest` 0.0.5, hard-wired to API v1) with its two
+/// shipped examples, unchanged. `scripts/test` installs it where Node.js is on the machine and
+/// says so in `STRATA_NODE_CLIENTS`; without it this test says it did not run.
+#[tokio::test]
+async fn confluents_nodejs_client_examples_run_unchanged() -> anyhow::Result<()> {
+    let Ok(dir) = std::env::var("STRATA_NODE_CLIENTS") else {
+        eprintln!(
+            "STRATA_NODE_CLIENTS is not set (no Node.js): the npm kafka-rest client was not run"
+        );
+        return Ok(());
+    };
+    let examples = std::path::Path::new(&dir).join("node_modules/kafka-rest/examples");
+    anyhow::ensure!(examples.is_dir(), "{} is missing", examples.display());
+    let node = Node::start(NodeOptions::default()).await?;
+    node.api().create_topic("from-node", 3, json!({})).await?;
+    let url = node.url();
+    let lines: Vec<String> = (0..20).map(|i| format!("line {i} from node")).collect();
+    let (ok, out) = node_js(
+        &examples,
+        &[
+            "console_producer.js",
+            "--url",
+            &url,
+            "--topic",
+            "from-node",
+            "--format",
+            "binary",
+        ],
+        &(lines.join("\n") + "\n"),
+    )
+    .await?;
+    assert!(ok && out.contains("Finished sending 20 messages"), "{out}");
+    let (ok, out) = node_js(
+        &examples,
+        &[
+            "console_consumer.js",
+            "--url",
+            &url,
+            "--topic",
+            "from-node",
+            "--format",
+            "binary",
+            "--from-beginning",
+            "--message-limit",
+            "20",
+        ],
+        "",
+    )
+    .await?;
+    assert!(ok && out.contains("Shutdown cleanly"), "{out}");
+    let got: BTreeSet<&str> = out.lines().filter(|l| l.starts_with("line ")).collect();
+    let want: BTreeSet<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(got, want, "{out}");
+    // The instance was deleted when the consumer shut down: its group's offsets stay.
+    let (_, groups) = node.api().get("/v1/groups").await?;
+    assert!(groups.to_string().contains("console-consumer-"), "{groups}");
+    Ok(())
+}

@@ -599,6 +599,73 @@ async fn bodies_being_received_are_bounded_and_the_excess_gets_503() -> anyhow::
     Ok(())
 }
 
+/// A produce body sent in chunks (no `Content-Length`, as Node.js's http module sends), held
+/// open for a while: two chunks 300 ms apart.
+fn chunked(records: String) -> reqwest::Body {
+    let chunks: Vec<Vec<u8>> = vec![
+        b"{\"records\": [".to_vec(),
+        format!("{records}]}}").into_bytes(),
+    ];
+    let stream = futures::stream::unfold((0usize, chunks), |(i, chunks)| async move {
+        if i >= chunks.len() {
+            return None;
+        }
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let chunk = bytes::Bytes::from(chunks[i].clone());
+        Some((Ok::<_, std::io::Error>(chunk), (i + 1, chunks)))
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+#[tokio::test]
+async fn bodies_of_unknown_length_reserve_what_arrives_not_the_whole_limit() -> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    let api = node.api();
+    api.create_topic("chunked", 1, json!({})).await?;
+    // Twelve small chunked bodies at once: each used to reserve the whole 64 MiB request
+    // limit of the 256 MiB budget, so the fifth and later were refused with 503.
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/topics/chunked/records", node.url());
+    let sends = (0..12).map(|i| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let r = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(chunked(format!(r#"{{"value": "chunked {i}"}}"#)))
+                .send()
+                .await?;
+            let status = r.status().as_u16();
+            let text = r.text().await?;
+            anyhow::Ok((status, text))
+        }
+    });
+    for (status, text) in futures::future::try_join_all(sends).await? {
+        assert_eq!(status, 200, "{text}");
+    }
+    assert_eq!(api.high_watermarks("chunked").await?, [12]);
+    // A chunked body still cannot grow past the budget: with 10 KiB, 20 KB is refused.
+    let small = Node::start(opts_with_config("max-buffered-request-bytes = \"10KiB\"\n")).await?;
+    small.api().create_topic("t", 1, json!({})).await?;
+    let r = http
+        .post(format!("{}/v1/topics/t/records", small.url()))
+        .header("content-type", "application/json")
+        .body(chunked(format!(r#"{{"value": "{}"}}"#, "z".repeat(20_000))))
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let v: Value = serde_json::from_str(&r.text().await?)?;
+    assert_eq!(
+        (status, v["error_code"].clone()),
+        (503, json!(50301)),
+        "{v}"
+    );
+    assert_eq!(small.api().high_watermarks("t").await?, [0]);
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_restarted_node_serves_the_same_records_and_continues_the_offsets() -> anyhow::Result<()>
 {
@@ -1119,6 +1186,74 @@ async fn a_file_produced_with_the_cli_consumes_back_byte_for_byte() -> anyhow::R
     assert_eq!(
         (first["key"].clone(), first["value"].clone()),
         (json!("user-0"), json!({"i": 0}))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pipelined_cli_load_keeps_every_partitions_input_order() -> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    let api = node.api();
+    api.create_topic("lanes", 5, json!({})).await?;
+    // NDJSON: keyed, keyless, an explicit partition and a `"partition": null`; small requests
+    // and 3 lanes over 5 partitions, so many requests are in flight at once.
+    let mut lines = String::new();
+    for i in 0..3000 {
+        let line = match i % 4 {
+            0 => json!({"key": format!("k{}", i % 37), "value": {"n": i}}),
+            1 => json!({"value": {"n": i}}),
+            2 => json!({"value": {"n": i}, "partition": i % 5}),
+            _ => json!({"value": {"n": i}, "partition": null}),
+        };
+        lines.push_str(&line.to_string());
+        lines.push('\n');
+    }
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("lanes.ndjson");
+    std::fs::write(&file, &lines)?;
+    let path = file.to_string_lossy().to_string();
+    let (code, _, err) = node
+        .cli_bytes(
+            &[
+                "produce",
+                "lanes",
+                "-f",
+                &path,
+                "--ndjson",
+                "--batch",
+                "40",
+                "--in-flight",
+                "3",
+            ],
+            None,
+        )
+        .await?;
+    assert_eq!(code, Some(0), "{err}");
+    let mut seen = BTreeSet::new();
+    for p in 0..5 {
+        let records = api.fetch_all("lanes", p, "json").await?;
+        let ns: Vec<i64> = records
+            .iter()
+            .filter_map(|r| r["value"]["n"].as_i64())
+            .collect();
+        assert!(
+            ns.windows(2).all(|w| w[0] < w[1]),
+            "partition {p} is out of input order: {ns:?}"
+        );
+        for n in ns {
+            assert!(seen.insert(n), "{n} stored twice");
+        }
+    }
+    assert_eq!(seen.len(), 3000, "every line stored once");
+    // A refused line stops the load and says where.
+    std::fs::write(&file, "{\"value\": 1}\n{\"value\": 2, \"bogus\": true}\n")?;
+    let (code, _, err) = node
+        .cli_bytes(&["produce", "lanes", "-f", &path, "--ndjson"], None)
+        .await?;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("input line 1") && err.contains("bogus"),
+        "{err}"
     );
     Ok(())
 }

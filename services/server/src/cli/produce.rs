@@ -306,19 +306,20 @@ enum Route {
     Spread,
 }
 
-/// An NDJSON record line with `"partition": p` added (the line is a JSON object).
+/// An NDJSON record line with `"partition": p` set (a `"partition": null` replaced); the
+/// other fields keep their JSON text exactly. A line that is not a JSON object stays as it is:
+/// the node refuses it with its reason.
 fn with_partition(line: &[u8], p: u32) -> Vec<u8> {
-    let open = line.iter().position(|b| *b == b'{').unwrap_or(0);
-    let rest = &line[open + 1..];
-    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
-    let mut out = Vec::with_capacity(line.len() + 20);
-    out.extend_from_slice(&line[..=open.min(line.len().saturating_sub(1))]);
-    out.extend_from_slice(format!("\"partition\":{p}").as_bytes());
-    if !empty {
-        out.push(b',');
+    use serde_json::value::RawValue;
+    let Ok(mut fields) =
+        serde_json::from_slice::<std::collections::BTreeMap<String, Box<RawValue>>>(line)
+    else {
+        return line.to_vec();
+    };
+    if let Ok(v) = RawValue::from_string(p.to_string()) {
+        fields.insert("partition".to_string(), v);
     }
-    out.extend_from_slice(rest);
-    out
+    serde_json::to_vec(&fields).unwrap_or_else(|_| line.to_vec())
 }
 
 /// Sends one batch; what came back.
@@ -617,14 +618,19 @@ mod tests {
 
     #[test]
     fn a_partition_is_added_to_ndjson_records() {
+        let with = |line: &str, p| String::from_utf8(with_partition(line.as_bytes(), p));
         assert_eq!(
-            with_partition(br#"{"value": 1}"#, 3),
-            br#"{"partition":3,"value": 1}"#.to_vec()
+            with(r#"{"value": {"b": 1.50, "a": 1e2}}"#, 3)
+                .ok()
+                .as_deref(),
+            Some(r#"{"partition":3,"value":{"b": 1.50, "a": 1e2}}"#)
         );
+        assert_eq!(with(" { } ", 0).ok().as_deref(), Some(r#"{"partition":0}"#));
         assert_eq!(
-            with_partition(b" { } ", 0),
-            br#" {"partition":0 } "#.to_vec()
+            with(r#"{"value":"v","partition":null}"#, 4).ok().as_deref(),
+            Some(r#"{"partition":4,"value":"v"}"#)
         );
+        assert_eq!(with("not json", 1).ok().as_deref(), Some("not json"));
         let parsed = strata_ingest::parse::parse_ndjson(&with_partition(br#"{"value":"v"}"#, 2))
             .expect("parses");
         assert_eq!(parsed[0].partition, Some(2));

@@ -21,7 +21,7 @@ use strata_ingest::parse::{parse_json, parse_ndjson};
 use strata_ingest::{Acks, Ingestor};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::{ApiResult, Params, Shared, json, read_body};
+use super::{ApiResult, Params, Shared, json};
 
 #[derive(Serialize)]
 struct OffsetOut {
@@ -113,10 +113,13 @@ pub fn reserve(
         )
         .into());
     }
-    // Bound the memory of bodies being received and parsed, before reading any of them.
+    // Bound the memory of bodies being received and parsed, before reading any of them. A
+    // body of unknown length (chunked, as Node.js's http module sends by default) reserves a
+    // first slice here and the rest as it arrives ([`read_reserved`]), never the whole limit
+    // up front: four chunked requests must not fill a 256 MiB budget with nothing.
     let capacity = s.config.max_buffered_request_bytes.max(1);
     let want = declared
-        .unwrap_or(limit)
+        .unwrap_or(UNKNOWN_LENGTH_FIRST.min(limit))
         .clamp(1, capacity)
         .min(u64::from(u32::MAX));
     let receiving = s
@@ -133,6 +136,57 @@ pub fn reserve(
             )
         })?;
     Ok((ingest, receiving))
+}
+
+/// What a body of unknown length reserves before its first byte is read.
+const UNKNOWN_LENGTH_FIRST: u64 = 64 << 10;
+
+/// Reads a produce body within `limit`, growing `receiving` (the budget it holds) as a body of
+/// unknown length arrives; `503` when the node's budget cannot hold what arrived.
+pub async fn read_reserved(
+    s: &Shared,
+    body: axum::body::Body,
+    limit: u64,
+    receiving: &mut tokio::sync::OwnedSemaphorePermit,
+) -> ApiResult<bytes::Bytes> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut out = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let len = (out.len() + chunk.len()) as u64;
+        if len > limit {
+            return Err(ApiError::new(
+                413,
+                codes::REQUEST_TOO_LARGE,
+                format!("request body is over this node's limit of {limit} bytes; split it"),
+            )
+            .into());
+        }
+        let held = receiving.num_permits() as u64;
+        if len > held {
+            // Double what is held (within the limit), so a large body takes few steps.
+            let more = (len.max(held.saturating_mul(2)).min(limit) - held).max(1);
+            let extra = s
+                .request_budget
+                .clone()
+                .try_acquire_many_owned(more.min(u64::from(u32::MAX)) as u32)
+                .map_err(|_| {
+                    ApiError::unavailable(
+                        codes::OVERLOADED,
+                        format!(
+                            "this node is receiving {} bytes of requests already; retry shortly",
+                            s.config.max_buffered_request_bytes
+                        ),
+                        1,
+                    )
+                })?;
+            receiving.merge(extra);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
 }
 
 pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -155,7 +209,7 @@ pub async fn produce(
         acks,
         ingest,
         ndjson,
-        receiving,
+        mut receiving,
     } = match admit(&s, q, &headers) {
         Ok(a) => a,
         Err(e) => {
@@ -167,7 +221,7 @@ pub async fn produce(
             return Err(e);
         }
     };
-    let body = read_body(body, limit).await?;
+    let body = read_reserved(&s, body, limit, &mut receiving).await?;
     let key = super::idempotency::request_key(&headers, &topic, "native", &body)?;
     let records = if ndjson {
         parse_ndjson(&body)?

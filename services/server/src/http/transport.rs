@@ -53,6 +53,14 @@ impl<T> JsonErrorsIo<T> {
 
 /// The JSON response that stands for a bodiless error head, or `None` when `head` is not one.
 pub fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
+    // Cheap checks first: every write of every response passes here.
+    if head.len() > 4096
+        || !head.starts_with(b"HTTP/1.")
+        || !matches!(head.get(9), Some(b'4' | b'5'))
+        || !head.ends_with(b"\r\n\r\n")
+    {
+        return None;
+    }
     let text = std::str::from_utf8(head).ok()?;
     let head_text = text.strip_suffix("\r\n\r\n")?;
     if head_text.contains("\r\n\r\n") {

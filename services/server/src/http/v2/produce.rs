@@ -28,7 +28,7 @@ use strata_ingest::{Acks, IngestError, check_record};
 
 use super::{Format, V2Error, V2Result, negotiate, partition_param, reply, request_format};
 use crate::http::Shared;
-use crate::http::records::{declared_length, reserve};
+use crate::http::records::{declared_length, read_reserved, reserve};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -220,7 +220,7 @@ async fn produce(
     let ct = negotiate(&headers)?;
     let format = request_format(&headers)?;
     let limit = s.config.max_request_bytes;
-    let (ingest, receiving) = match reserve(&s, &headers) {
+    let (ingest, mut receiving) = match reserve(&s, &headers) {
         Ok(r) => r,
         Err(e) => {
             if declared_length(&headers).is_none_or(|n| n <= limit.saturating_mul(4)) {
@@ -229,7 +229,7 @@ async fn produce(
             return Err(V2Error(e.0));
         }
     };
-    let body = crate::http::read_body(body, limit)
+    let body = read_reserved(&s, body, limit, &mut receiving)
         .await
         .map_err(|e| V2Error(e.0))?;
     let route = partition.map_or_else(|| "v2".to_string(), |p| format!("v2/{p}"));
