@@ -1297,3 +1297,44 @@ async fn an_invalid_config_stops_the_node_at_start_naming_the_option() -> anyhow
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_cli_and_the_log_read_well_for_people() -> anyhow::Result<()> {
+    let node = Node::start(NodeOptions::default()).await?;
+    // `--help` opens with what Strata is, not the crate's internal description.
+    let (ok, out, _) = node.cli(&["--help"], None).await?;
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.lines().next(),
+        Some("Strata: event streams whose durable home is object storage"),
+        "{out}"
+    );
+    let (ok, _, err) = node
+        .cli(&["topic", "create", "one", "--partitions", "1"], None)
+        .await?;
+    assert!(
+        ok && err.contains("with 1 partition") && !err.contains("1 partitions"),
+        "{err}"
+    );
+    let (ok, _, err) = node.cli(&["produce", "one", "--value", "v"], None).await?;
+    assert!(
+        ok && err.contains("produced 1 record ") && !err.contains("1 records"),
+        "{err}"
+    );
+    let (ok, out, _) = node.cli(&["topic", "describe", "one"], None).await?;
+    assert!(ok && out.contains("1 (zstd level)"), "{out}");
+    let (status, v) = node.api().get("/no/such/route").await?;
+    assert_eq!(status, 404);
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("docs/api.md")),
+        "{v}"
+    );
+    // The node's log goes to a file here: no colour codes, no cache-library chatter.
+    let log = node.log_text();
+    assert!(log.contains("strata is ready"), "{log}");
+    assert!(!log.contains('\u{1b}'), "ANSI codes in a log file: {log:?}");
+    assert!(!log.contains("foyer"), "{log}");
+    Ok(())
+}

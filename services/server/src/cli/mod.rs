@@ -140,11 +140,19 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        // The cache library (foyer) reports its own start-up at info: nothing an operator acts on.
-        .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn,foyer=warn")
-        });
+    // The libraries under us report their own workings at info (foyer, the cache, its start-up
+    // and recovery): nothing an operator acts on, so they say only warnings unless `RUST_LOG`
+    // names them.
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+    let mut directives = wanted.clone();
+    for quiet in ["openraft", "sled", "foyer"] {
+        if !wanted.contains(quiet) {
+            directives.push_str(&format!(",{quiet}=warn"));
+        }
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn,foyer=warn")
+    });
     // Colour only for a person at a terminal, never into a file or a log collector.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,0 +1,163 @@
+//! v2 consumer instances: `/consumers/{group}[/instances/{instance}/...]`.
+//!
+//! An instance lives in the quorum, not in the node that created it (see
+//! `strata_core::meta::consumer`): every route here is one quorum command (a records fetch
+//! is two: one to resolve positions, one to move them), so any node behind a load balancer
+//! serves any instance, and a node dying loses nothing.
+
+//!
+//! One file per resource: [`instances`] (create, delete), [`subscription`] (subscription and
+//! assignment), [`positions`] (seeks), [`offsets`] (commits) and [`records`] (fetches).
+
+mod instances;
+mod offsets;
+mod positions;
+mod records;
+mod subscription;
+
+pub use instances::{create, delete};
+pub use offsets::{commit, committed};
+pub use positions::{seek, seek_beginning, seek_end};
+pub use records::{records, records_v1};
+pub use subscription::{assign, assignments, subscribe, subscription, unsubscribe};
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use strata_cache::{FetchOptions, ReadError, StartAt};
+use strata_core::api::{ApiError, confluent};
+use strata_core::clock::{Clock, SystemClock};
+use strata_core::ids::{Offset, PartitionId};
+use strata_core::json::Object;
+use strata_core::meta::GroupOffset;
+use strata_core::meta::consumer::{
+    Assignor, ConsumerOp, ConsumerView, EmbeddedFormat, InstanceConfig, OffsetReset, PositionMove,
+    SeekTo, Subscription, TopicPartition, compile_pattern, validate_name,
+};
+use strata_core::meta::state::{Command, CommandResult};
+use strata_core::record::StoredRecord;
+use tokio::time::Instant;
+
+use super::{V2Error, V2Result, body, check_plain_request, negotiate, negotiate_records, reply};
+use crate::http::{Params, Shared, read_body};
+
+/// Largest body of a consumer request.
+const BODY_LIMIT: u64 = 4 << 20;
+
+async fn run(s: &Shared, group: &str, instance: &str, op: ConsumerOp) -> V2Result<ConsumerView> {
+    let cmd = Command::Consumer {
+        group: group.to_string(),
+        instance: instance.to_string(),
+        op,
+        now_ms: SystemClock.now_ms(),
+    };
+    match s.meta.execute(cmd).await? {
+        CommandResult::Consumer(v) => Ok(v),
+        other => Err(V2Error(ApiError::internal(format!(
+            "unexpected quorum result {other:?}"
+        )))),
+    }
+}
+
+fn invalid_config(message: impl Into<String>) -> V2Error {
+    V2Error(ApiError::new(
+        422,
+        confluent::INVALID_CONSUMER_CONFIG,
+        format!("Invalid consumer configuration: {}", message.into()),
+    ))
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Reads a body that may be empty (`None`).
+async fn optional_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    b: axum::body::Body,
+) -> V2Result<Option<T>> {
+    check_plain_request(headers)?;
+    let bytes = read_body(b, BODY_LIMIT).await.map_err(|e| V2Error(e.0))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    body(&bytes).map(Some)
+}
+
+async fn required_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    b: axum::body::Body,
+) -> V2Result<T> {
+    optional_body(headers, b)
+        .await?
+        .ok_or_else(|| V2Error(ApiError::new(422, 422, "the request needs a JSON body")))
+}
+
+// ---- bodies several resources take ----
+
+#[derive(Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct PartitionIn {
+    topic: String,
+    partition: u32,
+}
+
+impl From<&PartitionIn> for TopicPartition {
+    fn from(p: &PartitionIn) -> Self {
+        TopicPartition::new(p.topic.clone(), p.partition)
+    }
+}
+
+#[derive(Serialize)]
+struct PartitionsOut {
+    partitions: Vec<PartitionIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartitionsIn {
+    partitions: Vec<Object<PartitionIn>>,
+}
+
+/// `POST .../assignments`: `{"partitions": [{"topic", "partition"}]}`.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetIn {
+    topic: String,
+    partition: u32,
+    offset: i64,
+    /// Accepted for compatibility; Strata keeps no offset metadata.
+    #[serde(default, rename = "metadata")]
+    _metadata: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimestampIn {
+    topic: String,
+    partition: u32,
+    /// An ISO-8601 instant (`2019-10-25T14:07:30.123Z`) or milliseconds since the epoch.
+    timestamp: Value,
+    #[serde(default, rename = "metadata")]
+    _metadata: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetsIn {
+    #[serde(default)]
+    offsets: Option<Vec<Object<OffsetIn>>>,
+    #[serde(default)]
+    timestamps: Option<Vec<Object<TimestampIn>>>,
+}

@@ -1,0 +1,128 @@
+//! Committed offsets: `POST` and `GET .../offsets`.
+
+use super::*;
+
+/// `POST .../offsets`: commits the given offsets (each the last record consumed, so the
+/// group's next offset is one past it, as Confluent does), or with no body every position
+/// the instance has reached.
+pub async fn commit(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+    headers: HeaderMap,
+    b: axum::body::Body,
+) -> V2Result<Response> {
+    let ct = negotiate(&headers)?;
+    let req: Option<OffsetsIn> = optional_body(&headers, b).await?;
+    let offsets = match req.and_then(|r| r.offsets) {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .map(|o| {
+                    if o.offset < 0 {
+                        return Err(V2Error(ApiError::new(
+                            422,
+                            422,
+                            format!(
+                                "offset {} of {}-{} is negative",
+                                o.offset, o.topic, o.partition
+                            ),
+                        )));
+                    }
+                    // The committed offset is the next one to read: one past the given one,
+                    // which must leave room for it.
+                    let next = o.offset.checked_add(1).ok_or_else(|| {
+                        V2Error(ApiError::new(
+                            422,
+                            422,
+                            format!(
+                                "offset {} of {}-{} is too large: the largest offset that can be committed is {}",
+                                o.offset,
+                                o.topic,
+                                o.partition,
+                                i64::MAX - 1
+                            ),
+                        ))
+                    })?;
+                    Ok(GroupOffset {
+                        topic: o.topic.clone(),
+                        partition: PartitionId(o.partition),
+                        offset: Offset(next),
+                    })
+                })
+                .collect::<V2Result<Vec<_>>>()?,
+        ),
+    };
+    run(&s, &group, &instance, ConsumerOp::Commit { offsets }).await?;
+    // Confluent answers `200` with an empty list.
+    Ok(reply(StatusCode::OK, ct, &serde_json::json!([])))
+}
+
+#[derive(Serialize)]
+struct CommittedListOut {
+    offsets: Vec<CommittedOut>,
+}
+
+#[derive(Serialize)]
+struct CommittedOut {
+    topic: String,
+    partition: u32,
+    offset: i64,
+    metadata: String,
+}
+
+/// `GET .../offsets` with `{"partitions": [...]}`: the group's committed offsets (the next
+/// offsets to read) of those partitions; those without one are left out.
+pub async fn committed(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+    headers: HeaderMap,
+    b: axum::body::Body,
+) -> V2Result<Response> {
+    let ct = negotiate(&headers)?;
+    let req: Option<PartitionsIn> = optional_body(&headers, b).await?;
+    let view = run(&s, &group, &instance, ConsumerOp::Touch).await?;
+    let wanted: Option<BTreeSet<TopicPartition>> = req.map(|r| {
+        r.partitions
+            .iter()
+            .map(|p| TopicPartition::from(&**p))
+            .collect()
+    });
+    if let Some(wanted) = &wanted {
+        // One metadata read per topic named (the set is in topic order).
+        let mut counts: Option<(&str, u32)> = None;
+        for tp in wanted {
+            let count = match counts {
+                Some((t, n)) if t == tp.topic => n,
+                _ => s.meta.topic(&tp.topic).await?.partitions,
+            };
+            counts = Some((&tp.topic, count));
+            if tp.partition.0 >= count {
+                return Err(strata_core::meta::MetaError::PartitionNotFound {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition.0,
+                    partitions: count,
+                }
+                .into());
+            }
+        }
+    }
+    let offsets: Vec<CommittedOut> = view
+        .committed
+        .into_iter()
+        .filter(|o| {
+            wanted.as_ref().is_none_or(|w| {
+                w.contains(&TopicPartition {
+                    topic: o.topic.clone(),
+                    partition: o.partition,
+                })
+            })
+        })
+        .map(|o| CommittedOut {
+            topic: o.topic,
+            partition: o.partition.0,
+            offset: o.offset.0,
+            metadata: String::new(),
+        })
+        .collect();
+    Ok(reply(StatusCode::OK, ct, &CommittedListOut { offsets }))
+}

@@ -1,0 +1,96 @@
+//! Positions: `POST .../positions`, `.../positions/beginning`, `.../positions/end`.
+
+use super::*;
+
+/// offset, or at its first record at or after the timestamp.
+/// `POST .../positions`: `{"offsets": [{"topic", "partition", "offset"}], "timestamps":
+/// [{"topic", "partition", "timestamp"}]}`: the next fetch of each partition starts at its
+pub async fn seek(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+    headers: HeaderMap,
+    b: axum::body::Body,
+) -> V2Result<Response> {
+    let req: OffsetsIn = required_body(&headers, b).await?;
+    let mut positions: Vec<(TopicPartition, SeekTo)> = req
+        .offsets
+        .unwrap_or_default()
+        .iter()
+        .map(|o| {
+            (
+                TopicPartition::new(o.topic.clone(), o.partition),
+                SeekTo::Offset(Offset(o.offset)),
+            )
+        })
+        .collect();
+    for Object(t) in req.timestamps.unwrap_or_default() {
+        let ms = match &t.timestamp {
+            Value::Number(n) => n.as_i64(),
+            Value::String(v) => crate::units::parse_instant(v).or_else(|| v.parse().ok()),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            V2Error(ApiError::new(
+                400,
+                400,
+                format!(
+                    "timestamp {} of {}-{} is not an ISO-8601 instant (2019-10-25T14:07:30.123Z) or milliseconds",
+                    t.timestamp, t.topic, t.partition
+                ),
+            ))
+        })?;
+        let read = &s.started().map_err(|e| V2Error(e.0))?.read;
+        let opts = FetchOptions {
+            start: StartAt::Timestamp(ms),
+            max_records: 1,
+            max_bytes: 1,
+            max_wait: Duration::ZERO,
+        };
+        let got = read.fetch(&t.topic, PartitionId(t.partition), opts).await?;
+        let at = got.records.first().map_or(got.next_offset, |r| r.offset);
+        positions.push((
+            TopicPartition::new(t.topic, t.partition),
+            SeekTo::Offset(at),
+        ));
+    }
+    run(&s, &group, &instance, ConsumerOp::Seek { positions }).await?;
+    Ok(no_content())
+}
+
+async fn seek_all(
+    s: Shared,
+    group: String,
+    instance: String,
+    headers: HeaderMap,
+    b: axum::body::Body,
+    to: SeekTo,
+) -> V2Result<Response> {
+    let req: PartitionsIn = required_body(&headers, b).await?;
+    let positions = req
+        .partitions
+        .iter()
+        .map(|p| (TopicPartition::from(&**p), to))
+        .collect();
+    run(&s, &group, &instance, ConsumerOp::Seek { positions }).await?;
+    Ok(no_content())
+}
+
+/// `POST .../positions/beginning`.
+pub async fn seek_beginning(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+    headers: HeaderMap,
+    b: axum::body::Body,
+) -> V2Result<Response> {
+    seek_all(s, group, instance, headers, b, SeekTo::Beginning).await
+}
+
+/// `POST .../positions/end`.
+pub async fn seek_end(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+    headers: HeaderMap,
+    b: axum::body::Body,
+) -> V2Result<Response> {
+    seek_all(s, group, instance, headers, b, SeekTo::End).await
+}

@@ -1,0 +1,110 @@
+//! Subscription and assignment: `.../subscription`, `.../assignments`.
+
+use super::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeIn {
+    #[serde(default)]
+    topics: Option<Vec<String>>,
+    #[serde(default)]
+    topic_pattern: Option<String>,
+}
+
+/// `POST .../subscription`: `{"topics": [...]}` or `{"topic_pattern": "..."}` (with both,
+/// `topics` wins and with neither nothing changes, as Confluent does).
+pub async fn subscribe(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+    headers: HeaderMap,
+    b: axum::body::Body,
+) -> V2Result<Response> {
+    let req: SubscribeIn = required_body(&headers, b).await?;
+    let op = match (req.topics, req.topic_pattern) {
+        (Some(topics), _) => ConsumerOp::Subscribe {
+            subscription: Subscription::Topics(topics),
+        },
+        (None, Some(p)) => {
+            compile_pattern(&p).map_err(|e| V2Error(ApiError::new(422, 422, e)))?;
+            ConsumerOp::Subscribe {
+                subscription: Subscription::Pattern(p),
+            }
+        }
+        (None, None) => ConsumerOp::Touch,
+    };
+    run(&s, &group, &instance, op).await?;
+    Ok(no_content())
+}
+
+/// `GET .../subscription`: `{"topics": [...]}` (for a pattern, the topics it matches now).
+pub async fn subscription(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> V2Result<Response> {
+    let ct = negotiate(&headers)?;
+    let view = run(&s, &group, &instance, ConsumerOp::Touch).await?;
+    let topics: Vec<String> = match view.subscription {
+        None => Vec::new(),
+        Some(Subscription::Topics(t)) => t,
+        Some(Subscription::Pattern(p)) => {
+            let re = compile_pattern(&p).map_err(|e| V2Error(ApiError::internal(e)))?;
+            s.meta
+                .list_topics()
+                .await?
+                .into_iter()
+                .map(|t| t.name)
+                .filter(|n| re.is_match(n))
+                .collect()
+        }
+    };
+    Ok(reply(
+        StatusCode::OK,
+        ct,
+        &serde_json::json!({ "topics": topics }),
+    ))
+}
+
+/// `DELETE .../subscription`.
+pub async fn unsubscribe(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+) -> V2Result<Response> {
+    run(&s, &group, &instance, ConsumerOp::Unsubscribe).await?;
+    Ok(no_content())
+}
+
+pub async fn assign(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+    headers: HeaderMap,
+    b: axum::body::Body,
+) -> V2Result<Response> {
+    let req: PartitionsIn = required_body(&headers, b).await?;
+    let partitions = req
+        .partitions
+        .iter()
+        .map(|p| TopicPartition::from(&**p))
+        .collect();
+    run(&s, &group, &instance, ConsumerOp::Assign { partitions }).await?;
+    Ok(no_content())
+}
+
+/// `GET .../assignments`: the partitions the instance reads now.
+pub async fn assignments(
+    State(s): State<Shared>,
+    Path((group, instance)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> V2Result<Response> {
+    let ct = negotiate(&headers)?;
+    let view = run(&s, &group, &instance, ConsumerOp::Touch).await?;
+    let partitions: Vec<PartitionIn> = view
+        .partitions
+        .iter()
+        .map(|o| PartitionIn {
+            topic: o.tp.topic.clone(),
+            partition: o.tp.partition.0,
+        })
+        .collect();
+    Ok(reply(StatusCode::OK, ct, &PartitionsOut { partitions }))
+}
