@@ -646,13 +646,42 @@ async fn bodies_of_unknown_length_reserve_what_arrives_not_the_whole_limit() -> 
         assert_eq!(status, 200, "{text}");
     }
     assert_eq!(api.high_watermarks("chunked").await?, [12]);
-    // A chunked body still cannot grow past the budget: with 10 KiB, 20 KB is refused.
-    let small = Node::start(opts_with_config("max-buffered-request-bytes = \"10KiB\"\n")).await?;
-    small.api().create_topic("t", 1, json!({})).await?;
+    // A chunked body grows its reservation only while the budget has room: with 200 KiB, a
+    // slow client holding 100 KB and a chunked body growing past the 100 KiB left, the
+    // growth is refused with 503 and nothing is stored.
+    use tokio::io::AsyncWriteExt;
+    let small = Node::start(opts_with_config(
+        "max-buffered-request-bytes = \"200KiB\"\n",
+    ))
+    .await?;
+    let sapi = small.api();
+    sapi.create_topic("t", 1, json!({})).await?;
+    let mut slow =
+        tokio::net::TcpStream::connect(small.url().trim_start_matches("http://")).await?;
+    slow.write_all(b"POST /v1/topics/t/records HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{\"records\": [").await?;
+    eventually(
+        Duration::from_secs(10),
+        "the slow body to hold its budget",
+        || {
+            let sapi = sapi.clone();
+            async move {
+                let m = sapi.metrics().await.ok()?;
+                (m.get("strata_produce_receiving_bytes")
+                    .copied()
+                    .unwrap_or(0.0)
+                    >= 100_000.0)
+                    .then_some(())
+            }
+        },
+    )
+    .await?;
     let r = http
         .post(format!("{}/v1/topics/t/records", small.url()))
         .header("content-type", "application/json")
-        .body(chunked(format!(r#"{{"value": "{}"}}"#, "z".repeat(20_000))))
+        .body(chunked(format!(
+            r#"{{"value": "{}"}}"#,
+            "z".repeat(150_000)
+        )))
         .send()
         .await?;
     let status = r.status().as_u16();
@@ -662,7 +691,32 @@ async fn bodies_of_unknown_length_reserve_what_arrives_not_the_whole_limit() -> 
         (503, json!(50301)),
         "{v}"
     );
-    assert_eq!(small.api().high_watermarks("t").await?, [0]);
+    drop(slow);
+    assert_eq!(sapi.high_watermarks("t").await?, [0]);
+    // Alone, a chunked body larger than the whole budget goes through once it holds all of it
+    // (as a declared one does): no retry could ever find more room.
+    eventually(
+        Duration::from_secs(10),
+        "a body larger than the budget to pass alone",
+        || {
+            let (http, url) = (http.clone(), format!("{}/v1/topics/t/records", small.url()));
+            async move {
+                let r = http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(chunked(format!(
+                        r#"{{"value": "{}"}}"#,
+                        "y".repeat(300_000)
+                    )))
+                    .send()
+                    .await
+                    .ok()?;
+                (r.status().as_u16() == 200).then_some(())
+            }
+        },
+    )
+    .await?;
+    assert_eq!(sapi.high_watermarks("t").await?, [1]);
     Ok(())
 }
 

@@ -165,9 +165,13 @@ pub async fn read_reserved(
             .into());
         }
         let held = receiving.num_permits() as u64;
-        if len > held {
-            // Double what is held (within the limit), so a large body takes few steps.
-            let more = (len.max(held.saturating_mul(2)).min(limit) - held).max(1);
+        // A body that holds the whole budget may go on (as one declared larger than the budget
+        // does): it cannot wait for room that will never come.
+        let capacity = s.config.max_buffered_request_bytes.max(1);
+        if len > held && held < capacity {
+            // Double what is held (within the limit and the budget), so a large body takes
+            // few steps.
+            let more = (len.max(held.saturating_mul(2)).min(limit).min(capacity) - held).max(1);
             let extra = s
                 .request_budget
                 .clone()
