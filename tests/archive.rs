@@ -37,7 +37,7 @@ async fn describe(api: &Api, topic: &str) -> anyhow::Result<Value> {
 async fn after_the_segments_expire_fetches_return_exactly_what_they_did_from_the_archive()
 -> anyhow::Result<()> {
     let (_s3, node) =
-        node_on_s3("archiver-interval = \"1h\"\ncompactor-interval = \"1h\"\n").await?;
+        node_on_s3("[archiver]\ninterval = \"1h\"\n[compactor]\ninterval = \"1h\"\n").await?;
     let api = node.api();
     api.create_topic(
         "events",
@@ -168,7 +168,7 @@ async fn archive_files(
 #[tokio::test]
 async fn kill_9_of_the_archiver_mid_file_leaves_no_duplicate_no_gap_and_no_partial_file()
 -> anyhow::Result<()> {
-    let config = "archiver-interval = \"50ms\"\narchiver-row-group-bytes = \"64KiB\"\n";
+    let config = "[archiver]\ninterval = \"50ms\"\nrow-group-bytes = \"64KiB\"\n";
     let cluster = Cluster::start(1, 1, config).await?;
     let api = cluster.ingest_api(0);
     api.create_topic(

@@ -113,7 +113,7 @@ async fn the_nemesis_never_changes_an_acknowledged_record() -> anyhow::Result<()
         !kinds.is_empty(),
         "STRATA_CHAOS_KINDS names no fault kind of {KINDS:?}"
     );
-    let mut c = Cluster::start(3, 0, "commit-timeout = \"20s\"\n").await?;
+    let mut c = Cluster::start(3, 0, "[ingest]\ncommit-timeout = \"20s\"\n").await?;
     let proxy = Proxy::start(c.s3.addr()).await?;
     let ingest_opts = |c: &Cluster, name: Option<u64>| {
         let mut o = c.node_options("ingest", name);

@@ -19,7 +19,7 @@ async fn sees_topic(api: &Api, topic: &str) -> anyhow::Result<()> {
 #[tokio::test]
 async fn the_leader_dies_under_load_and_every_acknowledged_record_survives_exactly_once()
 -> anyhow::Result<()> {
-    let mut c = Cluster::start(3, 2, "commit-timeout = \"5s\"\n").await?;
+    let mut c = Cluster::start(3, 2, "[ingest]\ncommit-timeout = \"5s\"\n").await?;
     let (a, b) = (c.ingest_api(0), c.ingest_api(1));
     a.create_topic("t", 4, json!({})).await?;
     sees_topic(&b, "t").await?;
@@ -54,7 +54,7 @@ async fn the_leader_dies_under_load_and_every_acknowledged_record_survives_exact
 
 #[tokio::test]
 async fn a_voter_down_past_several_snapshots_catches_up_and_can_lead() -> anyhow::Result<()> {
-    let mut c = Cluster::start(3, 1, "snapshot-logs = 20\n").await?;
+    let mut c = Cluster::start(3, 1, "[meta]\nsnapshot-logs = 20\n").await?;
     let api = c.ingest_api(0);
     api.create_topic("t", 2, json!({})).await?;
     let leader = c.leader().await?;
@@ -142,7 +142,7 @@ async fn an_ingest_node_killed_under_load_loses_nothing_it_acknowledged() -> any
 #[tokio::test]
 async fn losing_two_of_three_voters_fails_writes_with_503_and_a_returning_voter_resumes_them()
 -> anyhow::Result<()> {
-    let mut c = Cluster::start(3, 1, "commit-timeout = \"3s\"\n").await?;
+    let mut c = Cluster::start(3, 1, "[ingest]\ncommit-timeout = \"3s\"\n").await?;
     let api = c.ingest_api(0);
     api.create_topic("t", 2, json!({})).await?;
     let load = Load::start(&api, "t", 0, 2, "all");
@@ -350,7 +350,7 @@ async fn a_v2_consumer_created_on_one_node_is_read_through_another_even_after_th
 #[tokio::test]
 async fn writes_go_on_while_the_leader_is_paused_and_it_rejoins_as_a_follower() -> anyhow::Result<()>
 {
-    let c = Cluster::start(3, 2, "commit-timeout = \"20s\"\n").await?;
+    let c = Cluster::start(3, 2, "[ingest]\ncommit-timeout = \"20s\"\n").await?;
     let (a, b) = (c.ingest_api(0), c.ingest_api(1));
     a.create_topic("t", 4, json!({})).await?;
     sees_topic(&b, "t").await?;

@@ -74,7 +74,7 @@ async fn compact(api: &Api, topic: &str) -> anyhow::Result<Value> {
 #[tokio::test]
 async fn merging_over_http_keeps_every_record_and_the_garbage_leaves_the_bucket()
 -> anyhow::Result<()> {
-    let (s3, node) = node_on_s3("compactor-interval = \"1h\"\ngc-grace = \"0s\"\n").await?;
+    let (s3, node) = node_on_s3("[compactor]\ninterval = \"1h\"\ngc-grace = \"0s\"\n").await?;
     let api = node.api();
     api.create_topic("t", 3, json!({"retention.ms": -1}))
         .await?;
@@ -133,7 +133,7 @@ async fn merging_over_http_keeps_every_record_and_the_garbage_leaves_the_bucket(
 
 #[tokio::test]
 async fn kafka_retention_policies_hold_end_to_end() -> anyhow::Result<()> {
-    let (_s3, node) = node_on_s3("compactor-interval = \"1h\"\n").await?;
+    let (_s3, node) = node_on_s3("[compactor]\ninterval = \"1h\"\n").await?;
     let api = node.api();
     // compact: five rounds of ten keys, then a head the pass must not touch.
     api.create_topic("kv", 1, json!({"cleanup.policy": "compact"}))
@@ -226,7 +226,7 @@ async fn check_compacted(
 #[tokio::test]
 async fn kill_9_of_the_compactor_at_random_points_loses_nothing_and_leaves_no_garbage()
 -> anyhow::Result<()> {
-    let config = "compactor-interval = \"100ms\"\ngc-grace = \"1s\"\norphan-grace = \"3s\"\ncompactor-merge-min-extents = 4\n";
+    let config = "[compactor]\ninterval = \"100ms\"\ngc-grace = \"1s\"\norphan-grace = \"3s\"\nmerge-min-extents = 4\n";
     let cluster = Cluster::start(1, 1, config).await?;
     let api = cluster.ingest_api(0);
     api.create_topic("plain", 3, json!({"retention.ms": -1}))
@@ -304,8 +304,7 @@ async fn kill_9_of_the_compactor_at_random_points_loses_nothing_and_leaves_no_ga
 
 #[tokio::test]
 async fn two_compactor_processes_share_a_cluster_without_conflicts() -> anyhow::Result<()> {
-    let config =
-        "compactor-interval = \"50ms\"\ngc-grace = \"1s\"\ncompactor-merge-min-extents = 4\n";
+    let config = "[compactor]\ninterval = \"50ms\"\ngc-grace = \"1s\"\nmerge-min-extents = 4\n";
     let cluster = Cluster::start(1, 1, config).await?;
     let api = cluster.ingest_api(0);
     api.create_topic("t", 4, json!({"retention.ms": -1}))

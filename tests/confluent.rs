@@ -776,7 +776,7 @@ async fn two_instances_of_a_group_split_the_partitions_and_read_each_record_once
 #[tokio::test]
 async fn a_silent_instance_times_out_and_the_group_rebalances_to_the_others() -> anyhow::Result<()>
 {
-    let node = Node::start(node_with("consumer-instance-timeout = \"5s\"\n")).await?;
+    let node = Node::start(node_with("[consumers]\ninstance-timeout = \"5s\"\n")).await?;
     node.api().create_topic("t", 2, json!({})).await?;
     let v2 = V2Client::new(&node.url());
     for name in ["quiet", "busy"] {

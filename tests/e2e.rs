@@ -186,7 +186,7 @@ type ErrorCase = (
 
 #[tokio::test]
 async fn every_api_error_is_reachable_and_changes_nothing() -> anyhow::Result<()> {
-    let node = Node::start(opts_with_config("max-request-bytes = \"64KiB\"\n")).await?;
+    let node = Node::start(opts_with_config("[http]\nmax-request-bytes = \"64KiB\"\n")).await?;
     let api = node.api();
     api.create_topic("t", 2, json!({"max.message.bytes": 2000}))
         .await?;
@@ -533,7 +533,10 @@ async fn every_api_error_is_reachable_and_changes_nothing() -> anyhow::Result<()
 #[tokio::test]
 async fn bodies_being_received_are_bounded_and_the_excess_gets_503() -> anyhow::Result<()> {
     use tokio::io::AsyncWriteExt;
-    let node = Node::start(opts_with_config("max-buffered-request-bytes = \"10KiB\"\n")).await?;
+    let node = Node::start(opts_with_config(
+        "[http]\nmax-buffered-request-bytes = \"10KiB\"\n",
+    ))
+    .await?;
     let api = node.api();
     api.create_topic("t", 1, json!({})).await?;
     // A slow client declares 8 KB and sends a little: it holds most of the 10 KiB budget.
@@ -651,7 +654,7 @@ async fn bodies_of_unknown_length_reserve_what_arrives_not_the_whole_limit() -> 
     // growth is refused with 503 and nothing is stored.
     use tokio::io::AsyncWriteExt;
     let small = Node::start(opts_with_config(
-        "max-buffered-request-bytes = \"200KiB\"\n",
+        "[http]\nmax-buffered-request-bytes = \"200KiB\"\n",
     ))
     .await?;
     let sapi = small.api();
@@ -1319,17 +1322,37 @@ async fn an_invalid_config_stops_the_node_at_start_naming_the_option() -> anyhow
     let data = dir.path().join("data");
     for (config, env, needle) in [
         (
+            "[cache]\nblock-bytes = \"1GiB\"\n",
+            None,
+            "cache.block-bytes (in ",
+        ),
+        (
+            "[cache]\nblock-bytes = \"1GiB\"\n",
+            None,
+            "must be between 64KiB and 64MiB",
+        ),
+        // The flat layout of earlier releases is still read, and errors say both names.
+        (
             "cache-block-bytes = \"1GiB\"\n",
             None,
-            "cache-block-bytes: must be between 64KiB and 64MiB",
+            "cache.block-bytes (cache-block-bytes in ",
         ),
-        ("flush-intervall = \"1s\"\n", None, "flush-intervall"),
+        (
+            "[ingest]\nflush-intervall = \"1s\"\n",
+            None,
+            "ingest.flush-intervall",
+        ),
+        (
+            "",
+            Some(("STRATA_CACHE_COLD_READ_CONCURRENCY", "lots")),
+            "cache.cold-read-concurrency (STRATA_CACHE_COLD_READ_CONCURRENCY)",
+        ),
         (
             "",
             Some(("STRATA_COLD_READ_CONCURRENCY", "lots")),
-            "cold-read-concurrency (STRATA_COLD_READ_CONCURRENCY)",
+            "cache.cold-read-concurrency (STRATA_COLD_READ_CONCURRENCY)",
         ),
-        ("", Some(("STRATA_GC_GRACE", "soon")), "gc-grace"),
+        ("", Some(("STRATA_GC_GRACE", "soon")), "compactor.gc-grace"),
     ] {
         std::fs::write(&file, config)?;
         let mut cmd = tokio::process::Command::new(strata_tests::strata_bin());

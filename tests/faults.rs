@@ -109,7 +109,7 @@ async fn acks_local_records_reappear_after_a_kill_9_while_the_bucket_was_down() 
 
 #[tokio::test]
 async fn an_object_store_outage_delays_or_refuses_writes_but_loses_nothing() -> anyhow::Result<()> {
-    let (_s3, proxy, node) = behind_proxy("commit-timeout = \"2s\"\n").await?;
+    let (_s3, proxy, node) = behind_proxy("[ingest]\ncommit-timeout = \"2s\"\n").await?;
     let api = node.api();
     api.create_topic("t", 3, json!({})).await?;
     let load = Load::start(&api, "t", 0, 3, "all");
@@ -153,7 +153,7 @@ async fn an_object_store_outage_delays_or_refuses_writes_but_loses_nothing() -> 
 
 #[tokio::test]
 async fn a_full_staging_quota_answers_503_with_retry_after_then_recovers() -> anyhow::Result<()> {
-    let (_s3, proxy, node) = behind_proxy("max-inflight-bytes = \"64KiB\"\n").await?;
+    let (_s3, proxy, node) = behind_proxy("[ingest]\nmax-inflight-bytes = \"64KiB\"\n").await?;
     let api = node.api();
     api.create_topic("t", 1, json!({"compression": 0})).await?;
     proxy.down();
@@ -257,7 +257,7 @@ fn walk(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn a_v2_produce_during_a_bucket_outage_answers_retriable_per_record_errors()
 -> anyhow::Result<()> {
-    let (_s3, proxy, node) = behind_proxy("commit-timeout = \"2s\"\n").await?;
+    let (_s3, proxy, node) = behind_proxy("[ingest]\ncommit-timeout = \"2s\"\n").await?;
     let api = node.api();
     api.create_topic("t", 1, json!({})).await?;
     proxy.down();
@@ -369,7 +369,7 @@ async fn a_node_started_while_the_quorum_is_unreachable_waits_for_it_then_serves
 /// few seconds and retried (or hedged), so writes resume soon after the bucket answers again.
 #[tokio::test]
 async fn a_hung_bucket_holds_writes_only_for_the_hang_and_a_few_seconds() -> anyhow::Result<()> {
-    let (_s3, proxy, node) = behind_proxy("commit-timeout = \"60s\"\n").await?;
+    let (_s3, proxy, node) = behind_proxy("[ingest]\ncommit-timeout = \"60s\"\n").await?;
     let api = node.api();
     api.create_topic("t", 2, json!({})).await?;
     let load = Load::start(&api, "t", 0, 3, "all");
@@ -420,7 +420,7 @@ async fn a_hung_bucket_holds_writes_only_for_the_hang_and_a_few_seconds() -> any
 #[tokio::test]
 async fn a_bucket_refusing_access_is_reported_and_writes_resume_once_it_is_fixed()
 -> anyhow::Result<()> {
-    let (_s3, proxy, node) = behind_proxy("commit-timeout = \"60s\"\n").await?;
+    let (_s3, proxy, node) = behind_proxy("[ingest]\ncommit-timeout = \"60s\"\n").await?;
     let api = node.api();
     api.create_topic("t", 1, json!({})).await?;
     proxy.answer_with(403);

@@ -150,7 +150,7 @@ async fn a_warm_disk_cache_serves_after_a_restart_and_damaged_cache_files_are_ne
 #[tokio::test]
 async fn a_backfill_under_a_tiny_cold_read_budget_waits_but_never_fails_and_producers_go_on()
 -> anyhow::Result<()> {
-    let config = "cache-block-bytes = \"64KiB\"\ncold-read-concurrency = 1\ncold-read-bytes-per-sec = \"1MiB\"\nread-ahead-blocks = 1\n";
+    let config = "[cache]\nblock-bytes = \"64KiB\"\ncold-read-concurrency = 1\ncold-read-bytes-per-sec = \"1MiB\"\nread-ahead-blocks = 1\n";
     let mut node = Node::start(NodeOptions {
         config: Some(config.into()),
         ..NodeOptions::default()

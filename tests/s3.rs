@@ -90,7 +90,7 @@ async fn records_ship_to_s3_as_one_object_per_flush_that_reads_back() -> anyhow:
 async fn large_flushes_upload_in_parts_and_read_back_from_the_bucket_alone() -> anyhow::Result<()> {
     let s3 = S3Server::start().await?;
     s3.create_bucket("strata").await?;
-    let config = "multipart-threshold = \"1MiB\"\nflush-bytes = \"16MiB\"\n";
+    let config = "[ingest]\nmultipart-threshold = \"1MiB\"\nflush-bytes = \"16MiB\"\n";
     let mut node = s3_node(&s3, "s3://strata/mp", Some(config)).await?;
     let api = node.api();
     api.create_topic("big", 2, json!({"max.message.bytes": 1_000_000}))

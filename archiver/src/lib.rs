@@ -31,13 +31,14 @@ use std::time::Duration;
 
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use strata_cache::{ReadError, ReadPath};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::keys::archive_key;
 use strata_core::meta::jobs::{self, ARCHIVE_JOB, ArchivePlan, ClaimError, JobLease, JobLeases};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
+use strata_core::settings::{self, Invalid, Section, duration_between, size_between};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -45,24 +46,64 @@ use tracing::{info, warn};
 pub use manifest::{MANIFEST_VERSION, Manifest, ManifestFile};
 pub use read::ArchiveReader;
 
-/// How the archiver works.
-#[derive(Debug, Clone)]
+/// How the archiver works: the `[archiver]` section of the config file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ArchiverConfig {
     /// This process's writer incarnation (the lease holder).
+    #[serde(skip)]
     pub node: Incarnation,
     /// Time between background passes over every archived partition.
+    #[serde(with = "settings::duration")]
     pub interval: Duration,
     /// Largest row group, in encoded bytes (row groups are the unit the read path reads).
+    #[serde(with = "settings::size")]
     pub row_group_bytes: u64,
     /// zstd level of the Parquet pages.
     pub zstd_level: i32,
     /// Raw record bytes per second the archiver reads and writes, at most (0: unlimited).
+    #[serde(with = "settings::size")]
     pub bytes_per_sec: u64,
     /// Lease lifetime; renewed while a file is written.
+    #[serde(skip)]
     pub lease_ttl: Duration,
     /// The bucket root as engines reach it (`s3://bucket/prefix`, `file:///path`): the
     /// Iceberg metadata names files by absolute URI.
+    #[serde(skip)]
     pub location: String,
+}
+
+impl Default for ArchiverConfig {
+    fn default() -> Self {
+        Self {
+            node: Incarnation::default(),
+            interval: Duration::from_secs(30),
+            row_group_bytes: 8 << 20,
+            zstd_level: 3,
+            bytes_per_sec: 64 << 20,
+            lease_ttl: Duration::from_secs(60),
+            location: "memory://".into(),
+        }
+    }
+}
+
+impl Section for ArchiverConfig {
+    fn check(&self) -> Result<(), Invalid> {
+        duration_between(
+            "interval",
+            self.interval,
+            Duration::from_millis(1),
+            Duration::MAX,
+        )?;
+        size_between("row-group-bytes", self.row_group_bytes, 64 << 10, 1 << 30)?;
+        if !(1..=19).contains(&self.zstd_level) {
+            return Err(Invalid::new(
+                "zstd-level",
+                "must be a zstd level from 1 to 19",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl ArchiverConfig {
@@ -70,12 +111,7 @@ impl ArchiverConfig {
     pub fn new(node: Incarnation) -> Self {
         Self {
             node,
-            interval: Duration::from_secs(30),
-            row_group_bytes: 8 * 1024 * 1024,
-            zstd_level: 3,
-            bytes_per_sec: 64 * 1024 * 1024,
-            lease_ttl: Duration::from_secs(60),
-            location: "memory://".into(),
+            ..Self::default()
         }
     }
 }

@@ -23,27 +23,36 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
+use serde::{Deserialize, Serialize};
 use strata_core::error::FormatError;
+use strata_core::settings::{self, Invalid, Section, at_least, size_between};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::warn;
 
 use crate::read::{ReadError, ReadStats};
 
-/// Sizes and budgets of the block cache.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Sizes and budgets of the block cache: the `[cache]` section of the config file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CacheConfig {
     /// Directory of the disk tier; `None` keeps the cache in memory only.
+    #[serde(skip)]
     pub dir: Option<PathBuf>,
     /// Memory tier capacity.
+    #[serde(with = "settings::size")]
     pub memory_bytes: u64,
     /// Disk tier capacity.
+    #[serde(with = "settings::size")]
     pub disk_bytes: u64,
     /// Block size: the unit of GETs and of caching.
+    #[serde(with = "settings::size")]
     pub block_bytes: u64,
     /// Cold reads (bucket GETs) in flight at once.
+    #[serde(rename = "cold-read-concurrency")]
     pub cold_concurrency: usize,
     /// Bandwidth of cold reads in bytes per second; 0 is unlimited.
+    #[serde(rename = "cold-read-bytes-per-sec", with = "settings::size")]
     pub cold_bytes_per_sec: u64,
     /// Blocks a sequential reader fetches ahead of where it reads.
     pub read_ahead_blocks: usize,
@@ -60,6 +69,13 @@ impl Default for CacheConfig {
             cold_bytes_per_sec: 512 << 20,
             read_ahead_blocks: 2,
         }
+    }
+}
+
+impl Section for CacheConfig {
+    fn check(&self) -> Result<(), Invalid> {
+        size_between("block-bytes", self.block_bytes, 64 << 10, 64 << 20)?;
+        at_least("cold-read-concurrency", self.cold_concurrency, 1)
     }
 }
 

@@ -25,45 +25,89 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use object_store::ObjectStore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::jobs::{self, COMPACT_JOB, ClaimError, JobLease, JobLeases};
 use strata_core::meta::{Extent, MetaError, MetaStore, TopicInfo};
+use strata_core::settings::{self, Invalid, Section, at_least, duration_between, size_between};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 pub use gc::GcReport;
 
-/// How the compactor works.
-#[derive(Debug, Clone)]
+/// How the compactor works: the `[compactor]` section of the config file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CompactorConfig {
     /// This process's writer incarnation (the lease holder).
+    #[serde(skip)]
     pub node: Incarnation,
     /// Time between background passes over every partition.
+    #[serde(with = "settings::duration")]
     pub interval: Duration,
     /// Largest segment the compactor writes, and so the most input it holds in memory for one
     /// rewrite (segments are `min(segment.bytes, run_bytes)`).
+    #[serde(with = "settings::size")]
     pub run_bytes: u64,
     /// Bytes a background pass rewrites per partition before moving on.
+    #[serde(with = "settings::size")]
     pub pass_bytes: u64,
     /// Object-store requests in flight per rewrite or collection.
+    #[serde(rename = "requests-in-flight")]
     pub max_in_flight: usize,
     /// Bytes per second the compactor reads and rewrites, at most (0: unlimited), so merges
     /// never take the disk, network or cores from ingest.
+    #[serde(with = "settings::size")]
     pub bytes_per_sec: u64,
     /// Lease lifetime; renewed while a pass runs.
+    #[serde(skip)]
     pub lease_ttl: Duration,
     /// How long an unreferenced object stays for readers that were already reading it.
+    #[serde(with = "settings::duration")]
     pub gc_grace: Duration,
     /// How old an uncommitted upload must be before it is treated as an orphan.
+    #[serde(with = "settings::duration")]
     pub orphan_grace: Duration,
     /// A background merge starts once this many small extents are in a row (or half a segment).
     pub merge_min_extents: usize,
     /// Memory for the keys of one compaction (latest offset per key); a cleanable range with
     /// more keys is compacted in several passes.
+    #[serde(skip)]
     pub key_map_bytes: u64,
+}
+
+impl Default for CompactorConfig {
+    fn default() -> Self {
+        Self {
+            node: Incarnation::default(),
+            interval: Duration::from_secs(30),
+            run_bytes: 64 << 20,
+            pass_bytes: 512 << 20,
+            max_in_flight: 4,
+            bytes_per_sec: 64 << 20,
+            lease_ttl: Duration::from_secs(60),
+            gc_grace: Duration::from_secs(300),
+            orphan_grace: Duration::from_secs(3600),
+            merge_min_extents: 32,
+            key_map_bytes: 64 << 20,
+        }
+    }
+}
+
+impl Section for CompactorConfig {
+    fn check(&self) -> Result<(), Invalid> {
+        duration_between(
+            "interval",
+            self.interval,
+            Duration::from_millis(1),
+            Duration::MAX,
+        )?;
+        size_between("run-bytes", self.run_bytes, 1 << 20, 1 << 30)?;
+        at_least("requests-in-flight", self.max_in_flight, 1)?;
+        at_least("merge-min-extents", self.merge_min_extents, 2)
+    }
 }
 
 impl CompactorConfig {
@@ -71,16 +115,7 @@ impl CompactorConfig {
     pub fn new(node: Incarnation) -> Self {
         Self {
             node,
-            interval: Duration::from_secs(30),
-            run_bytes: 64 * 1024 * 1024,
-            pass_bytes: 512 * 1024 * 1024,
-            max_in_flight: 4,
-            bytes_per_sec: 64 * 1024 * 1024,
-            lease_ttl: Duration::from_secs(60),
-            gc_grace: Duration::from_secs(300),
-            orphan_grace: Duration::from_secs(3600),
-            merge_min_extents: 32,
-            key_map_bytes: 64 * 1024 * 1024,
+            ..Self::default()
         }
     }
 }

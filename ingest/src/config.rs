@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use strata_core::ids::Incarnation;
+use strata_core::settings::{self, Invalid, Section, at_least, duration_between};
 
 /// Sees every object this node uploads, before it is committed (the read cache's
 /// write-through).
@@ -14,56 +16,96 @@ pub trait UploadObserver: Send + Sync + std::fmt::Debug {
     fn uploaded(&self, key: &str, bytes: &Bytes);
 }
 
-/// Settings of the write path of one node.
-#[derive(Debug, Clone)]
+/// Settings of the write path of one node: the `[ingest]` section of the config file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct IngestConfig {
     /// The writer of hot-tier markers written before writer incarnations existed: the node id
     /// the data directory had then (its flushes were named by it).
+    #[serde(skip)]
     pub legacy_writer: Incarnation,
     /// Directory of the hot tier's segment files.
+    #[serde(skip)]
     pub dir: PathBuf,
     /// Seal and ship staged records at least this often.
+    #[serde(with = "settings::duration")]
     pub flush_interval: Duration,
     /// Seal and ship as soon as this many bytes are staged.
+    #[serde(with = "settings::size")]
     pub flush_bytes: u64,
     /// Bytes accepted but not yet committed, across all requests; beyond it, `503`.
+    #[serde(with = "settings::size")]
     pub max_inflight_bytes: u64,
     /// Hot-tier segment file size before rolling to a new one.
+    #[serde(with = "settings::size")]
     pub segment_bytes: u64,
     /// Committed hot-tier bytes kept (and read from by this node) before deletion.
+    #[serde(with = "settings::size")]
     pub retain_bytes: u64,
     /// Objects uploading at once.
     pub max_concurrent_uploads: usize,
     /// Objects at least this large are uploaded in parts.
+    #[serde(with = "settings::size")]
     pub multipart_threshold: u64,
     /// How long an `acks=all` request waits for its commit before `503`.
+    #[serde(with = "settings::duration")]
     pub commit_timeout: Duration,
     /// Told of every uploaded object.
+    #[serde(skip)]
     pub on_uploaded: Option<Arc<dyn UploadObserver>>,
     /// A request retried with the same `Idempotency-Key` within this window is stored once.
+    #[serde(with = "settings::duration")]
     pub idempotency_window: Duration,
     /// At most this many keys are kept (about 150 bytes each in the quorum); beyond it the
     /// oldest are forgotten first, shortening the window.
     pub idempotency_max_keys: u64,
 }
 
-impl IngestConfig {
-    /// Defaults for a hot tier in `dir`.
-    pub fn new(dir: PathBuf) -> Self {
+impl Default for IngestConfig {
+    fn default() -> Self {
         Self {
             legacy_writer: Incarnation(1),
-            dir,
+            dir: PathBuf::from("hot"),
             flush_interval: Duration::from_millis(250),
-            flush_bytes: 8 * 1024 * 1024,
-            max_inflight_bytes: 256 * 1024 * 1024,
-            segment_bytes: 64 * 1024 * 1024,
+            flush_bytes: 8 << 20,
+            max_inflight_bytes: 256 << 20,
+            segment_bytes: 64 << 20,
             retain_bytes: 0,
             max_concurrent_uploads: 4,
-            multipart_threshold: 32 * 1024 * 1024,
+            multipart_threshold: 32 << 20,
             commit_timeout: Duration::from_secs(30),
             on_uploaded: None,
             idempotency_window: Duration::from_secs(600),
             idempotency_max_keys: 200_000,
+        }
+    }
+}
+
+impl Section for IngestConfig {
+    fn check(&self) -> Result<(), Invalid> {
+        duration_between(
+            "flush-interval",
+            self.flush_interval,
+            Duration::from_millis(1),
+            Duration::MAX,
+        )?;
+        at_least("max-concurrent-uploads", self.max_concurrent_uploads, 1)?;
+        duration_between(
+            "idempotency-window",
+            self.idempotency_window,
+            Duration::from_secs(1),
+            Duration::MAX,
+        )?;
+        at_least("idempotency-max-keys", self.idempotency_max_keys, 1)
+    }
+}
+
+impl IngestConfig {
+    /// Defaults for a hot tier in `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            ..Self::default()
         }
     }
 }

@@ -41,8 +41,8 @@ fn node_opts(
     peers: &str,
 ) -> NodeOptions {
     let mut args: Vec<String> = vec![
-        "--flush-interval".into(),
-        "50ms".into(),
+        "--set".into(),
+        "ingest.flush-interval=50ms".into(),
         "--roles".into(),
         role.into(),
         "--meta-peers".into(),

@@ -58,7 +58,7 @@ impl Default for NodeOptions {
         Self {
             object_store: None,
             env: Vec::new(),
-            args: vec!["--flush-interval".into(), "50ms".into()],
+            args: vec!["--set".into(), "ingest.flush-interval=50ms".into()],
             config: None,
             port: None,
             wait_ready: true,

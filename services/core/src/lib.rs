@@ -32,6 +32,7 @@ pub mod keys;
 pub mod meta;
 pub mod object;
 pub mod record;
+pub mod settings;
 pub mod storage;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

@@ -8,10 +8,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
 use strata_core::clock::Clock;
 use strata_core::ids::NodeId;
 use strata_core::meta::state::{Command, CommandResult, MetaState};
 use strata_core::meta::{MetaError, QuorumRole, QuorumStatus, StateStore};
+use strata_core::settings::{self, Invalid, Section, at_least, duration_between};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -25,24 +27,55 @@ use crate::wire::ChangesResponse;
 
 mod membership;
 
-/// Settings of the metadata quorum.
-#[derive(Debug, Clone)]
+/// Settings of the metadata quorum: the `[meta]` section of the config file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct MetaConfig {
     /// This node's id.
+    #[serde(skip)]
     pub node: NodeId,
     /// Directory of the quorum's storage.
+    #[serde(skip)]
     pub dir: PathBuf,
     /// The voters, this node included: id and `host:port`. Empty means a quorum of one.
+    #[serde(skip)]
     pub peers: Vec<(NodeId, String)>,
     /// Log entries between snapshots.
     pub snapshot_logs: u64,
     /// How long a write waits for the quorum before failing as unavailable.
+    #[serde(skip)]
     pub write_timeout: Duration,
     /// Shortest election timeout (the longest is twice it; heartbeats go six times as often).
     /// A leader that has not heard from a majority for this long stops taking writes (its
     /// lease lapsed), and followers elect a new one about twice this long after the last
     /// heartbeat.
+    #[serde(with = "settings::duration")]
     pub election_timeout: Duration,
+}
+
+impl Default for MetaConfig {
+    fn default() -> Self {
+        Self {
+            node: NodeId(1),
+            dir: PathBuf::from("meta"),
+            peers: Vec::new(),
+            snapshot_logs: 10_000,
+            write_timeout: Duration::from_secs(10),
+            election_timeout: DEFAULT_ELECTION_TIMEOUT,
+        }
+    }
+}
+
+impl Section for MetaConfig {
+    fn check(&self) -> Result<(), Invalid> {
+        at_least("snapshot-logs", self.snapshot_logs, 1)?;
+        duration_between(
+            "election-timeout",
+            self.election_timeout,
+            Duration::from_millis(60),
+            Duration::from_secs(60),
+        )
+    }
 }
 
 impl MetaConfig {
@@ -51,10 +84,7 @@ impl MetaConfig {
         Self {
             node,
             dir,
-            peers: Vec::new(),
-            snapshot_logs: 10_000,
-            write_timeout: Duration::from_secs(10),
-            election_timeout: DEFAULT_ELECTION_TIMEOUT,
+            ..Self::default()
         }
     }
 }

@@ -25,12 +25,16 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.75, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// Object-store prices the cost estimate uses, in dollars.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Object-store prices the cost estimate uses, in dollars: the `[prices]` section of the
+/// config file.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Prices {
     /// 1,000 PUT-class requests (PUT, multipart create/part/complete, COPY, LIST).
+    #[serde(rename = "put-requests-per-1000")]
     pub put_per_1000: f64,
     /// 1,000 GET-class requests (GET, ranged GET, HEAD).
+    #[serde(rename = "get-requests-per-1000")]
     pub get_per_1000: f64,
     /// One GiB stored for a month.
     pub storage_gib_month: f64,
@@ -44,6 +48,24 @@ impl Default for Prices {
             get_per_1000: 0.0004,
             storage_gib_month: 0.023,
         }
+    }
+}
+
+impl strata_core::settings::Section for Prices {
+    fn check(&self) -> Result<(), strata_core::settings::Invalid> {
+        for (key, value) in [
+            ("put-requests-per-1000", self.put_per_1000),
+            ("get-requests-per-1000", self.get_per_1000),
+            ("storage-gib-month", self.storage_gib_month),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(strata_core::settings::Invalid::new(
+                    key,
+                    "must be a price of zero or more",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

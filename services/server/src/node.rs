@@ -25,7 +25,7 @@ use crate::cli::output::Usage;
 use crate::config::{Config, Role};
 use crate::http::{self, AppState, Started};
 use crate::identity::{Identity, heartbeat, identity, lock_data_dir, register, write_identity};
-use crate::metrics::{Metrics, Prices};
+use crate::metrics::Metrics;
 use crate::store;
 
 /// A name for a new cluster: time and process id, mixed.
@@ -65,11 +65,7 @@ pub async fn run(
     }
     let _lock = lock_data_dir(&config.data_dir)?;
     let ident = identity(&config.data_dir, voter.then(|| config.voter_id()))?;
-    let metrics = Arc::new(Metrics::with_prices(Prices {
-        put_per_1000: config.price_put_requests_per_1000,
-        get_per_1000: config.price_get_requests_per_1000,
-        storage_gib_month: config.price_storage_gib_month,
-    }));
+    let metrics = Arc::new(Metrics::with_prices(config.prices));
     let store = store::open(&config.object_store, metrics.clone()).map_err(anyhow::Error::msg)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let raft = if voter {
@@ -77,9 +73,7 @@ pub async fn run(
             node: config.voter_id(),
             dir: config.data_dir.join("meta"),
             peers: config.meta_peers.clone(),
-            snapshot_logs: config.snapshot_logs,
-            write_timeout: Duration::from_secs(10),
-            election_timeout: config.election_timeout,
+            ..config.meta.clone()
         };
         Some(Arc::new(
             RaftMetaStore::open(meta_config, clock.clone())
@@ -103,7 +97,7 @@ pub async fn run(
         config: config.clone(),
         incarnation: std::sync::OnceLock::new(),
         fence: fence.clone(),
-        health: Arc::new(crate::health::Health::new(config.election_timeout * 2)),
+        health: Arc::new(crate::health::Health::new(config.meta.election_timeout * 2)),
         meta: meta.clone(),
         store: store.clone(),
         started: std::sync::OnceLock::new(),
@@ -112,6 +106,7 @@ pub async fn run(
         shutdown: shutdown.clone(),
         request_budget: Arc::new(tokio::sync::Semaphore::new(
             config
+                .http
                 .max_buffered_request_bytes
                 .min(tokio::sync::Semaphore::MAX_PERMITS as u64) as usize,
         )),
@@ -294,7 +289,10 @@ async fn start_roles(
     );
     // The hot tier is replayed before registering: the process adopts the writers whose
     // flushes it holds (which fences them), then ships what they sealed.
-    let mut ingest_config = IngestConfig::new(config.data_dir.join("hot"));
+    let mut ingest_config = IngestConfig {
+        dir: config.data_dir.join("hot"),
+        ..config.ingest.clone()
+    };
     if let Some(legacy) = ident.node_id {
         ingest_config.legacy_writer = Incarnation(legacy);
     }
@@ -333,12 +331,7 @@ async fn start_roles(
         store.clone(),
         &CacheConfig {
             dir: Some(config.data_dir.join("cache")),
-            memory_bytes: config.cache_memory_bytes,
-            disk_bytes: config.cache_disk_bytes,
-            block_bytes: config.cache_block_bytes,
-            cold_concurrency: config.cold_read_concurrency,
-            cold_bytes_per_sec: config.cold_read_bytes_per_sec,
-            read_ahead_blocks: config.read_ahead_blocks,
+            ..config.cache.clone()
         },
     )
     .await
@@ -349,15 +342,8 @@ async fn start_roles(
             store.clone(),
             clock.clone(),
             CompactorConfig {
-                interval: config.compactor_interval,
-                run_bytes: config.compactor_run_bytes,
-                pass_bytes: config.compactor_pass_bytes,
-                max_in_flight: config.compactor_requests_in_flight,
-                bytes_per_sec: config.compactor_bytes_per_sec,
-                merge_min_extents: config.compactor_merge_min_extents,
-                gc_grace: config.gc_grace,
-                orphan_grace: config.orphan_grace,
-                ..CompactorConfig::new(incarnation)
+                node: incarnation,
+                ..config.compactor.clone()
             },
         )
         // Merges read small extents of shared flush objects through the block cache: one GET
@@ -372,16 +358,6 @@ async fn start_roles(
         Some(recovered) => {
             let mut c = ingest_config;
             c.on_uploaded = Some(Arc::new(WriteThrough(cache.clone())));
-            c.flush_interval = config.flush_interval;
-            c.flush_bytes = config.flush_bytes;
-            c.max_inflight_bytes = config.max_inflight_bytes;
-            c.segment_bytes = config.hot_segment_bytes;
-            c.retain_bytes = config.hot_retain_bytes;
-            c.max_concurrent_uploads = config.max_concurrent_uploads;
-            c.multipart_threshold = config.multipart_threshold;
-            c.commit_timeout = config.commit_timeout;
-            c.idempotency_window = config.idempotency_window;
-            c.idempotency_max_keys = config.idempotency_max_keys;
             Some(
                 Ingestor::start(
                     c,
@@ -409,12 +385,9 @@ async fn start_roles(
         read.clone(),
         clock.clone(),
         ArchiverConfig {
-            interval: config.archiver_interval,
-            row_group_bytes: config.archiver_row_group_bytes,
-            zstd_level: config.archiver_zstd_level,
-            bytes_per_sec: config.archiver_bytes_per_sec,
+            node: incarnation,
             location: config.object_store.trim_end_matches('/').to_string(),
-            ..ArchiverConfig::new(incarnation)
+            ..config.archiver.clone()
         },
     ));
     if config.has_role(Role::Archiver) {

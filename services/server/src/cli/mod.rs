@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Overrides};
+use crate::config::{Config, LogFormat, Overrides};
 
 /// Strata: event streams whose durable home is object storage.
 #[derive(Debug, Parser)]
@@ -139,7 +139,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: &str) {
+fn init_tracing(format: LogFormat) {
     // The libraries under us report their own workings at info (foyer, the cache, its start-up
     // and recovery): nothing an operator acts on, so they say only warnings unless `RUST_LOG`
     // names them.
@@ -158,7 +158,7 @@ fn init_tracing(format: &str) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    if format == "json" {
+    if format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
@@ -166,8 +166,12 @@ fn init_tracing(format: &str) {
 }
 
 async fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<()> {
-    let config = Config::load(file.as_deref(), &overrides).map_err(output::Usage)?;
-    init_tracing(&config.log_format);
+    let config =
+        Config::load(file.as_deref(), &overrides).map_err(|e| output::Usage(e.to_string()))?;
+    init_tracing(config.log_format);
+    for note in &config.notes {
+        tracing::warn!("{note}");
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;

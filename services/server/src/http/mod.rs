@@ -4,6 +4,7 @@ mod groups;
 pub mod idempotency;
 mod ops;
 pub(crate) mod records;
+pub mod settings;
 mod topics;
 pub mod transport;
 pub mod v2;
@@ -185,7 +186,7 @@ impl Params {
 
 /// Builds the router of the whole API.
 pub fn router(state: Shared) -> Router {
-    let max_body = state.config.max_request_bytes as usize;
+    let max_body = state.config.http.max_request_bytes as usize;
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -97,6 +97,7 @@ pub async fn metrics(State(s): State<Shared>) -> Response {
     let read = started.map_or_else(Default::default, |st| st.read.stats());
     let budget = s
         .config
+        .http
         .max_buffered_request_bytes
         .min(tokio::sync::Semaphore::MAX_PERMITS as u64);
     let receiving = budget.saturating_sub(s.request_budget.available_permits() as u64);

@@ -99,7 +99,7 @@ pub fn reserve(
         )
         .into());
     };
-    let limit = s.config.max_request_bytes;
+    let limit = s.config.http.max_request_bytes;
     let declared = declared_length(headers);
     if let Some(n) = declared
         && n > limit
@@ -117,7 +117,7 @@ pub fn reserve(
     // body of unknown length (chunked, as Node.js's http module sends by default) reserves a
     // first slice here and the rest as it arrives ([`read_reserved`]), never the whole limit
     // up front: four chunked requests must not fill a 256 MiB budget with nothing.
-    let capacity = s.config.max_buffered_request_bytes.max(1);
+    let capacity = s.config.http.max_buffered_request_bytes.max(1);
     let want = declared
         .unwrap_or(UNKNOWN_LENGTH_FIRST.min(limit))
         .clamp(1, capacity)
@@ -167,7 +167,7 @@ pub async fn read_reserved(
         let held = receiving.num_permits() as u64;
         // A body that holds the whole budget may go on (as one declared larger than the budget
         // does): it cannot wait for room that will never come.
-        let capacity = s.config.max_buffered_request_bytes.max(1);
+        let capacity = s.config.http.max_buffered_request_bytes.max(1);
         if len > held && held < capacity {
             // Double what is held (within the limit and the budget), so a large body takes
             // few steps.
@@ -181,7 +181,7 @@ pub async fn read_reserved(
                         codes::OVERLOADED,
                         format!(
                             "this node is receiving {} bytes of requests already; retry shortly",
-                            s.config.max_buffered_request_bytes
+                            s.config.http.max_buffered_request_bytes
                         ),
                         1,
                     )
@@ -208,7 +208,7 @@ pub async fn produce(
     body: axum::body::Body,
 ) -> ApiResult<Response> {
     let started = Instant::now();
-    let limit = s.config.max_request_bytes;
+    let limit = s.config.http.max_request_bytes;
     let Admitted {
         acks,
         ingest,

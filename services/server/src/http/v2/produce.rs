@@ -219,7 +219,7 @@ async fn produce(
     let started = Instant::now();
     let ct = negotiate(&headers)?;
     let format = request_format(&headers)?;
-    let limit = s.config.max_request_bytes;
+    let limit = s.config.http.max_request_bytes;
     let (ingest, mut receiving) = match reserve(&s, &headers) {
         Ok(r) => r,
         Err(e) => {

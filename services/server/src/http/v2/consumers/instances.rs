@@ -119,7 +119,7 @@ fn config(req: &CreateIn, s: &Shared) -> V2Result<InstanceConfig> {
         fetch_min_bytes,
         request_timeout_ms,
         assignor,
-        timeout_ms: s.config.consumer_instance_timeout.as_millis() as i64,
+        timeout_ms: s.config.consumers.instance_timeout.as_millis() as i64,
     })
 }
 

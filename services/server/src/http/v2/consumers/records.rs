@@ -131,7 +131,7 @@ async fn fetch(
         .number("max_bytes", -1i64, i64::MIN, i64::MAX)
         .map_err(|e| V2Error(e.0))?;
     let max_bytes = if max_bytes <= 0 {
-        s.config.consumer_request_max_bytes
+        s.config.consumers.request_max_bytes
     } else {
         (max_bytes as u64).min(64 << 20)
     };
@@ -140,7 +140,7 @@ async fn fetch(
     let timeout = Duration::from_millis(
         view.config
             .request_timeout_ms
-            .unwrap_or(s.config.consumer_request_timeout.as_millis() as u64)
+            .unwrap_or(s.config.consumers.request_timeout.as_millis() as u64)
             .min(if timeout_param > 0 {
                 timeout_param as u64
             } else {
