@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use proptest::prelude::*;
@@ -17,109 +16,16 @@ use strata_core::meta::jobs::LeaseName;
 use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::object::decode_section;
 use strata_core::record::{Record, StoredRecord};
+use strata_core::storage::{FaultyStore, Op, faulty_store};
 use strata_core::testing::flush_object;
 
 use super::*;
 
 const T0: i64 = 1_000_000_000;
 
-/// An in-memory bucket whose segment uploads can be held at a gate.
-#[derive(Debug, Default)]
-struct Gated {
-    inner: InMemory,
-    gate: std::sync::Mutex<Option<Arc<tokio::sync::Semaphore>>>,
-    entered: tokio::sync::Notify,
-    /// GET requests (whole or ranged) so far.
-    gets: std::sync::atomic::AtomicU64,
-}
-
-impl Gated {
-    fn close_gate(&self) {
-        *self.gate.lock().expect("lock") = Some(Arc::new(tokio::sync::Semaphore::new(0)));
-    }
-
-    fn open_gate(&self) {
-        if let Some(g) = self.gate.lock().expect("lock").take() {
-            g.add_permits(1000);
-        }
-    }
-}
-
-impl std::fmt::Display for Gated {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Gated")
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for Gated {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: object_store::PutOptions,
-    ) -> object_store::Result<object_store::PutResult> {
-        let gate = self.gate.lock().expect("lock").clone();
-        if let Some(g) = gate
-            && location.as_ref().starts_with("topics/")
-        {
-            self.entered.notify_one();
-            let _ = g.acquire().await;
-        }
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: object_store::PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: object_store::GetOptions,
-    ) -> object_store::Result<object_store::GetResult> {
-        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: futures::stream::BoxStream<'static, object_store::Result<Path>>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(
-        &self,
-        prefix: Option<&Path>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&Path>,
-    ) -> object_store::Result<object_store::ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: object_store::CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
 struct Fixture {
     meta: Arc<InMemoryMetaStore>,
-    store: Arc<Gated>,
+    store: Arc<FaultyStore>,
     clock: ManualClock,
     topic: TopicInfo,
     seq: u64,
@@ -148,7 +54,7 @@ impl Fixture {
             .expect("creates");
         Self {
             meta,
-            store: Arc::new(Gated::default()),
+            store: faulty_store(),
             clock,
             topic,
             seq: 0,
@@ -316,10 +222,10 @@ async fn merges_through_the_block_cache_get_each_shared_object_once() {
         if cached {
             c = c.with_cache(strata_cache::BlockCache::in_memory(f.store.clone()).await);
         }
-        let from = f.store.gets.load(std::sync::atomic::Ordering::Relaxed);
+        let from = f.store.hooks().count(Op::reads);
         let reports = c.compact_topic("t").await.expect("compacts");
         assert!(reports.iter().all(|r| r.extents_after == 1), "{reports:?}");
-        gets.push(f.store.gets.load(std::sync::atomic::Ordering::Relaxed) - from);
+        gets.push(f.store.hooks().count(Op::reads) - from);
         let mut after = Vec::new();
         for p in 0..4 {
             after.push(f.read(p).await);
@@ -592,9 +498,10 @@ async fn start_held_pass(
     f: &Fixture,
     c: Arc<Compactor>,
 ) -> tokio::task::JoinHandle<Result<PartitionReport, CompactError>> {
-    f.store.close_gate();
+    // Segments the compactor writes are under topics/.
+    f.store.hooks().hold(false, "topics/");
     let topic = f.topic.clone();
-    let entered = f.store.entered.notified();
+    let entered = f.store.hooks().entered();
     let task = tokio::spawn(async move { c.compact_partition(&topic, PartitionId(0), true).await });
     entered.await;
     task
@@ -621,7 +528,7 @@ async fn two_compactors_never_work_one_partition_at_once() {
         b.compact_topic("t").await,
         Err(CompactError::Busy { .. })
     ));
-    f.store.open_gate();
+    f.store.hooks().open();
     let r = held.await.expect("runs").expect("node 1 finishes");
     assert_eq!(r.extents_after, 1);
     b.compact_partition(&f.topic, PartitionId(0), true)
@@ -644,11 +551,11 @@ async fn a_compactor_that_lost_its_lease_cannot_swap() {
     let held = start_held_pass(&f, a.clone()).await;
     // Node 1 stalls past its lease; node 2 takes over and merges.
     f.clock.advance(61_000);
-    f.store.open_gate();
-    f.store.close_gate();
+    f.store.hooks().open();
+    f.store.hooks().hold(false, "topics/");
     let b = f.compactor(2);
     let merged = b.compact_partition(&f.topic, PartitionId(0), true);
-    f.store.open_gate();
+    f.store.hooks().open();
     let r = merged.await.expect("node 2 works");
     assert_eq!(r.extents_after, 1);
     let e = held.await.expect("runs").expect_err("fenced");

@@ -1,124 +1,27 @@
 //! Write-path tests against in-memory stores (the real-process tests live in `tests/`).
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use futures::stream::BoxStream;
-use object_store::memory::InMemory;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use object_store::ObjectStore;
 use strata_cache::{FetchOptions, ReadPath, StartAt};
 use strata_core::clock::ManualClock;
 use strata_core::ids::{Offset, PartitionId};
 use strata_core::meta::MetaStore;
 use strata_core::meta::memory::InMemoryMetaStore;
+use strata_core::storage::{FaultyStore, Op, faulty_store};
 
 use crate::parse::parse_json;
 use crate::{Acks, IngestConfig, IngestError, Ingestor};
 
-/// An object store whose writes fail while `down` is set.
-#[derive(Debug)]
-struct Flaky {
-    inner: InMemory,
-    down: AtomicBool,
-    puts: AtomicU64,
-}
-
-impl fmt::Display for Flaky {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Flaky")
-    }
-}
-
-impl Flaky {
-    fn check(&self) -> object_store::Result<()> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(object_store::Error::Generic {
-                store: "flaky",
-                source: "injected outage".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Flaky {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.puts.fetch_add(1, Ordering::SeqCst);
-        self.check()?;
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.check()?;
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        self.inner.get_ranges(location, ranges).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
 struct Node {
     ingest: Arc<Ingestor>,
     meta: Arc<InMemoryMetaStore>,
-    store: Arc<Flaky>,
+    store: Arc<FaultyStore>,
     dir: tempfile::TempDir,
 }
 
@@ -141,11 +44,7 @@ async fn node() -> Node {
     )
     .await
     .expect("creates");
-    let store = Arc::new(Flaky {
-        inner: InMemory::new(),
-        down: AtomicBool::new(false),
-        puts: AtomicU64::new(0),
-    });
+    let store = faulty_store();
     let dir = tempfile::tempdir().expect("tempdir");
     let ingest = Ingestor::open(
         config(dir.path()),
@@ -249,8 +148,8 @@ async fn acks_all_returns_dense_offsets_in_request_order_and_ships_one_object_pe
         (0..partition.len() as i64).collect::<Vec<_>>(),
         "dense"
     );
-    let objects = n.store.inner.list(None).count().await;
-    assert_eq!(objects as u64, n.store.puts.load(Ordering::SeqCst));
+    let objects = n.store.list(None).count().await;
+    assert_eq!(objects as u64, n.store.hooks().count(|op| op == Op::Put));
     assert!(
         objects <= 2,
         "one object per flush, whatever the partition count: {objects}"
@@ -302,7 +201,7 @@ async fn invalid_requests_change_nothing() {
         assert!(n.read_all(p).await.is_empty());
     }
     assert_eq!(
-        n.store.puts.load(Ordering::SeqCst),
+        n.store.hooks().count(|op| op == Op::Put),
         0,
         "nothing was shipped"
     );
@@ -312,7 +211,7 @@ async fn invalid_requests_change_nothing() {
 async fn acks_local_records_survive_a_restart_before_their_flush() {
     let mut n = node().await;
     // The bucket is down: nothing can ship, but acks=local only needs the hot tier.
-    n.store.down.store(true, Ordering::SeqCst);
+    n.store.hooks().set_down(true);
     let got = n
         .ingest
         .produce("t", body(&[("k", "v1"), ("k", "v2")]), Acks::Local, None)
@@ -322,7 +221,7 @@ async fn acks_local_records_survive_a_restart_before_their_flush() {
     let p = got[0].partition.0;
     // Stop without shipping (the bucket is still down), then bring the bucket back.
     n.ingest.shutdown(Duration::from_millis(300)).await;
-    n.store.down.store(false, Ordering::SeqCst);
+    n.store.hooks().set_down(false);
     n.restart().await;
     assert!(n.ingest.flush(Duration::from_secs(10)).await);
     let records = n.read_all(p).await;
@@ -357,7 +256,7 @@ async fn a_flush_reshipped_after_restart_is_not_committed_twice() {
 #[tokio::test]
 async fn an_object_store_outage_delays_acks_all_but_loses_nothing() {
     let n = node().await;
-    n.store.down.store(true, Ordering::SeqCst);
+    n.store.hooks().set_down(true);
     let ingest = n.ingest.clone();
     let pending = tokio::spawn(async move {
         ingest
@@ -365,14 +264,14 @@ async fn an_object_store_outage_delays_acks_all_but_loses_nothing() {
             .await
     });
     // Wait until the shipper has failed at least twice, then end the outage.
-    while n.store.puts.load(Ordering::SeqCst) < 2 {
+    while n.store.hooks().count(|op| op == Op::Put) < 2 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(
         !pending.is_finished(),
         "not acknowledged while the bucket is down"
     );
-    n.store.down.store(false, Ordering::SeqCst);
+    n.store.hooks().set_down(false);
     let got = pending
         .await
         .expect("joined")
@@ -388,11 +287,8 @@ async fn a_full_staging_quota_is_refused_with_503_and_frees_up_after_commit() {
     meta.create_topic("t", 1, BTreeMap::new())
         .await
         .expect("creates");
-    let store = Arc::new(Flaky {
-        inner: InMemory::new(),
-        down: AtomicBool::new(true),
-        puts: AtomicU64::new(0),
-    });
+    let store = faulty_store();
+    store.hooks().set_down(true);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = config(dir.path());
     c.max_inflight_bytes = 4096;
@@ -433,7 +329,7 @@ async fn a_full_staging_quota_is_refused_with_503_and_frees_up_after_commit() {
         ingest.produce("t", big(&too_big), Acks::None, None).await,
         Err(IngestError::RequestTooLarge { .. })
     ));
-    store.down.store(false, Ordering::SeqCst);
+    store.hooks().set_down(false);
     assert!(ingest.flush(Duration::from_secs(10)).await);
     ingest
         .produce("t", big(&payload), Acks::None, None)
@@ -445,14 +341,14 @@ async fn a_full_staging_quota_is_refused_with_503_and_frees_up_after_commit() {
 async fn a_restart_adopts_the_previous_incarnation_fences_it_and_ships_under_its_keys() {
     let mut n = node().await;
     let first = n.ingest.incarnation();
-    n.store.down.store(true, Ordering::SeqCst);
+    n.store.hooks().set_down(true);
     let got = n
         .ingest
         .produce("t", body(&[("k", "v1")]), Acks::Local, None)
         .await
         .expect("produces");
     n.ingest.shutdown(Duration::from_millis(300)).await;
-    n.store.down.store(false, Ordering::SeqCst);
+    n.store.hooks().set_down(false);
     n.restart().await;
     let second = n.ingest.incarnation();
     assert_ne!(first, second, "every start is a new incarnation");
@@ -461,7 +357,6 @@ async fn a_restart_adopts_the_previous_incarnation_fences_it_and_ships_under_its
     assert_eq!(records.len(), 1);
     let keys: Vec<String> = n
         .store
-        .inner
         .list(None)
         .map(|m| m.expect("lists").location.to_string())
         .collect()
@@ -617,13 +512,13 @@ async fn copies_of_a_request_in_one_flush_are_stored_once() {
 #[tokio::test]
 async fn a_retry_of_a_request_staged_before_a_crash_is_stored_once() {
     let mut n = node().await;
-    n.store.down.store(true, Ordering::SeqCst);
+    n.store.hooks().set_down(true);
     n.ingest
         .produce("t", keyless(&["staged"]), Acks::Local, key(3, 30))
         .await
         .expect("produces");
     n.ingest.shutdown(Duration::from_millis(300)).await;
-    n.store.down.store(false, Ordering::SeqCst);
+    n.store.hooks().set_down(false);
     n.restart().await;
     // The client never heard back; it retries. The re-shipped copy and the retry meet at the
     // quorum, which keeps one.

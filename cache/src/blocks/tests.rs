@@ -1,107 +1,19 @@
-use std::fmt;
-use std::ops::Range;
-
-use async_trait::async_trait;
-use futures::stream::BoxStream;
-use object_store::memory::InMemory;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use object_store::PutPayload;
+use strata_core::storage::{FaultyStore, Op, faulty_store};
 
 use super::*;
 
-/// An object store that counts GETs and can hold them until released.
-#[derive(Debug)]
-struct Counting {
-    inner: InMemory,
-    gets: AtomicU64,
-    gate: Option<Semaphore>,
+/// A bucket that counts GETs and, `gated`, holds each one until released.
+fn counting(gated: bool) -> Arc<FaultyStore> {
+    let store = faulty_store();
+    if gated {
+        store.hooks().hold(true, "");
+    }
+    store
 }
 
-impl Counting {
-    fn new(gated: bool) -> Arc<Self> {
-        Arc::new(Self {
-            inner: InMemory::new(),
-            gets: AtomicU64::new(0),
-            gate: gated.then(|| Semaphore::new(0)),
-        })
-    }
-
-    fn gets(&self) -> u64 {
-        self.gets.load(Ordering::SeqCst)
-    }
-}
-
-impl fmt::Display for Counting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Counting")
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Counting {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        if let Some(gate) = &self.gate {
-            gate.acquire().await.expect("open").forget();
-        }
-        self.inner.get_opts(location, options).await
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        self.gets.fetch_add(ranges.len() as u64, Ordering::SeqCst);
-        self.inner.get_ranges(location, ranges).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
+fn gets(store: &FaultyStore) -> u64 {
+    store.hooks().count(Op::reads)
 }
 
 /// An object of `len` bytes where byte `i` is a function of `i` (so misplaced bytes show).
@@ -112,7 +24,7 @@ fn object(len: usize) -> Bytes {
         .into()
 }
 
-async fn put(store: &Counting, key: &str, bytes: &Bytes) {
+async fn put(store: &FaultyStore, key: &str, bytes: &Bytes) {
     store
         .put(&Path::from(key), PutPayload::from(bytes.clone()))
         .await
@@ -129,7 +41,7 @@ fn small_blocks() -> CacheConfig {
 
 #[tokio::test]
 async fn ranges_across_blocks_come_back_exact_and_each_block_is_fetched_once() {
-    let store = Counting::new(false);
+    let store = counting(false);
     let data = object(10_000); // blocks of 4096, 4096, 1808
     put(&store, "o", &data).await;
     let cache = BlockCache::open(store.clone(), &small_blocks())
@@ -149,7 +61,7 @@ async fn ranges_across_blocks_come_back_exact_and_each_block_is_fetched_once() {
             .expect("admitted");
         assert_eq!(got, data.slice(start as usize..(start + len) as usize));
     }
-    assert_eq!(store.gets(), 3, "one GET per block, then all hits");
+    assert_eq!(gets(&store), 3, "one GET per block, then all hits");
     let (_, served) = cache
         .read("o", 100, 100, true)
         .await
@@ -165,7 +77,7 @@ async fn ranges_across_blocks_come_back_exact_and_each_block_is_fetched_once() {
 
 #[tokio::test]
 async fn concurrent_readers_of_a_cold_block_share_one_get() {
-    let store = Counting::new(true);
+    let store = counting(true);
     let data = object(3 * 4096);
     put(&store, "o", &data).await;
     let cache = BlockCache::open(store.clone(), &small_blocks())
@@ -182,17 +94,17 @@ async fn concurrent_readers_of_a_cold_block_share_one_get() {
     while stats.cache_misses.load(Ordering::SeqCst) < 8 {
         tokio::task::yield_now().await;
     }
-    store.gate.as_ref().expect("gated").add_permits(1000);
+    store.hooks().release(1000);
     for r in readers {
         let (got, _) = r.await.expect("joins").expect("reads").expect("admitted");
         assert_eq!(got, data);
     }
-    assert_eq!(store.gets(), 3, "one GET per block for eight readers");
+    assert_eq!(gets(&store), 3, "one GET per block for eight readers");
 }
 
 #[tokio::test]
 async fn a_written_through_object_is_read_without_the_bucket() {
-    let store = Counting::new(false);
+    let store = counting(false);
     let data = object(9_000);
     put(&store, "o", &data).await;
     let cache = BlockCache::open(store.clone(), &small_blocks())
@@ -206,12 +118,12 @@ async fn a_written_through_object_is_read_without_the_bucket() {
         .expect("admitted");
     assert_eq!(got, data.slice(5_000..9_000));
     assert_eq!(served, Served::Memory);
-    assert_eq!(store.gets(), 0);
+    assert_eq!(gets(&store), 0);
 }
 
 #[tokio::test]
 async fn a_spent_cold_budget_defers_optional_reads_and_queues_required_ones() {
-    let store = Counting::new(false);
+    let store = counting(false);
     let data = object(8 * 4096);
     put(&store, "o", &data).await;
     let config = CacheConfig {
@@ -244,12 +156,12 @@ async fn a_spent_cold_budget_defers_optional_reads_and_queues_required_ones() {
         .expect("waits, never fails")
         .expect("admitted");
     assert_eq!(second, data.slice(4096..8192));
-    assert_eq!(store.gets(), 2);
+    assert_eq!(gets(&store), 2);
 }
 
 #[tokio::test]
 async fn read_ahead_fetches_missing_blocks_in_the_background() {
-    let store = Counting::new(false);
+    let store = counting(false);
     let data = object(4 * 4096);
     put(&store, "o", &data).await;
     let cache = BlockCache::open(store.clone(), &small_blocks())
@@ -271,7 +183,7 @@ async fn read_ahead_fetches_missing_blocks_in_the_background() {
         .expect("admitted");
     assert_eq!(got, data.slice(..8192));
     assert_eq!(served, Served::Memory, "both blocks were read ahead");
-    assert_eq!(store.gets(), 2);
+    assert_eq!(gets(&store), 2);
 }
 
 /// Flips bytes all over the disk tier's files.
@@ -296,7 +208,7 @@ fn corrupt_files(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn the_disk_tier_survives_a_restart_and_a_corrupted_copy_is_refetched() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Counting::new(false);
+    let store = counting(false);
     let data = object(3 * 4096 + 100);
     put(&store, "o", &data).await;
     let config = CacheConfig {
@@ -311,7 +223,7 @@ async fn the_disk_tier_survives_a_restart_and_a_corrupted_copy_is_refetched() {
         .read("o", 0, data.len() as u64, true)
         .await
         .expect("reads");
-    assert_eq!(store.gets(), 4);
+    assert_eq!(gets(&store), 4);
     cache.close().await;
     drop(cache);
 
@@ -326,7 +238,7 @@ async fn the_disk_tier_survives_a_restart_and_a_corrupted_copy_is_refetched() {
         .expect("admitted");
     assert_eq!(got, data);
     assert_eq!(served, Served::Disk);
-    assert_eq!(store.gets(), 4, "warm disk cache");
+    assert_eq!(gets(&store), 4, "warm disk cache");
     cache.close().await;
     drop(cache);
 
@@ -341,5 +253,5 @@ async fn the_disk_tier_survives_a_restart_and_a_corrupted_copy_is_refetched() {
         .expect("reads")
         .expect("admitted");
     assert_eq!(got, data, "the bucket's bytes, not the damaged copy");
-    assert!(store.gets() > 4, "damaged blocks were fetched again");
+    assert!(gets(&store) > 4, "damaged blocks were fetched again");
 }

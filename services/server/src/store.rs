@@ -1,68 +1,21 @@
-//! The object store: chosen by URL, wrapped for metrics and (local directories) durability.
+//! The node's object store: opened by URL (`strata_core::storage`), metered, and claimed for
+//! one cluster.
 
-use std::fmt;
-use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use futures::stream::BoxStream;
-use object_store::aws::AmazonS3Builder;
-use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::prefix::PrefixStore;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
-};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 use strata_core::keys::CLUSTER_MARKER;
+use strata_core::storage::{Hooked, Hooks, Op, Outcome};
 
 use crate::metrics::Metrics;
 
-/// Opens the object store named by `url`: `file:///abs/path`, `memory://` or
-/// `s3://bucket/prefix` (endpoint and credentials from the standard `AWS_*` variables).
+/// Opens the object store named by `url` (see [`strata_core::storage::open`]), counting
+/// every request, error and byte in `metrics`.
 pub fn open(url: &str, metrics: Arc<Metrics>) -> Result<Arc<dyn ObjectStore>, String> {
-    let inner: Arc<dyn ObjectStore> = if let Some(path) = url.strip_prefix("file://") {
-        if !path.starts_with('/') {
-            return Err(format!(
-                "object store {url:?}: file:// needs an absolute path, like file:///var/lib/strata/bucket"
-            ));
-        }
-        std::fs::create_dir_all(path)
-            .map_err(|e| format!("object store {url:?}: cannot create {path}: {e}"))?;
-        let local = LocalFileSystem::new_with_prefix(path)
-            .map_err(|e| format!("object store {url:?}: {e}"))?;
-        Arc::new(SyncedLocal {
-            inner: Arc::new(local),
-        })
-    } else if url == "memory://" || url == "memory:" {
-        Arc::new(InMemory::new())
-    } else if let Some(rest) = url.strip_prefix("s3://") {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(format!(
-                "object store {url:?}: s3:// needs a bucket, like s3://bucket/prefix"
-            ));
-        }
-        let s3 = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .build()
-            .map_err(|e| format!("object store {url:?}: {e}"))?;
-        let prefix = prefix.trim_matches('/');
-        if prefix.is_empty() {
-            Arc::new(s3)
-        } else {
-            Arc::new(PrefixStore::new(s3, prefix))
-        }
-    } else {
-        return Err(format!(
-            "unknown object store {url:?}: use file:///abs/path, memory:// or s3://bucket/prefix"
-        ));
-    };
-    Ok(Arc::new(Metered { inner, metrics }))
+    let inner = strata_core::storage::open(url)?;
+    Ok(Arc::new(Hooked::new(inner, Metered { metrics })))
 }
 
 /// The marker that ties a bucket prefix to one cluster.
@@ -148,300 +101,31 @@ pub async fn ping(store: &dyn ObjectStore) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// A local directory whose writes are fsync'd (file and directory) before they return:
-/// object_store's `LocalFileSystem` renames into place but does not fsync, and the bucket is
-/// the durability point of `acks=all`.
-#[derive(Debug)]
-struct SyncedLocal {
-    inner: Arc<LocalFileSystem>,
-}
-
-impl fmt::Display for SyncedLocal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SyncedLocal({})", self.inner)
-    }
-}
-
-async fn sync_path(file: PathBuf) -> object_store::Result<()> {
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        std::fs::File::open(&file)?.sync_all()?;
-        if let Some(dir) = file.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(|e| object_store::Error::Generic {
-        store: "local",
-        source: Box::new(e),
-    })?
-    .map_err(|e| object_store::Error::Generic {
-        store: "local",
-        source: Box::new(e),
-    })
-}
-
-#[derive(Debug)]
-struct SyncedUpload {
-    inner: Box<dyn MultipartUpload>,
-    file: PathBuf,
-}
-
-#[async_trait]
-impl MultipartUpload for SyncedUpload {
-    fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        self.inner.put_part(data)
-    }
-
-    async fn complete(&mut self) -> object_store::Result<PutResult> {
-        let r = self.inner.complete().await?;
-        sync_path(self.file.clone()).await?;
-        Ok(r)
-    }
-
-    async fn abort(&mut self) -> object_store::Result<()> {
-        self.inner.abort().await
-    }
-}
-
-#[async_trait]
-impl ObjectStore for SyncedLocal {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        let r = self.inner.put_opts(location, payload, opts).await?;
-        sync_path(self.inner.path_to_filesystem(location)?).await?;
-        Ok(r)
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        let inner = self.inner.put_multipart_opts(location, opts).await?;
-        Ok(Box::new(SyncedUpload {
-            inner,
-            file: self.inner.path_to_filesystem(location)?,
-        }))
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        self.inner.get_ranges(location, ranges).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
-/// Counts requests, errors and bytes by operation.
+/// Counts requests, errors, latency and bytes by operation.
 #[derive(Debug)]
 struct Metered {
-    inner: Arc<dyn ObjectStore>,
     metrics: Arc<Metrics>,
 }
 
-impl fmt::Display for Metered {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Metered({})", self.inner)
-    }
-}
-
-impl Metered {
-    fn count<T>(&self, op: &str, r: object_store::Result<T>) -> object_store::Result<T> {
-        self.metrics.store_requests.with_label_values(&[op]).inc();
-        if r.is_err() {
-            self.metrics.store_errors.with_label_values(&[op]).inc();
+impl Hooks for Metered {
+    fn observed(&self, o: Outcome) {
+        let m = &self.metrics;
+        let op = o.op.name();
+        m.store_requests.with_label_values(&[op]).inc();
+        if !o.ok {
+            m.store_errors.with_label_values(&[op]).inc();
         }
-        r
-    }
-}
-
-#[derive(Debug)]
-struct MeteredUpload {
-    inner: Box<dyn MultipartUpload>,
-    metrics: Arc<Metrics>,
-}
-
-#[async_trait]
-impl MultipartUpload for MeteredUpload {
-    fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        self.metrics
-            .store_requests
-            .with_label_values(&["put_part"])
-            .inc();
-        self.metrics
-            .store_bytes
-            .with_label_values(&["up"])
-            .inc_by(data.content_length() as u64);
-        self.inner.put_part(data)
-    }
-
-    async fn complete(&mut self) -> object_store::Result<PutResult> {
-        self.metrics
-            .store_requests
-            .with_label_values(&["complete_multipart"])
-            .inc();
-        self.inner.complete().await
-    }
-
-    async fn abort(&mut self) -> object_store::Result<()> {
-        self.inner.abort().await
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Metered {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        let len = payload.content_length() as u64;
-        let started = std::time::Instant::now();
-        let r = self.inner.put_opts(location, payload, opts).await;
-        self.metrics
-            .store_latency
-            .with_label_values(&["put"])
-            .observe(started.elapsed().as_secs_f64());
-        let r = self.count("put", r);
-        if r.is_ok() {
-            self.metrics
-                .store_bytes
-                .with_label_values(&["up"])
-                .inc_by(len);
+        if let Some(elapsed) = o.elapsed
+            && (o.op == Op::Put || o.op.reads())
+        {
+            m.store_latency
+                .with_label_values(&[op])
+                .observe(elapsed.as_secs_f64());
         }
-        r
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        let inner = self.count(
-            "create_multipart",
-            self.inner.put_multipart_opts(location, opts).await,
-        )?;
-        Ok(Box::new(MeteredUpload {
-            inner,
-            metrics: self.metrics.clone(),
-        }))
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        let op = if options.head {
-            "head"
-        } else if options.range.is_some() {
-            "get_range"
-        } else {
-            "get"
-        };
-        let started = std::time::Instant::now();
-        let r = self.inner.get_opts(location, options).await;
-        self.metrics
-            .store_latency
-            .with_label_values(&[op])
-            .observe(started.elapsed().as_secs_f64());
-        let r = self.count(op, r);
-        if let Ok(g) = &r {
-            self.metrics
-                .store_bytes
-                .with_label_values(&["down"])
-                .inc_by(g.range.end - g.range.start);
+        if o.ok && o.bytes > 0 {
+            let way = if o.op.writes() { "up" } else { "down" };
+            m.store_bytes.with_label_values(&[way]).inc_by(o.bytes);
         }
-        r
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        let r = self.count("get_range", self.inner.get_ranges(location, ranges).await);
-        if let Ok(parts) = &r {
-            let n: usize = parts.iter().map(Bytes::len).sum();
-            self.metrics
-                .store_bytes
-                .with_label_values(&["down"])
-                .inc_by(n as u64);
-        }
-        r
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.metrics
-            .store_requests
-            .with_label_values(&["delete"])
-            .inc();
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.metrics
-            .store_requests
-            .with_label_values(&["list"])
-            .inc();
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        let r = self.inner.list_with_delimiter(prefix).await;
-        self.count("list", r)
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        let r = self.inner.copy_opts(from, to, options).await;
-        self.count("copy", r)
     }
 }
 
@@ -480,14 +164,5 @@ mod tests {
             text.contains("strata_object_store_requests_total{op=\"put\"} 1"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn bad_urls_are_refused_with_the_forms_that_work() {
-        let m = Arc::new(Metrics::new());
-        for url in ["ftp://x", "file://relative/path", "s3://"] {
-            let e = open(url, m.clone()).expect_err("refused");
-            assert!(e.contains(url), "{e}");
-        }
     }
 }

@@ -1,5 +1,17 @@
-//! What an object-store failure means for the caller: retry soon, or report a problem that
-//! retrying alone will not fix.
+//! The object store, in one place: [`open`] by URL, [`Hooked`] (the one forwarding wrapper:
+//! metering, the synced local directory and the test store are hooks on it), and what a
+//! failure means for the caller ([`Failure`]): retry soon, or report a problem that retrying
+//! alone will not fix.
+
+#[cfg(any(test, feature = "test-util"))]
+mod faulty;
+mod hooked;
+mod open;
+
+#[cfg(any(test, feature = "test-util"))]
+pub use faulty::{Faults, FaultyStore, faulty_store};
+pub use hooked::{Hooked, Hooks, Op, Outcome};
+pub use open::open;
 
 /// The kind of an object-store failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
