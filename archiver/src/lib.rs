@@ -133,11 +133,8 @@ pub struct ArchiverStats {
     pub conflicts: AtomicU64,
 }
 
-/// Where a counter's value is.
-pub type Counter = fn(&ArchiverStats) -> &AtomicU64;
-
 /// The counters as Prometheus metrics: name, help, and where the value is.
-pub const COUNTERS: &[(&str, &str, Counter)] = &[
+pub const COUNTERS: strata_core::stats::Table<ArchiverStats> = &[
     (
         "strata_archiver_files_total",
         "Parquet files the archiver wrote and committed",

@@ -145,11 +145,8 @@ pub struct CompactorStats {
     pub conflicts: AtomicU64,
 }
 
-/// Where a counter's value is.
-pub type Counter = fn(&CompactorStats) -> &AtomicU64;
-
 /// The counters as Prometheus metrics: name, help, and where the value is.
-pub const COUNTERS: &[(&str, &str, Counter)] = &[
+pub const COUNTERS: strata_core::stats::Table<CompactorStats> = &[
     (
         "strata_compactor_partition_passes_total",
         "Partition passes the compactor finished",

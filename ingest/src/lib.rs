@@ -39,7 +39,7 @@ pub use acks::Acks;
 pub use config::{IngestConfig, UploadObserver};
 pub use error::IngestError;
 pub use ingestor::{Ingestor, ProducedOffset, Recovered, check_record};
-pub use stats::IngestStats;
+pub use stats::{COUNTERS, GAUGES, IngestStats};
 
 #[cfg(test)]
 mod ingestor_tests;

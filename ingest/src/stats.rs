@@ -37,6 +37,71 @@ pub struct IngestStats {
     pub store: StoreHealth,
 }
 
+/// The counters as Prometheus metrics: name, help, and where the value is.
+pub const COUNTERS: strata_core::stats::Table<IngestStats> = &[
+    ("strata_ingest_records_total", "Records accepted", |s| {
+        &s.records
+    }),
+    (
+        "strata_ingest_raw_bytes_total",
+        "Record bytes accepted, before compression",
+        |s| &s.raw_bytes,
+    ),
+    (
+        "strata_hot_tier_written_bytes_total",
+        "Batch bytes written to the hot tier",
+        |s| &s.hot_bytes_written,
+    ),
+    (
+        "strata_hot_tier_fsyncs_total",
+        "Hot-tier group-commit fsyncs",
+        |s| &s.fsyncs,
+    ),
+    ("strata_flushes_total", "Flushes sealed", |s| &s.flushes),
+    (
+        "strata_objects_uploaded_total",
+        "Objects shipped to the object store",
+        |s| &s.objects_uploaded,
+    ),
+    (
+        "strata_object_uploaded_bytes_total",
+        "Bytes of objects shipped",
+        |s| &s.object_bytes,
+    ),
+    (
+        "strata_upload_retries_total",
+        "Uploads that failed and were retried",
+        |s| &s.upload_retries,
+    ),
+    (
+        "strata_upload_timeouts_total",
+        "Upload attempts given up because the object store did not answer in time",
+        |s| &s.upload_timeouts,
+    ),
+    (
+        "strata_upload_hedges_won_total",
+        "Uploads a second, hedged attempt finished first",
+        |s| &s.upload_hedges_won,
+    ),
+    (
+        "strata_commit_retries_total",
+        "Quorum commits that failed and were retried",
+        |s| &s.commit_retries,
+    ),
+    (
+        "strata_commits_total",
+        "Flushes committed to the quorum",
+        |s| &s.commits,
+    ),
+];
+
+/// The gauges as Prometheus metrics.
+pub const GAUGES: strata_core::stats::Table<IngestStats> = &[(
+    "strata_hot_tier_bytes",
+    "Bytes in hot-tier segment files",
+    |s| &s.hot_tier_bytes,
+)];
+
 /// The object store as the uploads see it.
 #[derive(Debug, Default)]
 pub struct StoreHealth {

@@ -33,6 +33,7 @@ pub mod meta;
 pub mod object;
 pub mod record;
 pub mod settings;
+pub mod stats;
 pub mod storage;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
