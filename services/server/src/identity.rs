@@ -17,9 +17,9 @@ use strata_ingest::Recovered;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::cli::output::Usage;
 use crate::config::Config;
 use crate::health::Health;
+use strata_cli::output::Usage;
 
 /// What a data directory belongs to, written on first start and after every registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,4 +22,3 @@ pub mod identity;
 pub mod metrics;
 pub mod node;
 pub mod store;
-pub mod units;

@@ -21,12 +21,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::cli::output::Usage;
 use crate::config::{Config, Role};
 use crate::http::{self, AppState, Started};
 use crate::identity::{Identity, heartbeat, identity, lock_data_dir, register, write_identity};
 use crate::metrics::Metrics;
 use crate::store;
+use strata_cli::output::Usage;
 
 /// A name for a new cluster: time and process id, mixed.
 fn new_cluster_id() -> String {

@@ -26,7 +26,7 @@ pub async fn seek(
     for Object(t) in req.timestamps.unwrap_or_default() {
         let ms = match &t.timestamp {
             Value::Number(n) => n.as_i64(),
-            Value::String(v) => crate::units::parse_instant(v).or_else(|| v.parse().ok()),
+            Value::String(v) => strata_core::settings::parse_instant(v).or_else(|| v.parse().ok()),
             _ => None,
         }
         .ok_or_else(|| {

@@ -279,20 +279,23 @@ mod tests {
 
     #[test]
     fn iso_instants_parse_to_epoch_millis() {
-        assert_eq!(crate::units::parse_instant("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(
-            crate::units::parse_instant("2019-10-25T14:07:30.123Z"),
+            strata_core::settings::parse_instant("1970-01-01T00:00:00Z"),
+            Some(0)
+        );
+        assert_eq!(
+            strata_core::settings::parse_instant("2019-10-25T14:07:30.123Z"),
             Some(1_572_012_450_123)
         );
         assert_eq!(
-            crate::units::parse_instant("2019-10-25T16:07:30.123+02:00"),
+            strata_core::settings::parse_instant("2019-10-25T16:07:30.123+02:00"),
             Some(1_572_012_450_123)
         );
         assert_eq!(
-            crate::units::parse_instant("2024-02-29T00:00:00Z"),
+            strata_core::settings::parse_instant("2024-02-29T00:00:00Z"),
             Some(1_709_164_800_000)
         );
-        assert_eq!(crate::units::parse_instant("yesterday"), None);
+        assert_eq!(strata_core::settings::parse_instant("yesterday"), None);
     }
 
     fn text(format: EmbeddedFormat, bytes: Option<&[u8]>) -> String {

@@ -66,11 +66,11 @@ fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(ms);
     }
-    if let Some(ms) = crate::units::parse_instant(s) {
+    if let Some(ms) = strata_core::settings::parse_instant(s) {
         return Ok(ms);
     }
     let age = s.strip_prefix('-').unwrap_or(s);
-    crate::units::parse_duration(age)
+    strata_core::settings::parse_duration(age)
         .map(|d| now_ms - d.as_millis() as i64)
         .map_err(|_| {
             format!(

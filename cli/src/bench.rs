@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::Target;
 use super::client::Client;
-use crate::units::parse_duration;
+use strata_core::settings::parse_duration;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {

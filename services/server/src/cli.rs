@@ -1,17 +1,12 @@
-//! The command line: `strata serve` and the client commands.
-
-mod bench;
-mod client;
-mod commands;
-mod consume;
-pub(crate) mod output;
-mod produce;
+//! The command line: `strata serve` here, the client commands from `strata-cli`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
+
+use strata_cli::output;
 
 use crate::config::{Config, LogFormat, Overrides};
 
@@ -29,22 +24,6 @@ pub struct Cli {
     command: Command,
 }
 
-/// Where client commands send their requests.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Target {
-    /// Base URL of any strata node
-    #[arg(
-        long,
-        env = "STRATA_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub url: String,
-    /// Print JSON for scripts instead of tables and messages for people
-    #[arg(long, global = true)]
-    pub json: bool,
-}
-
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a node (with no flags: a single node on ./strata-data, listening on 127.0.0.1:8080)
@@ -55,48 +34,8 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
-    /// Create, list, describe and delete topics
-    Topic {
-        #[command(subcommand)]
-        command: commands::TopicCommand,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Produce records: one value, or each line of standard input or a file
-    Produce {
-        #[command(flatten)]
-        args: produce::ProduceArgs,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Consume records of a topic as JSON lines or raw bytes, optionally following new ones
-    Consume {
-        #[command(flatten)]
-        args: consume::ConsumeArgs,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// List groups, read and commit their offsets
-    Group {
-        #[command(subcommand)]
-        command: commands::GroupCommand,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Show the cluster and change the quorum's voters
-    Cluster {
-        #[command(subcommand)]
-        command: commands::ClusterCommand,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Load-test a node: produce 1 KiB JSON records and report throughput and latency
-    Bench {
-        #[command(flatten)]
-        args: bench::BenchArgs,
-        #[command(flatten)]
-        target: Target,
-    },
+    #[command(flatten)]
+    Client(strata_cli::Command),
     /// Print a shell completion script, e.g. strata completions bash > /etc/bash_completion.d/strata
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -117,12 +56,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve { config, overrides } => serve(config, overrides).await,
-            Command::Topic { command, target } => commands::topic(&target, command).await,
-            Command::Produce { args, target } => produce::produce(&target, args).await,
-            Command::Consume { args, target } => consume::consume(&target, args).await,
-            Command::Group { command, target } => commands::group(&target, command).await,
-            Command::Cluster { command, target } => commands::cluster(&target, command).await,
-            Command::Bench { args, target } => bench::run(&target, args).await,
+            Command::Client(command) => strata_cli::run(command).await,
             Command::Completions { shell } => {
                 let mut cmd = <Cli as clap::CommandFactory>::command();
                 clap_complete::generate(shell, &mut cmd, "strata", &mut std::io::stdout());

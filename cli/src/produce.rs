@@ -182,7 +182,7 @@ pub async fn produce(target: &Target, a: ProduceArgs) -> anyhow::Result<()> {
     }
     let batch_bytes = match &a.batch_bytes {
         Some(b) => Some(
-            crate::units::parse_size(b)
+            strata_core::settings::parse_size(b)
                 .map_err(|e| Usage(format!("--batch-bytes: {e}")))?
                 .max(1),
         ),

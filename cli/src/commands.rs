@@ -472,7 +472,7 @@ pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()>
     };
     match cmd {
         ClusterCommand::Health { live, timeout } => {
-            let wait = crate::units::parse_duration(&timeout)
+            let wait = strata_core::settings::parse_duration(&timeout)
                 .map_err(|e| Usage(format!("--timeout: {e}")))?;
             let path = if live { "/healthz" } else { "/readyz" };
             let v = tokio::time::timeout(wait, c.call(Method::GET, path, None))
@@ -502,7 +502,7 @@ pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()>
             let id: u64 = id
                 .parse()
                 .map_err(|_| Usage(format!("voter id {id:?} is not a number")))?;
-            let wait = crate::units::parse_duration(&timeout)
+            let wait = strata_core::settings::parse_duration(&timeout)
                 .map_err(|e| Usage(format!("--timeout: {e}")))?;
             eprintln!(
                 "adding voter {id} at {addr}: it catches up as a learner first (up to {timeout})"

@@ -1,0 +1,88 @@
+//! strata-cli: the client side of the `strata` binary. Every command talks to a node over its
+//! HTTP API (`--url`, or `STRATA_URL`); tables for people, `--json` for scripts; exit codes
+//! by kind of failure ([`output::exit`]). `strata serve` lives in `strata-server`, which links
+//! this crate into the one binary.
+
+mod bench;
+mod client;
+mod commands;
+mod consume;
+pub mod output;
+mod produce;
+
+use clap::Subcommand;
+
+/// Where client commands send their requests.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Base URL of any strata node
+    #[arg(
+        long,
+        env = "STRATA_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// Print JSON for scripts instead of tables and messages for people
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The client commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, list, describe and delete topics
+    Topic {
+        #[command(subcommand)]
+        command: commands::TopicCommand,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Produce records: one value, or each line of standard input or a file
+    Produce {
+        #[command(flatten)]
+        args: produce::ProduceArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Consume records of a topic as JSON lines or raw bytes, optionally following new ones
+    Consume {
+        #[command(flatten)]
+        args: consume::ConsumeArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List groups, read and commit their offsets
+    Group {
+        #[command(subcommand)]
+        command: commands::GroupCommand,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show the cluster and change the quorum's voters
+    Cluster {
+        #[command(subcommand)]
+        command: commands::ClusterCommand,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Load-test a node: produce 1 KiB JSON records and report throughput and latency
+    Bench {
+        #[command(flatten)]
+        args: bench::BenchArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Runs one client command.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Topic { command, target } => commands::topic(&target, command).await,
+        Command::Produce { args, target } => produce::produce(&target, args).await,
+        Command::Consume { args, target } => consume::consume(&target, args).await,
+        Command::Group { command, target } => commands::group(&target, command).await,
+        Command::Cluster { command, target } => commands::cluster(&target, command).await,
+        Command::Bench { args, target } => bench::run(&target, args).await,
+    }
+}
