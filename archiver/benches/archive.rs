@@ -6,6 +6,8 @@
 //! the archive's throughput in raw record MiB/s, Parquet bytes per raw byte, and the files.
 //! With DIR the bucket stays for queries (`scripts/bench-archiver` runs DuckDB on it).
 
+#![allow(clippy::disallowed_methods)] // a benchmark measures real time
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

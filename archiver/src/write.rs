@@ -21,17 +21,17 @@ const BATCH_ROWS: usize = 8192;
 const READ_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Key-value metadata names in every file's footer.
-pub mod meta_keys {
+pub(crate) mod meta_keys {
     /// Version of the column contract.
-    pub const FORMAT: &str = "strata.archive.format";
+    pub(crate) const FORMAT: &str = "strata.archive.format";
     /// Topic.
-    pub const TOPIC: &str = "strata.topic";
+    pub(crate) const TOPIC: &str = "strata.topic";
     /// Partition.
-    pub const PARTITION: &str = "strata.partition";
+    pub(crate) const PARTITION: &str = "strata.partition";
     /// First offset of the file's span.
-    pub const FIRST_OFFSET: &str = "strata.first_offset";
+    pub(crate) const FIRST_OFFSET: &str = "strata.first_offset";
     /// Last offset of the file's span.
-    pub const LAST_OFFSET: &str = "strata.last_offset";
+    pub(crate) const LAST_OFFSET: &str = "strata.last_offset";
 }
 
 impl Archiver {
@@ -78,7 +78,7 @@ impl Archiver {
         let props = self.writer_properties(plan, job);
         let sink = BufWriter::new(self.store.clone(), Path::from(plan.key.as_str()));
         let mut writer = AsyncArrowWriter::try_new(sink, rows.schema().clone(), Some(props))?;
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         let mut cursor = plan.first_offset;
         'read: while cursor <= plan.last_offset {
             let page = self

@@ -6,6 +6,8 @@
 //! every partition back through `ReadPath` with 1 and 4 consumers: cold (empty cache, every
 //! block from the bucket) and warm (every block in the memory tier), for several block sizes.
 
+#![allow(clippy::disallowed_methods)] // a benchmark measures real time
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

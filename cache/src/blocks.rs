@@ -81,7 +81,7 @@ impl Section for CacheConfig {
 
 /// Names a block: `object`'s bytes from `index * block_bytes`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct BlockKey {
+pub(crate) struct BlockKey {
     object: String,
     index: u64,
 }
@@ -126,7 +126,7 @@ static CORRUPT_BLOCKS: AtomicU64 = AtomicU64::new(0);
 
 /// A block's bytes; on disk as `crc32c u32 | len u64 | bytes`.
 #[derive(Debug, Clone)]
-pub struct Block(Bytes);
+pub(crate) struct Block(Bytes);
 
 impl Code for Block {
     fn encode(&self, w: &mut impl Write) -> foyer::Result<()> {

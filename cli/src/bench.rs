@@ -179,7 +179,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-pub async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> {
     let duration = parse_duration(&args.duration).map_err(anyhow::Error::msg)?;
     let warmup = parse_duration(&args.warmup).map_err(anyhow::Error::msg)?;
     if args.batch == 0 || (args.concurrency == 0 && args.backfill == 0) {

@@ -8,14 +8,14 @@ use super::output::{ApiFailure, Unreachable};
 
 /// Talks to one node.
 #[derive(Debug, Clone)]
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
 }
 
 impl Client {
     /// Targets the node at `url`.
-    pub fn new(url: &str) -> Self {
+    pub(crate) fn new(url: &str) -> Self {
         Self {
             http: reqwest::Client::new(),
             base: url.trim_end_matches('/').to_string(),
@@ -23,12 +23,12 @@ impl Client {
     }
 
     /// Returns the underlying HTTP client and base URL.
-    pub fn parts(&self) -> (&reqwest::Client, &str) {
+    pub(crate) fn parts(&self) -> (&reqwest::Client, &str) {
         (&self.http, &self.base)
     }
 
     /// Sends a request and returns the JSON body of a success, or the API's message.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -43,7 +43,7 @@ impl Client {
     }
 
     /// The error for a request that never got an answer.
-    pub fn unreachable(&self, e: &reqwest::Error) -> Unreachable {
+    pub(crate) fn unreachable(&self, e: &reqwest::Error) -> Unreachable {
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
@@ -57,7 +57,7 @@ impl Client {
     }
 
     /// Reads a response: the JSON body of a success, or the API's error.
-    pub async fn read(resp: reqwest::Response) -> anyhow::Result<Value> {
+    pub(crate) async fn read(resp: reqwest::Response) -> anyhow::Result<Value> {
         let status = resp.status();
         let text = resp.text().await.context("cannot read the response")?;
         if status.is_success() {

@@ -145,7 +145,7 @@ fn config_cell(key: &str, v: &serde_json::Value) -> String {
     }
 }
 
-pub async fn topic(target: &Target, cmd: TopicCommand) -> anyhow::Result<()> {
+pub(crate) async fn topic(target: &Target, cmd: TopicCommand) -> anyhow::Result<()> {
     let c = Client::new(&target.url);
     match cmd {
         TopicCommand::Create {
@@ -270,7 +270,7 @@ pub enum GroupCommand {
     },
 }
 
-pub async fn group(target: &Target, cmd: GroupCommand) -> anyhow::Result<()> {
+pub(crate) async fn group(target: &Target, cmd: GroupCommand) -> anyhow::Result<()> {
     let c = Client::new(&target.url);
     match cmd {
         GroupCommand::List => {
@@ -451,7 +451,7 @@ fn host_port(url: &str) -> String {
         .to_string()
 }
 
-pub async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()> {
+pub(crate) async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()> {
     use strata_meta::QuorumClient;
     use strata_meta::wire::MembershipChange;
     let c = Client::new(&target.url);

@@ -17,7 +17,7 @@ use super::output::{self, Usage};
 
 /// How records are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// One JSON object per line; key and value as JSON when they are JSON, else strings
     Json,
     /// One JSON object per line, key and value as key_base64/value_base64
@@ -159,7 +159,7 @@ fn write_record(
     Ok(())
 }
 
-pub async fn consume(target: &Target, a: ConsumeArgs) -> anyhow::Result<()> {
+pub(crate) async fn consume(target: &Target, a: ConsumeArgs) -> anyhow::Result<()> {
     if a.key_separator.is_some() && a.format != Format::Raw {
         return Err(Usage("--key-separator goes with --format raw".into()).into());
     }

@@ -170,7 +170,7 @@ impl Tally {
     }
 }
 
-pub async fn produce(target: &Target, a: ProduceArgs) -> anyhow::Result<()> {
+pub(crate) async fn produce(target: &Target, a: ProduceArgs) -> anyhow::Result<()> {
     let c = Client::new(&target.url);
     let path = format!("/v1/topics/{}/records?acks={}", a.topic, a.acks);
     let mut headers = serde_json::Map::new();

@@ -235,7 +235,7 @@ impl Compactor {
         );
         let mut out = Output::default();
         let mut removed = 0u64;
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         let mut reads = self.read_run(run, prefetched, filter.is_some());
         while let Some((e, bytes, records)) = reads.try_next().await? {
             if filter.is_none() {

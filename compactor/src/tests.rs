@@ -468,10 +468,7 @@ async fn orphans_are_condemned_then_deleted_and_can_never_be_committed() {
         0
     );
     // The in-memory store stamps real time; move our clock far past the orphan grace.
-    let now_real = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as i64;
+    let now_real = strata_core::clock::SystemClock.now_ms();
     f.clock.advance(now_real - T0 + 3_600_000);
     let gc = c.collect_garbage(true).await.expect("gc");
     assert_eq!(gc.orphans_deleted, 1);

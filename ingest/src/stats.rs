@@ -111,7 +111,7 @@ pub struct StoreHealth {
 #[derive(Debug, Default)]
 struct StoreState {
     /// Since when uploads fail, and the last failure.
-    failing: Option<(std::time::Instant, String, bool)>,
+    failing: Option<(tokio::time::Instant, String, bool)>,
 }
 
 impl StoreHealth {
@@ -127,7 +127,7 @@ impl StoreHealth {
         let since = s
             .failing
             .as_ref()
-            .map_or_else(std::time::Instant::now, |f| f.0);
+            .map_or_else(tokio::time::Instant::now, |f| f.0);
         s.failing = Some((since, error, permanent));
     }
 

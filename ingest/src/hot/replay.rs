@@ -79,7 +79,7 @@ impl Replay {
 }
 
 /// A keyed request's number and key.
-pub type RequestTag = (u64, RequestKey);
+pub(super) type RequestTag = (u64, RequestKey);
 
 /// A request being read: batches still expected, its tag, the batches read so far.
 type OpenRequest = (u32, Option<RequestTag>, Vec<ReplayedBatch>);

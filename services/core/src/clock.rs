@@ -1,4 +1,10 @@
-//! The `Clock` seam: library code reads time only through it.
+//! The `Clock` seam: library code reads wall time only through it.
+//!
+//! Waits and measurements go through `tokio::time` (`sleep`, `timeout`, `Instant`), never
+//! `std::thread::sleep` or `std::time::Instant` (clippy.toml holds that): a runtime with its
+//! time paused (tokio's test-util, the simulator) then moves every wait and measurement
+//! itself, and [`RuntimeClock`] gives wall time that moves with it, so one switch makes all
+//! of a node's time simulated and deterministic.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -15,10 +21,36 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    // The one reading of the system's wall clock.
+    #[allow(clippy::disallowed_methods)]
     fn now_ms(&self) -> i64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64)
+    }
+}
+
+/// Wall time that follows the tokio runtime's clock from `start_ms`: real time normally,
+/// simulated time when the runtime's time is paused.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeClock {
+    start_ms: i64,
+    start: tokio::time::Instant,
+}
+
+impl RuntimeClock {
+    /// Starts at `start_ms` now (call from within the runtime).
+    pub fn new(start_ms: i64) -> Self {
+        Self {
+            start_ms,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for RuntimeClock {
+    fn now_ms(&self) -> i64 {
+        self.start_ms + self.start.elapsed().as_millis() as i64
     }
 }
 
@@ -41,5 +73,24 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_runtime_clock_moves_with_paused_time_and_nothing_else() {
+        let c = RuntimeClock::new(1_000);
+        assert_eq!(c.now_ms(), 1_000);
+        tokio::time::sleep(Duration::from_secs(90)).await;
+        assert_eq!(
+            c.now_ms(),
+            91_000,
+            "a simulated wait moves wall time exactly"
+        );
     }
 }

@@ -4,6 +4,8 @@
 //! is one Raft entry, fsync'd by a majority before it is applied. Committers commit objects
 //! with N partitions each, as N-partition flushes of N ingest nodes would.
 
+#![allow(clippy::disallowed_methods)] // a benchmark measures real time
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

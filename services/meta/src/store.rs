@@ -91,7 +91,7 @@ impl MetaConfig {
 
 /// The default shortest election timeout: with heartbeats every 50 ms, a new leader is elected
 /// about 0.9-1.2 s after the old one stops.
-pub const DEFAULT_ELECTION_TIMEOUT: Duration = Duration::from_millis(300);
+pub(crate) const DEFAULT_ELECTION_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Why a write could not run on this node.
 #[derive(Debug)]

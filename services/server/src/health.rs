@@ -6,7 +6,9 @@
 //! and the object store as uploads and a cached probe saw it.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// What `/readyz` reports against.
 #[derive(Debug)]

@@ -596,7 +596,7 @@ impl Drop for JobLease<'_> {
 
 /// Sleeps so that a job that has processed `bytes` since `started` stays within
 /// `bytes_per_sec` (0: unlimited), leaving the disk, network and cores to ingest.
-pub async fn pace(bytes_per_sec: u64, bytes: u64, started: std::time::Instant) {
+pub async fn pace(bytes_per_sec: u64, bytes: u64, started: tokio::time::Instant) {
     if bytes_per_sec == 0 {
         return;
     }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -136,7 +136,7 @@ impl<H: Hooks> Hooked<H> {
         run: impl Future<Output = object_store::Result<T>>,
     ) -> object_store::Result<T> {
         self.hooks.before(op, location).await?;
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         let r = run.await;
         self.hooks.observed(Outcome {
             op,

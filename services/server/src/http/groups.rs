@@ -32,7 +32,7 @@ struct OffsetOut {
     lag: i64,
 }
 
-pub async fn commit(
+pub(super) async fn commit(
     State(s): State<Shared>,
     Path(group): Path<String>,
     body: axum::body::Body,
@@ -52,7 +52,10 @@ pub async fn commit(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list(State(s): State<Shared>, Path(group): Path<String>) -> ApiResult<Response> {
+pub(super) async fn list(
+    State(s): State<Shared>,
+    Path(group): Path<String>,
+) -> ApiResult<Response> {
     let mut out = Vec::new();
     for o in s.meta.group_offsets(&group).await? {
         let hwm = s
@@ -80,7 +83,7 @@ struct GroupOut {
 }
 
 /// `GET /v1/groups`: every group with committed offsets, its partitions and total lag.
-pub async fn groups(State(s): State<Shared>) -> ApiResult<Response> {
+pub(super) async fn groups(State(s): State<Shared>) -> ApiResult<Response> {
     let usage = match s.meta.ask(MetaQuery::Usage).await? {
         QueryResult::Usage(u) => u,
         other => {

@@ -10,7 +10,6 @@ pub mod transport;
 pub mod v2;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -325,7 +324,7 @@ async fn count_requests(State(s): State<Shared>, req: Request, next: Next) -> Re
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let r = next.run(req).await;
     s.metrics
         .http_requests

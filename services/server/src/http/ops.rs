@@ -12,14 +12,14 @@ use crate::metrics::Sources;
 use crate::store;
 use strata_core::clock::{Clock, SystemClock};
 
-pub async fn healthz() -> Response {
+pub(super) async fn healthz() -> Response {
     json(StatusCode::OK, &j!({"status": "ok"}))
 }
 
 /// `503` with the reason whenever this node cannot commit or reach the bucket now; `200` once
 /// it can. Cheap: it reads what the node already knows (one object-store probe every 2 s at
 /// most).
-pub async fn readyz(State(s): State<Shared>) -> ApiResult<Response> {
+pub(super) async fn readyz(State(s): State<Shared>) -> ApiResult<Response> {
     let not_ready = |n: crate::health::NotReady| {
         let code = match n.what {
             "store" => codes::STORE_UNAVAILABLE,
@@ -91,7 +91,7 @@ pub async fn readyz(State(s): State<Shared>) -> ApiResult<Response> {
     Ok(json(StatusCode::OK, &j!({"status": "ready"})))
 }
 
-pub async fn metrics(State(s): State<Shared>) -> Response {
+pub(super) async fn metrics(State(s): State<Shared>) -> Response {
     let started = s.started.get();
     let ingest = started.and_then(|st| st.ingest.as_ref()).map(|i| i.stats());
     let read = started.map_or_else(Default::default, |st| st.read.stats());
@@ -128,7 +128,7 @@ pub async fn metrics(State(s): State<Shared>) -> Response {
         .into_response()
 }
 
-pub async fn cluster(State(s): State<Shared>) -> ApiResult<Response> {
+pub(super) async fn cluster(State(s): State<Shared>) -> ApiResult<Response> {
     let q = s.meta.status();
     let roles: Vec<&str> = s.config.roles.iter().map(|r| r.as_str()).collect();
     let now = SystemClock.now_ms();

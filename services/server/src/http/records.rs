@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -87,7 +89,7 @@ fn admit(
 
 /// Checks that this node ingests and that a produce body of the declared size fits, and
 /// reserves its bytes in the budget of bodies being received.
-pub fn reserve(
+pub(crate) fn reserve(
     s: &Shared,
     headers: &HeaderMap,
 ) -> ApiResult<(Arc<Ingestor>, OwnedSemaphorePermit)> {
@@ -143,7 +145,7 @@ const UNKNOWN_LENGTH_FIRST: u64 = 64 << 10;
 
 /// Reads a produce body within `limit`, growing `receiving` (the budget it holds) as a body of
 /// unknown length arrives; `503` when the node's budget cannot hold what arrived.
-pub async fn read_reserved(
+pub(crate) async fn read_reserved(
     s: &Shared,
     body: axum::body::Body,
     limit: u64,
@@ -193,14 +195,14 @@ pub async fn read_reserved(
     Ok(out.freeze())
 }
 
-pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
 }
 
-pub async fn produce(
+pub(crate) async fn produce(
     State(s): State<Shared>,
     Path(topic): Path<String>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -338,7 +340,7 @@ fn record_out(partition: u32, r: &StoredRecord, base64: bool) -> RecordOut<'_> {
     }
 }
 
-pub async fn consume(
+pub(crate) async fn consume(
     State(s): State<Shared>,
     Path((topic, partition)): Path<(String, String)>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,

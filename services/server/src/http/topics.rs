@@ -32,7 +32,7 @@ fn one() -> u32 {
 
 /// A topic as the API shows it.
 #[derive(Serialize)]
-pub struct TopicOut {
+pub(super) struct TopicOut {
     name: String,
     id: u64,
     partitions: Vec<PartitionOut>,
@@ -128,7 +128,9 @@ fn topic_out(node: u64, t: TopicInfo, parts: Vec<PartitionInfo>) -> TopicOut {
 }
 
 /// Turns config values given as strings, numbers or booleans into strings.
-pub fn config_strings(config: BTreeMap<String, Value>) -> ApiResult<BTreeMap<String, String>> {
+pub(super) fn config_strings(
+    config: BTreeMap<String, Value>,
+) -> ApiResult<BTreeMap<String, String>> {
     config
         .into_iter()
         .map(|(k, v)| {
@@ -154,7 +156,7 @@ async fn described(s: &Shared, name: &str) -> ApiResult<TopicOut> {
     Ok(topic_out(s.display_id(), t, parts))
 }
 
-pub async fn create(State(s): State<Shared>, body: axum::body::Body) -> ApiResult<Response> {
+pub(super) async fn create(State(s): State<Shared>, body: axum::body::Body) -> ApiResult<Response> {
     let body = read_body(body, 1 << 20).await?;
     let req: CreateTopic = json_body(&body)?;
     let config = config_strings(req.config)?;
@@ -166,7 +168,7 @@ pub async fn create(State(s): State<Shared>, body: axum::body::Body) -> ApiResul
     Ok(json(StatusCode::CREATED, &out))
 }
 
-pub async fn list(State(s): State<Shared>) -> ApiResult<Response> {
+pub(super) async fn list(State(s): State<Shared>) -> ApiResult<Response> {
     let mut topics = Vec::new();
     for t in s.meta.list_topics().await? {
         let parts = s.meta.partitions(&t.name).await?;
@@ -178,11 +180,14 @@ pub async fn list(State(s): State<Shared>) -> ApiResult<Response> {
     ))
 }
 
-pub async fn describe(State(s): State<Shared>, Path(topic): Path<String>) -> ApiResult<Response> {
+pub(super) async fn describe(
+    State(s): State<Shared>,
+    Path(topic): Path<String>,
+) -> ApiResult<Response> {
     Ok(json(StatusCode::OK, &described(&s, &topic).await?))
 }
 
-pub async fn update_config(
+pub(super) async fn update_config(
     State(s): State<Shared>,
     Path(topic): Path<String>,
     body: axum::body::Body,
@@ -198,13 +203,19 @@ pub async fn update_config(
     Ok(json(StatusCode::OK, &described(&s, &topic).await?))
 }
 
-pub async fn delete(State(s): State<Shared>, Path(topic): Path<String>) -> ApiResult<StatusCode> {
+pub(super) async fn delete(
+    State(s): State<Shared>,
+    Path(topic): Path<String>,
+) -> ApiResult<StatusCode> {
     s.meta.delete_topic(&topic).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/topics/{topic}/compact`: a full retention, compaction and merge pass now.
-pub async fn compact(State(s): State<Shared>, Path(topic): Path<String>) -> ApiResult<Response> {
+pub(super) async fn compact(
+    State(s): State<Shared>,
+    Path(topic): Path<String>,
+) -> ApiResult<Response> {
     let started = s.started()?;
     match started.compactor.compact_topic(&topic).await {
         Ok(partitions) => Ok(json(
@@ -242,7 +253,10 @@ pub async fn compact(State(s): State<Shared>, Path(topic): Path<String>) -> ApiR
 
 /// `POST /v1/topics/{topic}/archive`: archive everything committed so far, then publish the
 /// manifest and table metadata.
-pub async fn archive(State(s): State<Shared>, Path(topic): Path<String>) -> ApiResult<Response> {
+pub(super) async fn archive(
+    State(s): State<Shared>,
+    Path(topic): Path<String>,
+) -> ApiResult<Response> {
     let started = s.started()?;
     match started.archiver.archive_topic(&topic).await {
         Ok(partitions) => Ok(json(
@@ -282,7 +296,7 @@ pub async fn archive(State(s): State<Shared>, Path(topic): Path<String>) -> ApiR
 
 /// `GET /v1/topics/{topic}/partitions/{partition}/extents?offset=&limit=`: where a partition's
 /// offsets are stored (object, byte range, records), for operators.
-pub async fn extents(
+pub(super) async fn extents(
     State(s): State<Shared>,
     Path((topic, partition)): Path<(String, String)>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,

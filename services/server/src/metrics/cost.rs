@@ -3,11 +3,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prometheus::{Counter, Gauge, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use strata_core::meta::ClusterUsage;
 use strata_core::settings::{Invalid, Section};
+use tokio::time::Instant;
 
 use super::{gauge_vec, register};
 

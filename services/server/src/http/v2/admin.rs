@@ -66,7 +66,7 @@ async fn one_partition(s: &Shared, topic: &str, partition: &str) -> V2Result<Par
 }
 
 /// `GET /topics`: topic names.
-pub async fn list_topics(State(s): State<Shared>, headers: HeaderMap) -> V2Result<Response> {
+pub(super) async fn list_topics(State(s): State<Shared>, headers: HeaderMap) -> V2Result<Response> {
     let ct = negotiate(&headers)?;
     let names: Vec<String> = s
         .meta
@@ -79,7 +79,7 @@ pub async fn list_topics(State(s): State<Shared>, headers: HeaderMap) -> V2Resul
 }
 
 /// `GET /topics/{topic}`: name, configs and partitions.
-pub async fn topic(
+pub(super) async fn topic(
     State(s): State<Shared>,
     Path(topic): Path<String>,
     headers: HeaderMap,
@@ -96,7 +96,7 @@ pub async fn topic(
 }
 
 /// `GET /topics/{topic}/partitions`.
-pub async fn partitions(
+pub(super) async fn partitions(
     State(s): State<Shared>,
     Path(topic): Path<String>,
     headers: HeaderMap,
@@ -108,7 +108,7 @@ pub async fn partitions(
 }
 
 /// `GET /topics/{topic}/partitions/{partition}`.
-pub async fn partition(
+pub(super) async fn partition(
     State(s): State<Shared>,
     Path((topic, partition)): Path<(String, String)>,
     headers: HeaderMap,
@@ -126,7 +126,7 @@ struct OffsetsOut {
 
 /// `GET /topics/{topic}/partitions/{partition}/offsets`: the first readable offset (the
 /// archive's, when it holds older ones) and the high watermark.
-pub async fn partition_offsets(
+pub(super) async fn partition_offsets(
     State(s): State<Shared>,
     Path((topic, partition)): Path<(String, String)>,
     headers: HeaderMap,
@@ -144,7 +144,7 @@ pub async fn partition_offsets(
 }
 
 /// `GET /brokers`: the ids of the nodes that registered with the quorum.
-pub async fn brokers(State(s): State<Shared>, headers: HeaderMap) -> V2Result<Response> {
+pub(super) async fn brokers(State(s): State<Shared>, headers: HeaderMap) -> V2Result<Response> {
     let ct = negotiate(&headers)?;
     let now = strata_core::clock::Clock::now_ms(&strata_core::clock::SystemClock);
     let mut ids: Vec<u64> = s

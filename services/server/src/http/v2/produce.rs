@@ -10,8 +10,6 @@
 //! compacted topic, no such partition) gets its own error in the response, Confluent's way;
 //! the others are produced.
 
-use std::time::Instant;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -216,7 +214,7 @@ async fn produce(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> V2Result<Response> {
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let ct = negotiate(&headers)?;
     let format = request_format(&headers)?;
     let limit = s.config.http.max_request_bytes;
@@ -322,7 +320,7 @@ async fn produce(
 }
 
 /// `POST /topics/{topic}`.
-pub async fn to_topic(
+pub(super) async fn to_topic(
     State(s): State<Shared>,
     Path(topic): Path<String>,
     headers: HeaderMap,
@@ -332,7 +330,7 @@ pub async fn to_topic(
 }
 
 /// `POST /topics/{topic}/partitions/{partition}`.
-pub async fn to_partition(
+pub(super) async fn to_partition(
     State(s): State<Shared>,
     Path((topic, partition)): Path<(String, String)>,
     headers: HeaderMap,

@@ -172,7 +172,7 @@ struct CreateOut {
 }
 
 /// `POST /consumers/{group}`.
-pub async fn create(
+pub(crate) async fn create(
     State(s): State<Shared>,
     Path(group): Path<String>,
     headers: HeaderMap,
@@ -204,7 +204,7 @@ pub async fn create(
 }
 
 /// `DELETE /consumers/{group}/instances/{instance}`.
-pub async fn delete(
+pub(crate) async fn delete(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
 ) -> V2Result<Response> {

@@ -15,11 +15,11 @@ mod positions;
 mod records;
 mod subscription;
 
-pub use instances::{create, delete};
-pub use offsets::{commit, committed};
-pub use positions::{seek, seek_beginning, seek_end};
-pub use records::{records, records_v1};
-pub use subscription::{assign, assignments, subscribe, subscription, unsubscribe};
+pub(super) use instances::{create, delete};
+pub(super) use offsets::{commit, committed};
+pub(super) use positions::{seek, seek_beginning, seek_end};
+pub(super) use records::{records, records_v1};
+pub(super) use subscription::{assign, assignments, subscribe, subscription, unsubscribe};
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;

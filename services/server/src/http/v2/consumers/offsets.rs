@@ -5,7 +5,7 @@ use super::*;
 /// `POST .../offsets`: commits the given offsets (each the last record consumed, so the
 /// group's next offset is one past it, as Confluent does), or with no body every position
 /// the instance has reached.
-pub async fn commit(
+pub(crate) async fn commit(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     headers: HeaderMap,
@@ -72,7 +72,7 @@ struct CommittedOut {
 
 /// `GET .../offsets` with `{"partitions": [...]}`: the group's committed offsets (the next
 /// offsets to read) of those partitions; those without one are left out.
-pub async fn committed(
+pub(crate) async fn committed(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     headers: HeaderMap,

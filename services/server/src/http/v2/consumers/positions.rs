@@ -5,7 +5,7 @@ use super::*;
 /// offset, or at its first record at or after the timestamp.
 /// `POST .../positions`: `{"offsets": [{"topic", "partition", "offset"}], "timestamps":
 /// [{"topic", "partition", "timestamp"}]}`: the next fetch of each partition starts at its
-pub async fn seek(
+pub(crate) async fn seek(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     headers: HeaderMap,
@@ -76,7 +76,7 @@ async fn seek_all(
 }
 
 /// `POST .../positions/beginning`.
-pub async fn seek_beginning(
+pub(crate) async fn seek_beginning(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     headers: HeaderMap,
@@ -86,7 +86,7 @@ pub async fn seek_beginning(
 }
 
 /// `POST .../positions/end`.
-pub async fn seek_end(
+pub(crate) async fn seek_end(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     headers: HeaderMap,

@@ -75,7 +75,7 @@ struct Reading {
 
 /// `GET .../records?timeout=&max_bytes=`: records of the instance's partitions from its
 /// positions, waiting up to the timeout for `fetch.min.bytes` (by default, any record).
-pub async fn records(
+pub(crate) async fn records(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -87,7 +87,7 @@ pub async fn records(
 /// `GET .../topics/{topic}?max_bytes=` (API v1): records of `topic` only. As v1 does, an
 /// instance not yet subscribed to the topic subscribes to it first (adding it to the topics
 /// it already has), which may rebalance its group.
-pub async fn records_v1(
+pub(crate) async fn records_v1(
     State(s): State<Shared>,
     Path((group, instance, topic)): Path<(String, String, String)>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,

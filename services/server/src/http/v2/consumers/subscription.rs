@@ -13,7 +13,7 @@ struct SubscribeIn {
 
 /// `POST .../subscription`: `{"topics": [...]}` or `{"topic_pattern": "..."}` (with both,
 /// `topics` wins and with neither nothing changes, as Confluent does).
-pub async fn subscribe(
+pub(crate) async fn subscribe(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     headers: HeaderMap,
@@ -37,7 +37,7 @@ pub async fn subscribe(
 }
 
 /// `GET .../subscription`: `{"topics": [...]}` (for a pattern, the topics it matches now).
-pub async fn subscription(
+pub(crate) async fn subscription(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     headers: HeaderMap,
@@ -66,7 +66,7 @@ pub async fn subscription(
 }
 
 /// `DELETE .../subscription`.
-pub async fn unsubscribe(
+pub(crate) async fn unsubscribe(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
 ) -> V2Result<Response> {
@@ -74,7 +74,7 @@ pub async fn unsubscribe(
     Ok(no_content())
 }
 
-pub async fn assign(
+pub(crate) async fn assign(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     headers: HeaderMap,
@@ -91,7 +91,7 @@ pub async fn assign(
 }
 
 /// `GET .../assignments`: the partitions the instance reads now.
-pub async fn assignments(
+pub(crate) async fn assignments(
     State(s): State<Shared>,
     Path((group, instance)): Path<(String, String)>,
     headers: HeaderMap,
