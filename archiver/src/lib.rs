@@ -33,6 +33,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use strata_cache::{ReadError, ReadPath};
+use strata_core::background::{self, PartitionError, Tick, each_partition};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::keys::archive_key;
@@ -483,22 +484,15 @@ impl Archiver {
     /// One background round: every partition of every archived topic, then the manifests
     /// of the topics that changed.
     pub async fn run_once(&self, cancel: &CancellationToken) -> Result<(), ArchiveError> {
-        for topic in self.meta.list_topics().await? {
-            if !topic.config.archive {
-                continue;
-            }
-            for p in 0..topic.partitions {
-                if cancel.is_cancelled() {
-                    return Ok(());
-                }
-                match self.archive_partition(&topic, PartitionId(p), None).await {
-                    Ok(_) | Err(ArchiveError::Busy { .. }) => {}
-                    Err(ArchiveError::Meta(MetaError::TopicNotFound { .. })) => break,
-                    Err(e) => {
-                        warn!(topic = %topic.name, partition = p, error = %e, "archiving failed; retrying at the next interval");
-                    }
-                }
-            }
+        let topics = each_partition(
+            "archiver",
+            self.meta.as_ref(),
+            cancel,
+            |t| t.config.archive,
+            |topic, p| async move { self.archive_partition(&topic, p, None).await.map(|_| ()) },
+        )
+        .await?;
+        for topic in topics {
             // Publish whenever the quorum holds more than this node's last manifest listed
             // (files committed here or elsewhere, or a publish that was skipped or failed).
             let archived: Vec<Option<Offset>> = match self.meta.partitions(&topic.name).await {
@@ -527,12 +521,22 @@ fn claim_error(topic: &str, e: ClaimError) -> ArchiveError {
     }
 }
 
+impl PartitionError for ArchiveError {
+    fn is_busy(&self) -> bool {
+        matches!(self, ArchiveError::Busy { .. })
+    }
+
+    fn topic_gone(&self) -> bool {
+        matches!(self, ArchiveError::Meta(MetaError::TopicNotFound { .. }))
+    }
+}
+
 /// Runs background passes every `interval` until `cancel`.
 pub async fn run(archiver: Arc<Archiver>, cancel: CancellationToken) {
-    let interval = archiver.config.interval;
-    jobs::run_every("archiver", interval, cancel, |cancel| {
+    let job = background::Job::new("archiver", archiver.config.interval);
+    job.run(cancel, |cancel| {
         let archiver = archiver.clone();
-        async move { archiver.run_once(&cancel).await }
+        async move { archiver.run_once(&cancel).await.map(|()| Tick::Idle) }
     })
     .await;
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
+use strata_core::background::{self, PartitionError, Tick, each_partition};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::jobs::{self, COMPACT_JOB, ClaimError, JobLease, JobLeases};
@@ -504,13 +505,23 @@ fn claim_error(topic: &str, e: ClaimError) -> CompactError {
     }
 }
 
+impl PartitionError for CompactError {
+    fn is_busy(&self) -> bool {
+        matches!(self, CompactError::Busy { .. })
+    }
+
+    fn topic_gone(&self) -> bool {
+        matches!(self, CompactError::Meta(MetaError::TopicNotFound { .. }))
+    }
+}
+
 /// Runs background passes every `interval` until `cancel`: each partition of each topic in
 /// turn, then garbage collection.
 pub async fn run(compactor: Arc<Compactor>, cancel: CancellationToken) {
-    let interval = compactor.config.interval;
-    jobs::run_every("compactor", interval, cancel, |cancel| {
+    let job = background::Job::new("compactor", compactor.config.interval);
+    job.run(cancel, |cancel| {
         let compactor = compactor.clone();
-        async move { compactor.run_once(&cancel).await }
+        async move { compactor.run_once(&cancel).await.map(|()| Tick::Idle) }
     })
     .await;
 }
@@ -518,22 +529,22 @@ pub async fn run(compactor: Arc<Compactor>, cancel: CancellationToken) {
 impl Compactor {
     /// One background round: every partition, then garbage collection.
     pub async fn run_once(&self, cancel: &CancellationToken) -> Result<(), CompactError> {
-        for topic in self.meta.list_topics().await? {
-            for p in 0..topic.partitions {
-                if cancel.is_cancelled() {
-                    return Ok(());
+        each_partition(
+            "compactor",
+            self.meta.as_ref(),
+            cancel,
+            |_| true,
+            |topic, p| async move {
+                let r = self.compact_partition(&topic, p, false).await?;
+                if r.segments_written > 0 || r.extents_after != r.extents_before {
+                    debug!(topic = %topic.name, partition = p.0, ?r, "compacted");
                 }
-                match self.compact_partition(&topic, PartitionId(p), false).await {
-                    Ok(r) if r.segments_written > 0 || r.extents_after != r.extents_before => {
-                        debug!(topic = %topic.name, partition = p, ?r, "compacted");
-                    }
-                    Ok(_) | Err(CompactError::Busy { .. }) => {}
-                    Err(CompactError::Meta(MetaError::TopicNotFound { .. })) => break,
-                    Err(e) => {
-                        warn!(topic = %topic.name, partition = p, error = %e, "partition pass failed");
-                    }
-                }
-            }
+                Ok::<(), CompactError>(())
+            },
+        )
+        .await?;
+        if cancel.is_cancelled() {
+            return Ok(());
         }
         let now = self.clock.now_ms();
         let scan = {

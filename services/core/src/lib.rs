@@ -22,6 +22,7 @@
 //! ```
 
 pub mod api;
+pub mod background;
 pub mod batch;
 pub mod clock;
 pub mod error;

@@ -5,10 +5,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
+use strata_core::background::{Job, Tick};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, NodeId};
 use strata_core::meta::writers::{self, Fence, RegisterRequest, Registration};
@@ -181,37 +183,46 @@ pub(crate) async fn heartbeat(
     health: Arc<Health>,
     shutdown: CancellationToken,
 ) {
-    let mut warned = false;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(writers::HEARTBEAT_INTERVAL) => {}
-            _ = shutdown.cancelled() => return,
-        }
-        let beat = tokio::time::timeout(
-            Duration::from_secs(3),
-            writers::heartbeat(meta.as_ref(), incarnation, &addr, clock.now_ms()),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(MetaError::Unavailable {
-                reason: "a heartbeat was not committed within 3 s".to_string(),
-            })
-        });
-        health.quorum_write(match &beat {
-            Ok(()) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        });
-        match beat {
-            Ok(()) => warned = false,
-            Err(MetaError::Fenced { reason, .. }) => {
-                fence.fence(reason);
-                return;
+    // Say the first failure of a run of them, and the rest only at debug.
+    let warned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let job = Job::new("heartbeat", writers::HEARTBEAT_INTERVAL);
+    job.run(shutdown, |_| {
+        let (meta, addr, clock, fence, health, warned) = (
+            meta.clone(),
+            addr.clone(),
+            clock.clone(),
+            fence.clone(),
+            health.clone(),
+            warned.clone(),
+        );
+        async move {
+            let beat = tokio::time::timeout(
+                Duration::from_secs(3),
+                writers::heartbeat(meta.as_ref(), incarnation, &addr, clock.now_ms()),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(MetaError::Unavailable {
+                    reason: "a heartbeat was not committed within 3 s".to_string(),
+                })
+            });
+            health.quorum_write(match &beat {
+                Ok(()) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            });
+            match beat {
+                Ok(()) => warned.store(false, Ordering::Relaxed),
+                Err(MetaError::Fenced { reason, .. }) => {
+                    fence.fence(reason);
+                    return Ok::<_, MetaError>(Tick::Stop);
+                }
+                Err(e) if !warned.swap(true, Ordering::Relaxed) => {
+                    warn!(error = %e, "cannot reach the quorum to heartbeat this process");
+                }
+                Err(e) => debug!(error = %e, "cannot reach the quorum to heartbeat this process"),
             }
-            Err(e) if !warned => {
-                warn!(error = %e, "cannot reach the quorum to heartbeat this process");
-                warned = true;
-            }
-            Err(e) => debug!(error = %e, "cannot reach the quorum to heartbeat this process"),
+            Ok(Tick::Idle)
         }
-    }
+    })
+    .await;
 }

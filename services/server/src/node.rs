@@ -104,6 +104,7 @@ pub async fn run(
         advertise: advertise.clone(),
         metrics,
         shutdown: shutdown.clone(),
+        tasks: tokio_util::task::TaskTracker::new(),
         request_budget: Arc::new(tokio::sync::Semaphore::new(
             config
                 .http
@@ -118,7 +119,7 @@ pub async fn run(
     if let Some(r) = &raft {
         // Long-polls of other nodes must not hold up this node's HTTP drain.
         let (r, stop) = (r.clone(), shutdown.clone());
-        tokio::spawn(async move {
+        state.tasks.spawn(async move {
             stop.cancelled().await;
             r.stop_waiting();
         });
@@ -145,6 +146,7 @@ pub async fn run(
     if let Err(e) = startup.await {
         shutdown.cancel();
         let _ = server.await;
+        stop_tasks(&state, config.shutdown_timeout).await;
         if let Some(r) = &raft {
             r.shutdown().await;
         }
@@ -154,7 +156,7 @@ pub async fn run(
     // it staged.
     let fenced = {
         let (fence, shutdown) = (fence.clone(), shutdown.clone());
-        tokio::spawn(async move {
+        state.tasks.spawn(async move {
             tokio::select! {
                 _ = fence.fenced() => {
                     error!(reason = fence.reason().unwrap_or_default(), "this process was fenced by another one; stopping");
@@ -170,6 +172,7 @@ pub async fn run(
         .context("http server failed")?;
     info!("draining");
     let _ = fenced.await;
+    stop_tasks(&state, config.shutdown_timeout).await;
     if let Some(i) = state.started.get().and_then(|s| s.ingest.clone()) {
         i.shutdown(config.shutdown_timeout).await;
     }
@@ -207,6 +210,22 @@ struct WriteThrough(Arc<BlockCache>);
 impl strata_ingest::UploadObserver for WriteThrough {
     fn uploaded(&self, key: &str, bytes: &bytes::Bytes) {
         self.0.insert_object(key, bytes);
+    }
+}
+
+/// Waits for every background task (they watch the shutdown token) to finish its step: a
+/// compaction or archive file in flight completes or is abandoned cleanly, never cut off
+/// by the process exiting.
+async fn stop_tasks(state: &AppState, within: Duration) {
+    state.tasks.close();
+    if tokio::time::timeout(within, state.tasks.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            running = state.tasks.len(),
+            "background tasks did not stop within the shutdown timeout; leaving them"
+        );
     }
 }
 
@@ -352,7 +371,9 @@ async fn start_roles(
         .with_cache(cache.clone()),
     );
     if config.has_role(Role::Compactor) {
-        tokio::spawn(strata_compactor::run(compactor.clone(), shutdown.clone()));
+        state
+            .tasks
+            .spawn(strata_compactor::run(compactor.clone(), shutdown.clone()));
     }
     let ingest = match recovered {
         Some(recovered) => {
@@ -391,7 +412,9 @@ async fn start_roles(
         },
     ));
     if config.has_role(Role::Archiver) {
-        tokio::spawn(strata_archiver::run(archiver.clone(), shutdown.clone()));
+        state
+            .tasks
+            .spawn(strata_archiver::run(archiver.clone(), shutdown.clone()));
     }
     state
         .started
@@ -403,7 +426,7 @@ async fn start_roles(
         })
         .expect("roles start once");
     health.quorum_write(Ok(()));
-    tokio::spawn(heartbeat(
+    state.tasks.spawn(heartbeat(
         meta,
         incarnation,
         advertise.to_string(),

@@ -605,29 +605,3 @@ pub async fn pace(bytes_per_sec: u64, bytes: u64, started: tokio::time::Instant)
         tokio::time::sleep(wait).await;
     }
 }
-
-/// Runs `pass` every `interval` (the first one after one interval) until `cancel`; a failed
-/// pass is logged and retried at the next tick. The loop of every background job.
-pub async fn run_every<E, F, Fut>(
-    job: &str,
-    interval: std::time::Duration,
-    cancel: tokio_util::sync::CancellationToken,
-    mut pass: F,
-) where
-    E: std::fmt::Display,
-    F: FnMut(tokio_util::sync::CancellationToken) -> Fut,
-    Fut: std::future::Future<Output = Result<(), E>>,
-{
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = pass(cancel.clone()).await {
-            tracing::warn!(job, error = %e, "background pass failed; retrying at the next interval");
-        }
-    }
-}
