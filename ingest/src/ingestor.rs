@@ -500,3 +500,6 @@ pub fn check_record(info: &TopicInfo, index: usize, r: &ProduceRecord) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

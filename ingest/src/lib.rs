@@ -40,6 +40,3 @@ pub use config::{IngestConfig, UploadObserver};
 pub use error::IngestError;
 pub use ingestor::{Ingestor, ProducedOffset, Recovered, check_record};
 pub use stats::{COUNTERS, GAUGES, IngestStats};
-
-#[cfg(test)]
-mod ingestor_tests;

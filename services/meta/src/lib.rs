@@ -45,6 +45,4 @@ pub use remote::RemoteMetaStore;
 pub use store::{LocalWriteError, MetaConfig, RaftMetaStore};
 
 #[cfg(test)]
-mod cluster_tests;
-#[cfg(test)]
 mod tests;

@@ -750,17 +750,9 @@ impl MetaState {
 
 mod archive;
 mod commit;
-#[cfg(test)]
-mod commit_tests;
 pub use commit::offset_in_section;
-#[cfg(test)]
-mod consumer_tests;
 mod consumers;
-#[cfg(test)]
-mod job_tests;
 mod jobs;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod writer_tests;
 mod writers;

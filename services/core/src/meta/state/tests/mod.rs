@@ -288,3 +288,8 @@ fn usage_sums_objects_by_tier_and_reports_each_groups_lag() {
     assert_eq!(lags, vec![(0, 2, 9, 7), (1, 3, 3, 0)]);
     assert!(u.lag.iter().all(|l| l.group == "g" && l.topic == "t"));
 }
+
+mod commit;
+mod consumers;
+mod jobs;
+mod writers;

@@ -135,3 +135,5 @@ async fn restart_replays_the_log() {
 async fn restart_loads_snapshot_and_replays_the_rest() {
     restart_keeps_every_topic_and_offset(5).await;
 }
+
+mod cluster;
