@@ -1,5 +1,9 @@
 use super::*;
+use crate::ids::NodeId;
+use crate::meta::ObjectCommit;
 use crate::meta::SectionCommit;
+use crate::meta::jobs::{LeaseToken, Rewrite};
+use crate::meta::writers::{RegisterRequest, Registration};
 
 fn create(state: &mut MetaState, name: &str, partitions: u32) -> TopicInfo {
     match state.apply(&Command::CreateTopic {
