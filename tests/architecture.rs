@@ -16,7 +16,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("strata-compactor", &["strata-core", "strata-cache"]),
     ("strata-archiver", &["strata-core", "strata-cache"]),
     // The client: speaks HTTP to nodes, routes as ingest does, talks to the quorum's API.
-    ("strata-cli", &["strata-core", "strata-meta", "strata-ingest"]),
+    (
+        "strata-cli",
+        &["strata-core", "strata-meta", "strata-ingest"],
+    ),
     // The binary: links every role and the client.
     (
         "strata-server",
@@ -37,10 +40,20 @@ const ALLOWED: &[(&str, &[&str])] = &[
 #[test]
 fn crates_depend_only_on_the_crates_below_them() -> anyhow::Result<()> {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()?;
-    anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     let allowed: BTreeMap<&str, BTreeSet<&str>> = ALLOWED
         .iter()
@@ -68,7 +81,10 @@ fn crates_depend_only_on_the_crates_below_them() -> anyhow::Result<()> {
         }
     }
     for (c, _) in ALLOWED {
-        anyhow::ensure!(seen.contains(*c), "{c} is in the table but not the workspace");
+        anyhow::ensure!(
+            seen.contains(*c),
+            "{c} is in the table but not the workspace"
+        );
     }
     anyhow::ensure!(wrong.is_empty(), "edges the rule does not allow: {wrong:?}");
     Ok(())

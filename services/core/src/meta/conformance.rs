@@ -1,35 +1,55 @@
 //! One test suite that every [`MetaStore`] implementation must pass.
 //!
-//! Run it with a factory that returns a fresh, empty store:
-//! `conformance::run_all(|| async { Arc::new(MyStore::new()) as Arc<dyn MetaStore> }).await`.
+//! [`meta_conformance!`](crate::meta_conformance) emits one test per scenario for a store:
+//! `meta_conformance!(#[tokio::test] async { (Arc::new(MyStore::new()) as Arc<dyn MetaStore>, ()) });`
+//! (the second element is kept alive while the scenario runs: a cluster, a directory).
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::jobs::{self, COMPACT_JOB, LeaseName};
 use super::writers::{self, RegisterRequest};
 use super::{
     GroupOffset, MetaError, MetaQuery, MetaStore, ObjectCommit, QueryResult, SectionCommit,
 };
 use crate::ids::{FlushSeq, Incarnation, NodeId, Offset, PartitionId, TopicId};
 
-/// Runs every conformance test, each on a fresh store from `make`.
-pub async fn run_all<F, Fut>(make: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Arc<dyn MetaStore>>,
-{
-    topic_lifecycle(make().await).await;
-    invalid_requests_are_refused(make().await).await;
-    commits_are_dense_ordered_and_idempotent(make().await).await;
-    extents_are_found_by_offset_and_timestamp(make().await).await;
-    changes_tick_after_a_commit(make().await).await;
-    group_offsets_round_trip(make().await).await;
-    nodes_register_and_the_first_cluster_name_wins(make().await).await;
+/// Emits one test per conformance scenario. Give the test attribute in brackets,
+/// then an async block that makes a fresh, empty store and anything to keep alive with it:
+///
+/// ```ignore
+/// strata_core::meta_conformance!([#[tokio::test]] async {
+///     (Arc::new(InMemoryMetaStore::new(clock)) as Arc<dyn MetaStore>, ())
+/// });
+/// ```
+#[macro_export]
+macro_rules! meta_conformance {
+    (@each $attrs:tt $make:expr; $($name:ident),*) => {
+        $( $crate::meta_conformance!(@one $attrs $make; $name); )*
+    };
+    (@one [$($attr:tt)*] $make:expr; $name:ident) => {
+        $($attr)*
+        async fn $name() {
+            let (store, _keep) = $make.await;
+            $crate::meta::conformance::$name(store).await;
+        }
+    };
+    ($attrs:tt $make:expr) => {
+        $crate::meta_conformance!(@each $attrs $make;
+            topic_lifecycle,
+            invalid_requests_are_refused,
+            commits_are_dense_ordered_and_idempotent,
+            extents_are_found_by_offset_and_timestamp,
+            changes_tick_after_a_commit,
+            group_offsets_round_trip,
+            nodes_register_and_the_first_cluster_name_wins,
+            leases_exclude_other_holders_until_released_or_expired,
+            trims_raise_the_log_start_under_the_lease);
+    };
 }
 
-async fn nodes_register_and_the_first_cluster_name_wins(store: Arc<dyn MetaStore>) {
+pub async fn nodes_register_and_the_first_cluster_name_wins(store: Arc<dyn MetaStore>) {
     assert_eq!(store.init_cluster("first").await.expect("names"), "first");
     assert_eq!(store.init_cluster("second").await.expect("keeps"), "first");
     let request = |name: Option<u64>, adopt: Vec<Incarnation>, nonce: u64| RegisterRequest {
@@ -162,7 +182,7 @@ pub fn object_commit(writer: u64, seq: u64, sections: &[(TopicId, u32, u64)]) ->
     }
 }
 
-async fn topic_lifecycle(store: Arc<dyn MetaStore>) {
+pub async fn topic_lifecycle(store: Arc<dyn MetaStore>) {
     let t = store
         .create_topic("orders", 3, config(&[("cleanup.policy", "compact")]))
         .await
@@ -203,7 +223,7 @@ async fn topic_lifecycle(store: Arc<dyn MetaStore>) {
     assert_ne!(again.id, t.id, "a recreated topic is a new incarnation");
 }
 
-async fn invalid_requests_are_refused(store: Arc<dyn MetaStore>) {
+pub async fn invalid_requests_are_refused(store: Arc<dyn MetaStore>) {
     store
         .create_topic("t", 1, BTreeMap::new())
         .await
@@ -246,7 +266,7 @@ async fn invalid_requests_are_refused(store: Arc<dyn MetaStore>) {
     ));
 }
 
-async fn commits_are_dense_ordered_and_idempotent(store: Arc<dyn MetaStore>) {
+pub async fn commits_are_dense_ordered_and_idempotent(store: Arc<dyn MetaStore>) {
     let t = store
         .create_topic("t", 2, BTreeMap::new())
         .await
@@ -292,7 +312,7 @@ async fn commits_are_dense_ordered_and_idempotent(store: Arc<dyn MetaStore>) {
     assert_eq!(last(3).await, None);
 }
 
-async fn extents_are_found_by_offset_and_timestamp(store: Arc<dyn MetaStore>) {
+pub async fn extents_are_found_by_offset_and_timestamp(store: Arc<dyn MetaStore>) {
     let t = store
         .create_topic("t", 1, BTreeMap::new())
         .await
@@ -328,7 +348,7 @@ async fn extents_are_found_by_offset_and_timestamp(store: Arc<dyn MetaStore>) {
     assert!(past.extents.is_empty());
 }
 
-async fn changes_tick_after_a_commit(store: Arc<dyn MetaStore>) {
+pub async fn changes_tick_after_a_commit(store: Arc<dyn MetaStore>) {
     let t = store
         .create_topic("t", 1, BTreeMap::new())
         .await
@@ -345,7 +365,7 @@ async fn changes_tick_after_a_commit(store: Arc<dyn MetaStore>) {
         .expect("open");
 }
 
-async fn group_offsets_round_trip(store: Arc<dyn MetaStore>) {
+pub async fn group_offsets_round_trip(store: Arc<dyn MetaStore>) {
     store
         .create_topic("t", 2, BTreeMap::new())
         .await
@@ -388,5 +408,127 @@ async fn group_offsets_round_trip(store: Arc<dyn MetaStore>) {
         store.group_offsets("g").await.expect("reads"),
         offsets,
         "a refused commit changes nothing"
+    );
+}
+
+/// A partition job's lease: one holder at a time, renewable by its holder, free again once
+/// released or expired.
+pub async fn leases_exclude_other_holders_until_released_or_expired(store: Arc<dyn MetaStore>) {
+    store
+        .create_topic("t", 1, BTreeMap::new())
+        .await
+        .expect("creates");
+    let name = LeaseName {
+        job: COMPACT_JOB,
+        topic: "t",
+        partition: PartitionId(0),
+    };
+    let (a, b) = (Incarnation(1), Incarnation(2));
+    let held = jobs::acquire_lease(store.as_ref(), &name, a, None, 1_000, 10_000)
+        .await
+        .expect("free");
+    assert!(matches!(
+        jobs::acquire_lease(store.as_ref(), &name, b, None, 1_000, 10_500).await,
+        Err(MetaError::LeaseLost { .. })
+    ));
+    let renewed = jobs::acquire_lease(store.as_ref(), &name, a, Some(held), 1_000, 10_900)
+        .await
+        .expect("the holder renews");
+    assert!(
+        matches!(
+            jobs::acquire_lease(store.as_ref(), &name, b, None, 1_000, 11_500).await,
+            Err(MetaError::LeaseLost { .. })
+        ),
+        "a renewal extends the lease"
+    );
+    jobs::release_lease(store.as_ref(), &name, renewed)
+        .await
+        .expect("releases");
+    let taken = jobs::acquire_lease(store.as_ref(), &name, b, None, 1_000, 11_600)
+        .await
+        .expect("free once released");
+    assert_eq!(taken.holder, b);
+    let late = jobs::acquire_lease(store.as_ref(), &name, a, None, 1_000, 12_601)
+        .await
+        .expect("free once expired");
+    assert_eq!(late.holder, a);
+    assert!(late.epoch > taken.epoch, "grants are numbered");
+}
+
+/// Retention: the log start rises only under the compactor's lease, and never falls.
+pub async fn trims_raise_the_log_start_under_the_lease(store: Arc<dyn MetaStore>) {
+    let t = store
+        .create_topic("t", 1, BTreeMap::new())
+        .await
+        .expect("creates");
+    for seq in 1..=3 {
+        store
+            .commit_object(object_commit(1, seq, &[(t.id, 0, 10)]))
+            .await
+            .expect("commits");
+    }
+    let name = LeaseName {
+        job: COMPACT_JOB,
+        topic: "t",
+        partition: PartitionId(0),
+    };
+    let lease = jobs::acquire_lease(store.as_ref(), &name, Incarnation(5), None, 60_000, 1_000)
+        .await
+        .expect("free");
+    let stale = super::jobs::LeaseToken {
+        holder: Incarnation(6),
+        epoch: lease.epoch + 1,
+    };
+    assert!(
+        jobs::trim_log(
+            store.as_ref(),
+            "t",
+            t.id,
+            PartitionId(0),
+            stale,
+            Offset(10),
+            1_001
+        )
+        .await
+        .is_err(),
+        "a trim without the lease is refused"
+    );
+    jobs::trim_log(
+        store.as_ref(),
+        "t",
+        t.id,
+        PartitionId(0),
+        lease,
+        Offset(10),
+        1_002,
+    )
+    .await
+    .expect("trims");
+    let p = &store.partitions("t").await.expect("exists")[0];
+    assert_eq!(p.log_start_offset, Offset(10));
+    assert_eq!(p.high_watermark, Offset(30));
+    let page = store
+        .extents("t", PartitionId(0), Offset(0), 10)
+        .await
+        .expect("reads");
+    assert!(
+        page.extents.iter().all(|e| e.last_offset >= Offset(10)),
+        "extents below the log start are gone: {page:?}"
+    );
+    jobs::trim_log(
+        store.as_ref(),
+        "t",
+        t.id,
+        PartitionId(0),
+        lease,
+        Offset(5),
+        1_003,
+    )
+    .await
+    .ok();
+    assert_eq!(
+        store.partitions("t").await.expect("exists")[0].log_start_offset,
+        Offset(10),
+        "the log start never falls"
     );
 }

@@ -26,7 +26,7 @@ pub mod state;
 mod store;
 pub mod writers;
 
-pub use store::StateStore;
+pub use store::{MetaTransport, StateStore};
 pub use writers::{NodeInfo, WriterStatus};
 
 /// Largest partition count of one topic.

@@ -1,8 +1,7 @@
-//! [`StateStore`]: every [`MetaStore`] method, written once over [`MetaState`].
-//!
-//! A store that can apply a [`Command`] (through consensus or directly) and read the applied
-//! state implements this small trait and gets [`MetaStore`] for free, so the in-memory store
-//! and the Raft store cannot drift apart.
+//! Every [`MetaStore`] method, written once over a [`MetaTransport`]: apply a [`Command`],
+//! answer a [`MetaQuery`]. Every store is a transport: the Raft store and the in-memory store
+//! through [`StateStore`] (apply, and read the applied state), the remote store of nodes that
+//! are not voters over HTTP. So no store re-types the typed methods, and none can drift.
 
 use std::collections::BTreeMap;
 
@@ -35,14 +34,56 @@ pub trait StateStore: Send + Sync + std::fmt::Debug + 'static {
     fn quorum(&self) -> QuorumStatus;
 }
 
-fn unexpected(r: CommandResult) -> MetaError {
+fn unexpected(what: &str, r: impl std::fmt::Debug) -> MetaError {
     MetaError::Internal {
-        reason: format!("unexpected command result {r:?}"),
+        reason: format!("the store answered a {what} request with {r:?}"),
+    }
+}
+
+/// What a metadata store moves: commands to apply, queries to answer, and change ticks.
+#[async_trait]
+pub trait MetaTransport: Send + Sync + std::fmt::Debug + 'static {
+    /// Applies a command and returns its result (a refusal is an `Err`).
+    async fn apply(&self, cmd: Command) -> Result<CommandResult, MetaError>;
+
+    /// Answers a query.
+    async fn query(&self, query: MetaQuery) -> Result<QueryResult, MetaError>;
+
+    /// Returns the time to stamp on commands (ms since epoch).
+    fn now_ms(&self) -> i64;
+
+    /// Returns a receiver that changes after every applied change.
+    fn changes(&self) -> watch::Receiver<u64>;
+
+    /// Returns what this node knows of the quorum.
+    fn status(&self) -> QuorumStatus;
+}
+
+#[async_trait]
+impl<S: StateStore> MetaTransport for S {
+    async fn apply(&self, cmd: Command) -> Result<CommandResult, MetaError> {
+        StateStore::apply(self, cmd).await
+    }
+
+    async fn query(&self, query: MetaQuery) -> Result<QueryResult, MetaError> {
+        self.read(|s| s.query(&query))
+    }
+
+    fn now_ms(&self) -> i64 {
+        StateStore::now_ms(self)
+    }
+
+    fn changes(&self) -> watch::Receiver<u64> {
+        self.subscribe()
+    }
+
+    fn status(&self) -> QuorumStatus {
+        self.quorum()
     }
 }
 
 #[async_trait]
-impl<S: StateStore> MetaStore for S {
+impl<T: MetaTransport> MetaStore for T {
     async fn create_topic(
         &self,
         name: &str,
@@ -53,20 +94,20 @@ impl<S: StateStore> MetaStore for S {
             name: name.to_string(),
             partitions,
             config,
-            now_ms: self.now_ms(),
+            now_ms: MetaTransport::now_ms(self),
         };
-        match self.apply(cmd).await? {
+        match MetaTransport::apply(self, cmd).await? {
             CommandResult::Topic(t) => Ok(t),
-            other => Err(unexpected(other)),
+            other => Err(unexpected("create topic", other)),
         }
     }
 
     async fn delete_topic(&self, name: &str) -> Result<(), MetaError> {
         let cmd = Command::DeleteTopic {
             name: name.to_string(),
-            now_ms: self.now_ms(),
+            now_ms: MetaTransport::now_ms(self),
         };
-        self.apply(cmd).await.map(|_| ())
+        MetaTransport::apply(self, cmd).await.map(|_| ())
     }
 
     async fn update_topic_config(
@@ -78,32 +119,47 @@ impl<S: StateStore> MetaStore for S {
             name: name.to_string(),
             changes,
         };
-        match self.apply(cmd).await? {
+        match MetaTransport::apply(self, cmd).await? {
             CommandResult::Topic(t) => Ok(t),
-            other => Err(unexpected(other)),
+            other => Err(unexpected("config update", other)),
         }
     }
 
     async fn list_topics(&self) -> Result<Vec<TopicInfo>, MetaError> {
-        Ok(self.read(MetaState::list_topics))
+        match self.query(MetaQuery::ListTopics).await? {
+            QueryResult::Topics(t) => Ok(t),
+            other => Err(unexpected("topics", other)),
+        }
     }
 
     async fn topic(&self, name: &str) -> Result<TopicInfo, MetaError> {
-        self.read(|s| s.topic(name))
+        let q = MetaQuery::Topic {
+            name: name.to_string(),
+        };
+        match self.query(q).await? {
+            QueryResult::Topic(t) => Ok(t),
+            other => Err(unexpected("topic", other)),
+        }
     }
 
     async fn partitions(&self, name: &str) -> Result<Vec<PartitionInfo>, MetaError> {
-        self.read(|s| s.partitions(name))
+        let q = MetaQuery::Partitions {
+            name: name.to_string(),
+        };
+        match self.query(q).await? {
+            QueryResult::Partitions(p) => Ok(p),
+            other => Err(unexpected("partitions", other)),
+        }
     }
 
     async fn commit_object(&self, commit: ObjectCommit) -> Result<CommitOutcome, MetaError> {
         let cmd = Command::CommitObject {
             commit,
-            now_ms: self.now_ms(),
+            now_ms: MetaTransport::now_ms(self),
         };
-        match self.apply(cmd).await? {
+        match MetaTransport::apply(self, cmd).await? {
             CommandResult::Committed(o) => Ok(o),
-            other => Err(unexpected(other)),
+            other => Err(unexpected("commit", other)),
         }
     }
 
@@ -114,7 +170,16 @@ impl<S: StateStore> MetaStore for S {
         from: Offset,
         limit: usize,
     ) -> Result<ExtentPage, MetaError> {
-        self.read(|s| s.extents(topic, partition, from, limit))
+        let q = MetaQuery::Extents {
+            topic: topic.to_string(),
+            partition,
+            from,
+            limit,
+        };
+        match self.query(q).await? {
+            QueryResult::Extents(e) => Ok(e),
+            other => Err(unexpected("extents", other)),
+        }
     }
 
     async fn extents_from_timestamp(
@@ -124,7 +189,16 @@ impl<S: StateStore> MetaStore for S {
         timestamp: i64,
         limit: usize,
     ) -> Result<ExtentPage, MetaError> {
-        self.read(|s| s.extents_from_timestamp(topic, partition, timestamp, limit))
+        let q = MetaQuery::ExtentsFromTimestamp {
+            topic: topic.to_string(),
+            partition,
+            timestamp,
+            limit,
+        };
+        match self.query(q).await? {
+            QueryResult::Extents(e) => Ok(e),
+            other => Err(unexpected("extents", other)),
+        }
     }
 
     async fn commit_group_offsets(
@@ -136,43 +210,52 @@ impl<S: StateStore> MetaStore for S {
             group: group.to_string(),
             offsets,
         };
-        self.apply(cmd).await.map(|_| ())
+        MetaTransport::apply(self, cmd).await.map(|_| ())
     }
 
     async fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>, MetaError> {
-        self.read(|s| s.group_offsets(group))
+        let q = MetaQuery::GroupOffsets {
+            group: group.to_string(),
+        };
+        match self.query(q).await? {
+            QueryResult::GroupOffsets(g) => Ok(g),
+            other => Err(unexpected("group offsets", other)),
+        }
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, MetaError> {
-        Ok(self.read(MetaState::writers))
+        match self.query(MetaQuery::Nodes).await? {
+            QueryResult::Nodes(n) => Ok(n),
+            other => Err(unexpected("nodes", other)),
+        }
     }
 
     async fn init_cluster(&self, cluster_id: &str) -> Result<String, MetaError> {
-        if let Some(id) = self.read(MetaState::cluster_id) {
+        if let QueryResult::ClusterId(Some(id)) = self.query(MetaQuery::ClusterId).await? {
             return Ok(id);
         }
         let cmd = Command::InitCluster {
             cluster_id: cluster_id.to_string(),
         };
-        match self.apply(cmd).await? {
+        match MetaTransport::apply(self, cmd).await? {
             CommandResult::ClusterId(id) => Ok(id),
-            other => Err(unexpected(other)),
+            other => Err(unexpected("cluster id", other)),
         }
     }
 
     async fn execute(&self, cmd: Command) -> Result<CommandResult, MetaError> {
-        self.apply(cmd).await
+        MetaTransport::apply(self, cmd).await
     }
 
     async fn ask(&self, query: MetaQuery) -> Result<QueryResult, MetaError> {
-        self.read(|s| s.query(&query))
+        self.query(query).await
     }
 
     fn changes(&self) -> watch::Receiver<u64> {
-        self.subscribe()
+        MetaTransport::changes(self)
     }
 
     fn status(&self) -> QuorumStatus {
-        self.quorum()
+        MetaTransport::status(self)
     }
 }

@@ -1,37 +1,39 @@
 //! In-process clusters of voters talking real HTTP on loopback.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use strata_core::ids::{Offset, PartitionId};
-use strata_core::meta::conformance::{self, object_commit};
+use strata_core::meta::conformance::object_commit;
 use strata_core::meta::{MetaError, MetaStore};
 
 use crate::testing::LocalCluster;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_voters_pass_the_conformance_suite_through_a_follower() {
-    let clusters: Mutex<Vec<LocalCluster>> = Mutex::default();
-    conformance::run_all(|| async {
-        let c = LocalCluster::start(3, 10_000).await;
-        let follower = (c.leader().await + 1) % 3;
-        let store = c.store(follower) as Arc<dyn MetaStore>;
-        clusters.lock().expect("lock").push(c);
-        store
-    })
-    .await;
+/// The conformance suite through a follower of three voters, one test per scenario.
+mod through_a_follower {
+    use super::*;
+
+    strata_core::meta_conformance!(
+        [#[tokio::test(flavor = "multi_thread", worker_threads = 2)]]
+        async {
+            let c = LocalCluster::start(3, 10_000).await;
+            let follower = (c.leader().await + 1) % 3;
+            (c.store(follower) as Arc<dyn MetaStore>, c)
+        }
+    );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_remote_store_passes_the_conformance_suite_against_three_voters() {
-    let clusters: Mutex<Vec<LocalCluster>> = Mutex::default();
-    conformance::run_all(|| async {
-        let c = LocalCluster::start(3, 10_000).await;
-        let store = Arc::new(c.remote()) as Arc<dyn MetaStore>;
-        clusters.lock().expect("lock").push(c);
-        store
-    })
-    .await;
+/// The conformance suite through the remote store of a node that is not a voter.
+mod remote {
+    use super::*;
+
+    strata_core::meta_conformance!(
+        [#[tokio::test(flavor = "multi_thread", worker_threads = 2)]]
+        async {
+            let c = LocalCluster::start(3, 10_000).await;
+            (Arc::new(c.remote()) as Arc<dyn MetaStore>, c)
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use openraft::testing::{StoreBuilder, Suite};
 use strata_core::clock::ManualClock;
 use strata_core::ids::{FlushSeq, NodeId, Offset, PartitionId};
-use strata_core::meta::conformance::{self, object_commit};
+use strata_core::meta::conformance::object_commit;
 use strata_core::meta::{GroupOffset, MetaStore};
 use tempfile::TempDir;
 
@@ -39,17 +38,20 @@ async fn open(dir: &Path, snapshot_logs: u64) -> RaftMetaStore {
         .expect("opens")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quorum_of_one_passes_the_conformance_suite() {
-    let parent = tempfile::tempdir().expect("tempdir");
-    let n = AtomicU32::new(0);
-    conformance::run_all(|| {
-        let dir = parent
-            .path()
-            .join(n.fetch_add(1, Ordering::SeqCst).to_string());
-        async move { Arc::new(open(&dir, 10_000).await) as Arc<dyn MetaStore> }
-    })
-    .await;
+/// The conformance suite on a quorum of one, one test per scenario.
+mod quorum_of_one {
+    use super::*;
+
+    strata_core::meta_conformance!(
+        [#[tokio::test(flavor = "multi_thread", worker_threads = 2)]]
+        async {
+            let dir = tempfile::tempdir().expect("tempdir");
+            (
+                Arc::new(open(dir.path(), 10_000).await) as Arc<dyn MetaStore>,
+                dir,
+            )
+        }
+    );
 }
 
 async fn restart_keeps_every_topic_and_offset(snapshot_logs: u64) {

@@ -296,4 +296,5 @@ fn usage_sums_objects_by_tier_and_reports_each_groups_lag() {
 mod commit;
 mod consumers;
 mod jobs;
+mod properties;
 mod writers;
