@@ -104,6 +104,7 @@ pub async fn run(
         advertise: advertise.clone(),
         metrics,
         shutdown: shutdown.clone(),
+        clock: clock.clone(),
         tasks: tokio_util::task::TaskTracker::new(),
         request_budget: Arc::new(tokio::sync::Semaphore::new(
             config

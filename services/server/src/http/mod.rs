@@ -52,6 +52,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Cancelled when the node stops; long-polls return early.
     pub shutdown: CancellationToken,
+    /// The node's clock: handlers read time only from here.
+    pub clock: Arc<dyn strata_core::clock::Clock>,
     /// Every background task the node starts; awaited at shutdown.
     pub tasks: tokio_util::task::TaskTracker,
     /// Bytes of produce bodies being received and parsed right now.

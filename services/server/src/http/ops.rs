@@ -10,7 +10,6 @@ use strata_core::meta::{MetaQuery, QueryResult, QuorumRole};
 use super::{ApiResult, Shared, json};
 use crate::metrics::Sources;
 use crate::store;
-use strata_core::clock::{Clock, SystemClock};
 
 pub(super) async fn healthz() -> Response {
     json(StatusCode::OK, &j!({"status": "ok"}))
@@ -131,7 +130,7 @@ pub(super) async fn metrics(State(s): State<Shared>) -> Response {
 pub(super) async fn cluster(State(s): State<Shared>) -> ApiResult<Response> {
     let q = s.meta.status();
     let roles: Vec<&str> = s.config.roles.iter().map(|r| r.as_str()).collect();
-    let now = SystemClock.now_ms();
+    let now = s.clock.now_ms();
     let nodes: Vec<serde_json::Value> = s
         .meta
         .nodes()

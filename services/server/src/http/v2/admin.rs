@@ -146,7 +146,7 @@ pub(super) async fn partition_offsets(
 /// `GET /brokers`: the ids of the nodes that registered with the quorum.
 pub(super) async fn brokers(State(s): State<Shared>, headers: HeaderMap) -> V2Result<Response> {
     let ct = negotiate(&headers)?;
-    let now = strata_core::clock::Clock::now_ms(&strata_core::clock::SystemClock);
+    let now = s.clock.now_ms();
     let mut ids: Vec<u64> = s
         .meta
         .nodes()

@@ -161,7 +161,7 @@ fn generated_name(s: &Shared) -> String {
     format!(
         "rest-consumer-{}-{:x}-{n}",
         s.display_id(),
-        SystemClock.now_ms()
+        s.clock.now_ms()
     )
 }
 

@@ -36,7 +36,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use strata_cache::{FetchOptions, ReadError, StartAt};
 use strata_core::api::{ApiError, confluent};
-use strata_core::clock::{Clock, SystemClock};
+
 use strata_core::ids::{Offset, PartitionId};
 use strata_core::json::Object;
 use strata_core::meta::GroupOffset;
@@ -59,7 +59,7 @@ async fn run(s: &Shared, group: &str, instance: &str, op: ConsumerOp) -> V2Resul
         group: group.to_string(),
         instance: instance.to_string(),
         op,
-        now_ms: SystemClock.now_ms(),
+        now_ms: s.clock.now_ms(),
     };
     match s.meta.execute(cmd).await? {
         CommandResult::Consumer(v) => Ok(v),
