@@ -23,7 +23,7 @@ use tracing::debug;
 
 use crate::client::QuorumClient;
 
-/// A [`MetaStore`] that reaches the quorum over HTTP.
+/// A [`MetaStore`](strata_core::meta::MetaStore) that reaches the quorum over HTTP.
 #[derive(Debug)]
 pub struct RemoteMetaStore {
     client: Arc<QuorumClient>,

@@ -1,7 +1,7 @@
 //! `/metrics`: Prometheus text built from request-level metrics and the roles' counters.
 //!
-//! One file per source: [`cost`] (prices, the cost estimate and the cluster's usage),
-//! [`sources`] (each role's own counter table, the read path, the quorum). The roles own their
+//! One file per source: `cost` (prices, the cost estimate and the cluster's usage),
+//! `sources` (each role's own counter table, the read path, the quorum). The roles own their
 //! tables (`strata_ingest::COUNTERS`, `strata_compactor::COUNTERS`, ...); this module registers
 //! them as they are.
 
