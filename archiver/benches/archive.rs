@@ -22,9 +22,9 @@ use strata_cache::{BlockCache, CacheConfig, ReadPath};
 use strata_core::clock::ManualClock;
 use strata_core::ids::Incarnation;
 use strata_core::meta::MetaStore;
-use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::record::{Header, Record};
 use strata_core::testing::flush_object;
+use strata_meta::memory::InMemoryMetaStore;
 
 const PARTITIONS: u32 = 8;
 const PER_OBJECT: u64 = 4096;

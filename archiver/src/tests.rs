@@ -12,9 +12,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use strata_cache::{BlockCache, FetchOptions, StartAt};
 use strata_core::clock::ManualClock;
 use strata_core::meta::jobs::{COMPACT_JOB, LeaseName};
-use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::record::{Header, Record, StoredRecord};
 use strata_core::testing::flush_object;
+use strata_meta::memory::InMemoryMetaStore;
 
 use super::*;
 

@@ -21,9 +21,9 @@ use strata_cache::{BlockCache, CacheConfig, FetchOptions, ReadPath, StartAt};
 use strata_core::clock::ManualClock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::MetaStore;
-use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::record::Record;
 use strata_core::testing::flush_object;
+use strata_meta::memory::InMemoryMetaStore;
 
 const PARTITIONS: u32 = 8;
 const RECORD: usize = 1024;

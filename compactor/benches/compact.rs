@@ -24,9 +24,9 @@ use strata_compactor::{Compactor, CompactorConfig};
 use strata_core::clock::ManualClock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::MetaStore;
-use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::record::Record;
 use strata_core::testing::flush_object;
+use strata_meta::memory::InMemoryMetaStore;
 
 const PARTITIONS: u32 = 8;
 const MIB: f64 = (1 << 20) as f64;

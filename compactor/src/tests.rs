@@ -13,11 +13,11 @@ use strata_core::ids::FlushSeq;
 use strata_core::keys::segment_key;
 use strata_core::meta::ObjectCommit;
 use strata_core::meta::jobs::LeaseName;
-use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::object::decode_section;
 use strata_core::record::{Record, StoredRecord};
 use strata_core::storage::{FaultyStore, Op, faulty_store};
 use strata_core::testing::flush_object;
+use strata_meta::memory::InMemoryMetaStore;
 
 use super::*;
 

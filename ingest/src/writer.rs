@@ -42,9 +42,7 @@ impl FlushOffsets {
     pub fn offset(&self, section: (TopicId, PartitionId), position: u64) -> Option<Offset> {
         let base = self.bases.get(&section).copied().flatten()?;
         let holes = self.holes.get(&section).map_or(&[][..], Vec::as_slice);
-        Some(strata_core::meta::state::offset_in_section(
-            base, position, holes,
-        ))
+        Some(strata_core::meta::offset_in_section(base, position, holes))
     }
 }
 

@@ -7,11 +7,11 @@ use strata_core::batch::encode_batch;
 use strata_core::clock::ManualClock;
 use strata_core::ids::{FlushSeq, Incarnation, TopicId};
 use strata_core::keys::segment_key;
-use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::meta::{ObjectCommit, SectionCommit};
 use strata_core::object::ObjectBuilder;
 use strata_core::record::Record;
 use strata_core::testing::flush_object;
+use strata_meta::memory::InMemoryMetaStore;
 
 use bytes::Bytes;
 use object_store::ObjectStoreExt;

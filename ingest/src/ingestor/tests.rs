@@ -12,8 +12,8 @@ use strata_cache::{FetchOptions, ReadPath, StartAt};
 use strata_core::clock::ManualClock;
 use strata_core::ids::{Offset, PartitionId};
 use strata_core::meta::MetaStore;
-use strata_core::meta::memory::InMemoryMetaStore;
 use strata_core::storage::{FaultyStore, Op, faulty_store};
+use strata_meta::memory::InMemoryMetaStore;
 
 use crate::parse::parse_json;
 use crate::{Acks, IngestConfig, IngestError, Ingestor};

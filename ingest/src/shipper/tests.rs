@@ -18,7 +18,7 @@ fn backoff_grows_to_a_cap_with_jitter() {
 mod put {
     use object_store::memory::InMemory;
     use strata_core::clock::ManualClock;
-    use strata_core::meta::memory::InMemoryMetaStore;
+    use strata_meta::memory::InMemoryMetaStore;
 
     use super::*;
 

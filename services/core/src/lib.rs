@@ -4,8 +4,8 @@
 //!   `[length][crc32c][body]`; record batches are frames, shipped objects are sections of
 //!   batch frames grouped by partition with a CRC'd footer index.
 //! - [`keys`]: every object key, built in one place.
-//! - [`meta`]: the [`meta::MetaStore`] seam and the deterministic state machine
-//!   ([`meta::state::MetaState`]) that the Raft quorum and the in-memory test store both apply.
+//! - [`meta`]: the [`meta::MetaStore`] seam, its [`meta::Command`]s and value types; the
+//!   state machine that applies them is `strata-meta`'s.
 //! - [`clock`]: the [`clock::Clock`] seam; library code reads time only through it.
 //! - [`api`]: the HTTP error contract.
 //!

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use strata_core::ids::{PartitionId, TopicId};
-use strata_core::meta::conformance::object_commit;
+use strata_meta::conformance::object_commit;
 use strata_meta::testing::LocalCluster;
 
 async fn run(voters: usize, partitions: u32, committers: u64, secs: u64) -> (f64, f64) {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use strata_core::meta::state::Command;
+use strata_core::meta::Command;
 use strata_core::meta::{MetaError, MetaQuery};
 use tokio::time::Instant;
 use tracing::debug;

@@ -10,8 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::Deserialize;
-use strata_core::meta::StateStore;
-use strata_core::meta::state::CommandResult;
+use strata_core::meta::{CommandResult, MetaTransport};
 
 use crate::store::{LocalWriteError, RaftMetaStore};
 use crate::types::{RaftNodeId, TypeConfig};
@@ -118,7 +117,7 @@ async fn changes(State(s): S, Query(p): Query<ChangesParams>) -> Response {
     s.wait_applied(p.after + 1, wait).await;
     Json(ChangesResponse {
         applied_index: s.applied_index(),
-        status: s.quorum(),
+        status: s.status(),
     })
     .into_response()
 }
@@ -128,7 +127,7 @@ async fn changes(State(s): S, Query(p): Query<ChangesParams>) -> Response {
 async fn status(State(s): S) -> Response {
     Json(ChangesResponse {
         applied_index: s.applied_index(),
-        status: s.quorum(),
+        status: s.status(),
     })
     .into_response()
 }
@@ -144,7 +143,7 @@ async fn membership(State(s): S, Json(change): Json<MembershipChange>) -> Respon
     match s.change_membership(&change).await {
         Ok(()) => Json(ChangesResponse {
             applied_index: s.applied_index(),
-            status: s.quorum(),
+            status: s.status(),
         })
         .into_response(),
         // A refusal is final: the caller must not retry it.

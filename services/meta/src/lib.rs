@@ -1,7 +1,7 @@
 //! strata-meta: the metadata quorum.
 //!
 //! [`RaftMetaStore`] implements [`strata_core::meta::MetaStore`] on openraft: every write is a
-//! [`Command`](strata_core::meta::state::Command) appended to the Raft log (fsync'd in sled)
+//! [`Command`](strata_core::meta::Command) appended to the Raft log (fsync'd in sled)
 //! and applied by the same deterministic state machine the in-memory test store uses; reads
 //! come from the node's applied state. Snapshots bound the log.
 //!
@@ -28,11 +28,16 @@
 #![allow(clippy::result_large_err)]
 
 pub mod client;
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
 pub mod http;
 pub mod kv;
 pub mod log_store;
+#[cfg(any(test, feature = "test-util"))]
+pub mod memory;
 pub mod network;
 mod remote;
+pub mod state;
 pub mod state_machine;
 mod store;
 #[cfg(any(test, feature = "test-util"))]

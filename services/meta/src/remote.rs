@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use strata_core::clock::Clock;
 use strata_core::ids::NodeId;
-use strata_core::meta::state::{Command, CommandResult};
+use strata_core::meta::{Command, CommandResult};
 use strata_core::meta::{
     MetaError, MetaQuery, MetaTransport, QueryResult, QuorumRole, QuorumStatus,
 };

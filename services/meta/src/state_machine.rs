@@ -10,7 +10,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError};
 use serde::{Deserialize, Serialize};
-use strata_core::meta::state::{CommandResult, MetaState};
+use strata_core::meta::CommandResult;
+
+use crate::state::MetaState;
 use tokio::sync::watch;
 
 use crate::kv::Kv;

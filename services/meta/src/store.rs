@@ -11,8 +11,12 @@ use openraft::{BasicNode, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use strata_core::clock::Clock;
 use strata_core::ids::NodeId;
-use strata_core::meta::state::{Command, CommandResult, MetaState};
-use strata_core::meta::{MetaError, QuorumRole, QuorumStatus, StateStore};
+use strata_core::meta::{Command, CommandResult};
+
+use crate::state::MetaState;
+use strata_core::meta::{
+    MetaError, MetaQuery, MetaTransport, QueryResult, QuorumRole, QuorumStatus,
+};
 use strata_core::settings::{self, Invalid, Section, at_least, duration_between};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -371,6 +375,11 @@ impl RaftMetaStore {
         self.shared.read().state.check(cmd)
     }
 
+    /// Reads the applied state.
+    pub fn read<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
+        f(&self.shared.read().state)
+    }
+
     /// Asks this voter to start an election now.
     pub async fn elect(&self) -> Result<(), MetaError> {
         self.raft
@@ -382,7 +391,7 @@ impl RaftMetaStore {
 }
 
 #[async_trait]
-impl StateStore for RaftMetaStore {
+impl MetaTransport for RaftMetaStore {
     async fn apply(&self, cmd: Command) -> Result<CommandResult, MetaError> {
         // Refuse what the state would refuse without spending a log entry on it.
         self.precheck(&cmd)?;
@@ -401,19 +410,19 @@ impl StateStore for RaftMetaStore {
         }
     }
 
-    fn read<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
-        f(&self.shared.read().state)
+    async fn query(&self, query: MetaQuery) -> Result<QueryResult, MetaError> {
+        self.read(|s| s.query(&query))
     }
 
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 
-    fn subscribe(&self) -> watch::Receiver<u64> {
+    fn changes(&self) -> watch::Receiver<u64> {
         self.shared.subscribe()
     }
 
-    fn quorum(&self) -> QuorumStatus {
+    fn status(&self) -> QuorumStatus {
         let m = self.raft.metrics().borrow().clone();
         let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
         let applied = m.last_applied.map_or(0, |l| l.index);

@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use strata_core::meta::state::{Command, CommandResult};
+use strata_core::meta::{Command, CommandResult};
 
 openraft::declare_raft_types!(
     /// Strata's Raft types: [`Command`] in, [`CommandResult`] out, `u64` node ids.

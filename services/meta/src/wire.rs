@@ -13,7 +13,7 @@
 //!   [`MetaError`] as the body.
 
 use serde::{Deserialize, Serialize};
-use strata_core::meta::state::{Command, CommandResult};
+use strata_core::meta::{Command, CommandResult};
 use strata_core::meta::{MetaError, MetaQuery, QueryResult, QuorumStatus};
 
 /// `POST /internal/meta/apply` body.

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{Command, CommandResult};
+use super::{Command, CommandResult};
 use super::{Extent, MetaError, MetaQuery, MetaStore, QueryResult};
 use crate::ids::{Incarnation, Offset, PartitionId, TopicId};
 

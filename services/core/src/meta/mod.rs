@@ -1,5 +1,6 @@
-//! The metadata seam: the [`MetaStore`] trait, its types, and the deterministic state machine
-//! ([`state::MetaState`]) that every implementation applies.
+//! The metadata seam: the [`MetaStore`] trait, its value types, the [`Command`]s and
+//! queries it carries, and its errors: what the roles speak. The state machine that applies
+//! them lives beside the Raft code, in `strata-meta`.
 //!
 //! The quorum is the sequencer: [`MetaStore::commit_object`] assigns each partition's next
 //! offsets to a shipped object, idempotently per object key, so a retried commit never
@@ -15,18 +16,17 @@ use tokio::sync::watch;
 use crate::ids::{FlushSeq, Incarnation, NodeId, Offset, PartitionId, TopicId};
 use crate::topic_config::{ConfigError, TopicConfig};
 
-#[cfg(any(test, feature = "test-util"))]
-pub mod conformance;
+mod command;
 pub mod consumer;
 pub mod idempotency;
 pub mod jobs;
-#[cfg(any(test, feature = "test-util"))]
-pub mod memory;
-pub mod state;
+mod offsets;
 mod store;
 pub mod writers;
 
-pub use store::{MetaTransport, StateStore};
+pub use command::{Command, CommandResult, LegacyNode};
+pub use offsets::offset_in_section;
+pub use store::MetaTransport;
 pub use writers::{NodeInfo, WriterStatus};
 
 /// Largest partition count of one topic.
@@ -581,7 +581,7 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Applies any command (the background jobs' commands go through here; see
     /// [`jobs`]). The command carries its own timestamps.
-    async fn execute(&self, cmd: state::Command) -> Result<state::CommandResult, MetaError>;
+    async fn execute(&self, cmd: Command) -> Result<CommandResult, MetaError>;
 
     /// Answers any query.
     async fn ask(&self, query: MetaQuery) -> Result<QueryResult, MetaError>;

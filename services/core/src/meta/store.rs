@@ -1,38 +1,18 @@
 //! Every [`MetaStore`] method, written once over a [`MetaTransport`]: apply a [`Command`],
 //! answer a [`MetaQuery`]. Every store is a transport: the Raft store and the in-memory store
-//! through [`StateStore`] (apply, and read the applied state), the remote store of nodes that
-//! are not voters over HTTP. So no store re-types the typed methods, and none can drift.
+//! of `strata-meta` (apply, and read the applied state), the remote store of nodes that are
+//! not voters over HTTP. So no store re-types the typed methods, and none can drift.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use super::state::{Command, CommandResult, MetaState};
 use super::{
-    CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaQuery, MetaStore, NodeInfo,
-    ObjectCommit, PartitionInfo, QueryResult, QuorumStatus, TopicInfo,
+    Command, CommandResult, CommitOutcome, ExtentPage, GroupOffset, MetaError, MetaQuery,
+    MetaStore, NodeInfo, ObjectCommit, PartitionInfo, QueryResult, QuorumStatus, TopicInfo,
 };
 use crate::ids::{Offset, PartitionId};
-
-/// A store of [`MetaState`] that applies commands and answers reads from its applied state.
-#[async_trait]
-pub trait StateStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Applies a command and returns its result (a refusal is an `Err`).
-    async fn apply(&self, cmd: Command) -> Result<CommandResult, MetaError>;
-
-    /// Reads the applied state.
-    fn read<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R;
-
-    /// Returns the time to stamp on commands (ms since epoch).
-    fn now_ms(&self) -> i64;
-
-    /// Returns a receiver that changes after every applied change.
-    fn subscribe(&self) -> watch::Receiver<u64>;
-
-    /// Returns what this node knows of the quorum.
-    fn quorum(&self) -> QuorumStatus;
-}
 
 fn unexpected(what: &str, r: impl std::fmt::Debug) -> MetaError {
     MetaError::Internal {
@@ -57,29 +37,6 @@ pub trait MetaTransport: Send + Sync + std::fmt::Debug + 'static {
 
     /// Returns what this node knows of the quorum.
     fn status(&self) -> QuorumStatus;
-}
-
-#[async_trait]
-impl<S: StateStore> MetaTransport for S {
-    async fn apply(&self, cmd: Command) -> Result<CommandResult, MetaError> {
-        StateStore::apply(self, cmd).await
-    }
-
-    async fn query(&self, query: MetaQuery) -> Result<QueryResult, MetaError> {
-        self.read(|s| s.query(&query))
-    }
-
-    fn now_ms(&self) -> i64 {
-        StateStore::now_ms(self)
-    }
-
-    fn changes(&self) -> watch::Receiver<u64> {
-        self.subscribe()
-    }
-
-    fn status(&self) -> QuorumStatus {
-        self.quorum()
-    }
 }
 
 #[async_trait]

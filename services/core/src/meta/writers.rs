@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{Command, CommandResult};
+use super::{Command, CommandResult};
 use super::{MetaError, MetaStore};
 use crate::ids::{FlushSeq, Incarnation, NodeId};
 

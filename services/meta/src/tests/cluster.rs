@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::conformance::object_commit;
 use strata_core::ids::{Offset, PartitionId};
-use strata_core::meta::conformance::object_commit;
 use strata_core::meta::{MetaError, MetaStore};
 
 use crate::testing::LocalCluster;
@@ -13,7 +13,7 @@ use crate::testing::LocalCluster;
 mod through_a_follower {
     use super::*;
 
-    strata_core::meta_conformance!(
+    crate::meta_conformance!(
         [#[tokio::test(flavor = "multi_thread", worker_threads = 2)]]
         async {
             let c = LocalCluster::start(3, 10_000).await;
@@ -27,7 +27,7 @@ mod through_a_follower {
 mod remote {
     use super::*;
 
-    strata_core::meta_conformance!(
+    crate::meta_conformance!(
         [#[tokio::test(flavor = "multi_thread", worker_threads = 2)]]
         async {
             let c = LocalCluster::start(3, 10_000).await;

@@ -2,10 +2,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::conformance::object_commit;
 use openraft::testing::{StoreBuilder, Suite};
 use strata_core::clock::ManualClock;
 use strata_core::ids::{FlushSeq, NodeId, Offset, PartitionId};
-use strata_core::meta::conformance::object_commit;
 use strata_core::meta::{GroupOffset, MetaStore};
 use tempfile::TempDir;
 
@@ -42,7 +42,7 @@ async fn open(dir: &Path, snapshot_logs: u64) -> RaftMetaStore {
 mod quorum_of_one {
     use super::*;
 
-    strata_core::meta_conformance!(
+    crate::meta_conformance!(
         [#[tokio::test(flavor = "multi_thread", worker_threads = 2)]]
         async {
             let dir = tempfile::tempdir().expect("tempdir");

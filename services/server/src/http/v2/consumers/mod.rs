@@ -44,7 +44,7 @@ use strata_core::meta::consumer::{
     Assignor, ConsumerOp, ConsumerView, EmbeddedFormat, InstanceConfig, OffsetReset, PositionMove,
     SeekTo, Subscription, TopicPartition, compile_pattern, validate_name,
 };
-use strata_core::meta::state::{Command, CommandResult};
+use strata_core::meta::{Command, CommandResult};
 use strata_core::record::StoredRecord;
 use tokio::time::Instant;
 

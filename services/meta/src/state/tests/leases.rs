@@ -1,7 +1,7 @@
 use super::*;
-use crate::keys::segment_key;
-use crate::meta::SectionCommit;
-use crate::meta::jobs::{
+use strata_core::keys::segment_key;
+use strata_core::meta::SectionCommit;
+use strata_core::meta::jobs::{
     ARCHIVE_JOB, ArchiveFile, ArchivePlan, COMPACT_JOB, ExtentRef, NewObject, ObjectStatus,
 };
 

@@ -1,4 +1,4 @@
-//! The deterministic metadata state machine, shared by every [`MetaStore`](super::MetaStore).
+//! The deterministic metadata state machine, shared by every [`MetaStore`](strata_core::meta::MetaStore).
 //!
 //! [`MetaState::apply`] is a pure function of the state and a [`Command`]: no clock, no
 //! randomness, no I/O. The Raft store applies the same commands in the same order on every
@@ -8,14 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::jobs::{ArchiveFile, ArchivePlan, Lease};
-use super::writers::NodeInfo;
-use super::{
+use strata_core::ids::{FlushSeq, Incarnation, Offset, PartitionId, TopicId, validate_topic_name};
+use strata_core::meta::jobs::{ArchiveFile, ArchivePlan, Lease};
+use strata_core::meta::writers::NodeInfo;
+use strata_core::meta::{Command, CommandResult};
+use strata_core::meta::{
     CommitOutcome, Extent, ExtentPage, GroupOffset, MAX_PARTITIONS, MetaError, MetaQuery,
     PartitionInfo, QueryResult, TopicInfo,
 };
-use crate::ids::{FlushSeq, Incarnation, Offset, PartitionId, TopicId, validate_topic_name};
-use crate::topic_config::TopicConfig;
+use strata_core::topic_config::TopicConfig;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct PartitionState {
@@ -45,7 +46,7 @@ impl PartitionState {
     /// Adds an extent, keeping the byte and segment counts.
     fn insert_extent(&mut self, e: Extent) {
         self.bytes += e.len;
-        if crate::keys::is_merged_segment_key(&e.object) {
+        if strata_core::keys::is_merged_segment_key(&e.object) {
             self.segments += 1;
             self.segment_bytes += e.len;
         }
@@ -61,7 +62,7 @@ impl PartitionState {
     fn remove_extent(&mut self, base: Offset) -> Option<Extent> {
         let e = self.extents.remove(&base)?;
         self.bytes -= e.len;
-        if crate::keys::is_merged_segment_key(&e.object) {
+        if strata_core::keys::is_merged_segment_key(&e.object) {
             self.segments -= 1;
             self.segment_bytes -= e.len;
         }
@@ -110,7 +111,7 @@ pub struct MetaState {
     next_incarnation: u64,
     /// Committed keyed requests by id, and their ids in commit order (for expiry).
     #[serde(default)]
-    request_keys: BTreeMap<u128, super::idempotency::KeyRecord>,
+    request_keys: BTreeMap<u128, strata_core::meta::idempotency::KeyRecord>,
     #[serde(default)]
     request_order: std::collections::VecDeque<(i64, u128)>,
     #[serde(default)]
@@ -172,7 +173,7 @@ impl MetaState {
                     .iter()
                     .any(|p| !p.archive.is_empty() || p.archive_pending.is_some());
                 if archived && !new.archive_json_fields.starts_with(old) {
-                    return Err(crate::topic_config::ConfigError {
+                    return Err(strata_core::topic_config::ConfigError {
                         key: "archive.json.fields".to_string(),
                         value: changes
                             .get("archive.json.fields")
@@ -382,13 +383,10 @@ impl MetaState {
 }
 
 mod archive;
-mod command;
 mod commit;
-mod queries;
-pub use command::{Command, CommandResult, LegacyNode};
-pub use commit::offset_in_section;
 mod consumers;
-mod jobs;
+mod leases;
+mod queries;
 #[cfg(test)]
 mod tests;
 mod writers;

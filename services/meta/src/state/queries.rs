@@ -169,19 +169,19 @@ impl MetaState {
     }
 
     /// Returns stored bytes by tier and every group's lag.
-    pub fn usage(&self) -> crate::meta::ClusterUsage {
-        let mut tiers: Vec<crate::meta::TierUsage> = ["flush", "segment", "archive"]
+    pub fn usage(&self) -> strata_core::meta::ClusterUsage {
+        let mut tiers: Vec<strata_core::meta::TierUsage> = ["flush", "segment", "archive"]
             .into_iter()
-            .map(|tier| crate::meta::TierUsage {
+            .map(|tier| strata_core::meta::TierUsage {
                 tier: tier.to_string(),
                 objects: 0,
                 bytes: 0,
             })
             .collect();
         for (key, o) in &self.objects {
-            let i = if crate::keys::is_archive_key(key) {
+            let i = if strata_core::keys::is_archive_key(key) {
                 2
-            } else if crate::keys::is_merged_segment_key(key) {
+            } else if strata_core::keys::is_merged_segment_key(key) {
                 1
             } else {
                 0
@@ -199,7 +199,7 @@ impl MetaState {
                     let Some(ps) = t.partitions.get(p.0 as usize) else {
                         continue;
                     };
-                    lag.push(crate::meta::GroupLag {
+                    lag.push(strata_core::meta::GroupLag {
                         group: group.clone(),
                         topic: topic.clone(),
                         partition: *p,
@@ -210,6 +210,6 @@ impl MetaState {
                 }
             }
         }
-        crate::meta::ClusterUsage { tiers, lag }
+        strata_core::meta::ClusterUsage { tiers, lag }
     }
 }

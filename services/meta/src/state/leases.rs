@@ -1,11 +1,11 @@
 //! The background jobs' commands: leases, rewrites, trims, and the object lifecycle
-//! (see [`crate::meta::jobs`]).
+//! (see [`strata_core::meta::jobs`]).
 
 use super::{Command, CommandResult, MetaState, ObjectState, PartitionState};
-use crate::ids::{FlushSeq, Incarnation, PartitionId, TopicId};
-use crate::keys::{parse_segment_key, segment_key};
-use crate::meta::jobs::{GarbageObject, Lease, LeaseToken, ObjectStatus, Rewrite};
-use crate::meta::{CommitOutcome, MetaError};
+use strata_core::ids::{FlushSeq, Incarnation, PartitionId, TopicId};
+use strata_core::keys::{parse_segment_key, segment_key};
+use strata_core::meta::jobs::{GarbageObject, Lease, LeaseToken, ObjectStatus, Rewrite};
+use strata_core::meta::{CommitOutcome, MetaError};
 
 fn lease_key(job: &str, topic: &str, partition: PartitionId) -> String {
     format!("{job}/{topic}/{}", partition.0)
@@ -130,7 +130,7 @@ impl MetaState {
         now_ms: i64,
     ) -> Result<(), MetaError> {
         self.check_job_lease(
-            crate::meta::jobs::COMPACT_JOB,
+            strata_core::meta::jobs::COMPACT_JOB,
             topic,
             partition,
             token,

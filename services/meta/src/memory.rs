@@ -1,4 +1,4 @@
-//! An in-memory [`MetaStore`](super::MetaStore) for unit tests: the same state machine, no
+//! An in-memory [`MetaStore`](strata_core::meta::MetaStore) for unit tests: the same state machine, no
 //! consensus.
 
 use std::sync::{Arc, RwLock};
@@ -6,11 +6,14 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use super::state::{Command, CommandResult, MetaState};
-use super::store::StateStore;
-use super::{MetaError, QuorumStatus};
-use crate::clock::Clock;
-use crate::ids::NodeId;
+use strata_core::clock::Clock;
+use strata_core::ids::NodeId;
+use strata_core::meta::{
+    Command, CommandResult, MetaError, MetaQuery, MetaTransport, QueryResult, QuorumRole,
+    QuorumStatus,
+};
+
+use crate::state::MetaState;
 
 /// A store holding [`MetaState`] in memory.
 #[derive(Debug)]
@@ -29,10 +32,15 @@ impl InMemoryMetaStore {
             clock,
         }
     }
+
+    /// Reads the state.
+    pub fn read<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
+        f(&self.state.read().expect("no panics while holding the lock"))
+    }
 }
 
 #[async_trait]
-impl StateStore for InMemoryMetaStore {
+impl MetaTransport for InMemoryMetaStore {
     async fn apply(&self, cmd: Command) -> Result<CommandResult, MetaError> {
         let result = self
             .state
@@ -43,26 +51,26 @@ impl StateStore for InMemoryMetaStore {
         result.into_result()
     }
 
-    fn read<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
-        f(&self.state.read().expect("no panics while holding the lock"))
+    async fn query(&self, query: MetaQuery) -> Result<QueryResult, MetaError> {
+        self.read(|s| s.query(&query))
     }
 
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 
-    fn subscribe(&self) -> watch::Receiver<u64> {
+    fn changes(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
     }
 
-    fn quorum(&self) -> QuorumStatus {
+    fn status(&self) -> QuorumStatus {
         QuorumStatus {
             node: NodeId(1),
             leader: Some(NodeId(1)),
             term: 1,
             applied_index: *self.version.borrow(),
             voters: vec![NodeId(1)],
-            role: super::QuorumRole::Leader,
+            role: QuorumRole::Leader,
             commit_index: *self.version.borrow(),
             last_log_index: *self.version.borrow(),
             ..Default::default()

@@ -1,12 +1,13 @@
 //! Sequencing a shipped object: offsets for its sections, minus the keyed requests that were
-//! committed before (see [`crate::meta::idempotency`]).
+//! committed before (see [`strata_core::meta::idempotency`]).
 
 use std::collections::BTreeMap;
 
 use super::{MetaState, ObjectState};
-use crate::ids::{Offset, PartitionId};
-use crate::meta::idempotency::{KeyRecord, KeyRetention, KeyedBatch, Replayed};
-use crate::meta::{CommitOutcome, Extent, MetaError, ObjectCommit, SectionCommit};
+use strata_core::ids::{Offset, PartitionId};
+use strata_core::meta::idempotency::{KeyRecord, KeyRetention, KeyedBatch, Replayed};
+use strata_core::meta::offset_in_section;
+use strata_core::meta::{CommitOutcome, Extent, MetaError, ObjectCommit, SectionCommit};
 
 /// Checks that every keyed batch lies whole inside its section and that no two overlap.
 pub(super) fn check_requests(commit: &ObjectCommit) -> Result<(), MetaError> {
@@ -86,17 +87,6 @@ pub(super) fn pieces(s: &SectionCommit, holes: &[KeyedBatch]) -> Vec<Piece> {
     }
     out.retain(|p| p.records > 0);
     out
-}
-
-/// The offset of the record `records_before` records into a section whose first kept record
-/// is `base`, when `holes` got no offsets.
-pub fn offset_in_section(base: Offset, records_before: u64, holes: &[(u64, u64)]) -> Offset {
-    let skipped: u64 = holes
-        .iter()
-        .filter(|(before, _)| *before < records_before)
-        .map(|(_, n)| n)
-        .sum();
-    base.plus(records_before - skipped)
 }
 
 impl MetaState {

@@ -1,6 +1,8 @@
 use super::*;
-use crate::meta::SectionCommit;
-use crate::meta::idempotency::{KeyRetention, KeyedBatch, KeyedRequest, Replayed, RequestKey};
+use strata_core::meta::SectionCommit;
+use strata_core::meta::idempotency::{
+    KeyRetention, KeyedBatch, KeyedRequest, Replayed, RequestKey,
+};
 
 fn topic(s: &mut MetaState, partitions: u32) -> TopicId {
     match s.apply(&Command::CreateTopic {
@@ -51,7 +53,7 @@ fn commit(seq: u64, t: TopicId, batches: &[u64], keyed: &[(usize, u128, u64)]) -
             window_ms: 600_000,
             max_keys: 3,
         },
-        key: crate::keys::segment_key(Incarnation(1), FlushSeq(seq)),
+        key: strata_core::keys::segment_key(Incarnation(1), FlushSeq(seq)),
         size: start,
         sections: vec![SectionCommit {
             topic_id: t,

@@ -1,10 +1,12 @@
-//! The writer registry's commands (see [`crate::meta::writers`]): registration, heartbeats,
+//! The writer registry's commands (see [`strata_core::meta::writers`]): registration, heartbeats,
 //! retirement, and the fence every commit passes.
 
 use super::{Command, CommandResult, MetaState};
-use crate::ids::Incarnation;
-use crate::meta::writers::{EXPIRE_MS, NodeInfo, RegisterRequest, Registration, WriterStatus};
-use crate::meta::{MetaError, ObjectCommit};
+use strata_core::ids::Incarnation;
+use strata_core::meta::writers::{
+    EXPIRE_MS, NodeInfo, RegisterRequest, Registration, WriterStatus,
+};
+use strata_core::meta::{MetaError, ObjectCommit};
 
 fn fenced(incarnation: Incarnation, reason: impl Into<String>) -> MetaError {
     MetaError::Fenced {

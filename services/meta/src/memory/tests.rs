@@ -1,6 +1,6 @@
 use super::*;
-use crate::clock::ManualClock;
-use crate::meta::MetaStore;
+use strata_core::clock::ManualClock;
+use strata_core::meta::MetaStore;
 
 /// The conformance suite, one test per scenario.
 mod conformance {

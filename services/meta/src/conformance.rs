@@ -8,18 +8,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::jobs::{self, COMPACT_JOB, LeaseName};
-use super::writers::{self, RegisterRequest};
-use super::{
+use strata_core::ids::{FlushSeq, Incarnation, NodeId, Offset, PartitionId, TopicId};
+use strata_core::meta::jobs::{self, COMPACT_JOB, LeaseName};
+use strata_core::meta::writers::{self, RegisterRequest};
+use strata_core::meta::{
     GroupOffset, MetaError, MetaQuery, MetaStore, ObjectCommit, QueryResult, SectionCommit,
 };
-use crate::ids::{FlushSeq, Incarnation, NodeId, Offset, PartitionId, TopicId};
 
 /// Emits one test per conformance scenario. Give the test attribute in brackets,
 /// then an async block that makes a fresh, empty store and anything to keep alive with it:
 ///
 /// ```ignore
-/// strata_core::meta_conformance!([#[tokio::test]] async {
+/// strata_meta::meta_conformance!([#[tokio::test]] async {
 ///     (Arc::new(InMemoryMetaStore::new(clock)) as Arc<dyn MetaStore>, ())
 /// });
 /// ```
@@ -32,7 +32,7 @@ macro_rules! meta_conformance {
         $($attr)*
         async fn $name() {
             let (store, _keep) = $make.await;
-            $crate::meta::conformance::$name(store).await;
+            $crate::conformance::$name(store).await;
         }
     };
     ($attrs:tt $make:expr) => {
@@ -45,7 +45,10 @@ macro_rules! meta_conformance {
             group_offsets_round_trip,
             nodes_register_and_the_first_cluster_name_wins,
             leases_exclude_other_holders_until_released_or_expired,
-            trims_raise_the_log_start_under_the_lease);
+            trims_raise_the_log_start_under_the_lease,
+            rewrites_swap_current_extents_under_the_lease,
+            archive_files_are_planned_then_committed_in_order,
+            consumer_instances_share_a_groups_partitions);
     };
 }
 
@@ -164,7 +167,7 @@ pub fn object_commit(writer: u64, seq: u64, sections: &[(TopicId, u32, u64)]) ->
         by: None,
         requests: Vec::new(),
         keep_keys: Default::default(),
-        key: crate::keys::segment_key(Incarnation(writer), FlushSeq(seq)),
+        key: strata_core::keys::segment_key(Incarnation(writer), FlushSeq(seq)),
         size: 1000,
         sections: sections
             .iter()
@@ -334,7 +337,7 @@ pub async fn extents_are_found_by_offset_and_timestamp(store: Arc<dyn MetaStore>
     assert_eq!(page.extents[0].last_offset, Offset(19));
     assert_eq!(
         page.extents[0].object,
-        crate::keys::segment_key(Incarnation(1), FlushSeq(2))
+        strata_core::keys::segment_key(Incarnation(1), FlushSeq(2))
     );
     let by_time = store
         .extents_from_timestamp("t", PartitionId(0), 26, 1)
@@ -411,124 +414,7 @@ pub async fn group_offsets_round_trip(store: Arc<dyn MetaStore>) {
     );
 }
 
-/// A partition job's lease: one holder at a time, renewable by its holder, free again once
-/// released or expired.
-pub async fn leases_exclude_other_holders_until_released_or_expired(store: Arc<dyn MetaStore>) {
-    store
-        .create_topic("t", 1, BTreeMap::new())
-        .await
-        .expect("creates");
-    let name = LeaseName {
-        job: COMPACT_JOB,
-        topic: "t",
-        partition: PartitionId(0),
-    };
-    let (a, b) = (Incarnation(1), Incarnation(2));
-    let held = jobs::acquire_lease(store.as_ref(), &name, a, None, 1_000, 10_000)
-        .await
-        .expect("free");
-    assert!(matches!(
-        jobs::acquire_lease(store.as_ref(), &name, b, None, 1_000, 10_500).await,
-        Err(MetaError::LeaseLost { .. })
-    ));
-    let renewed = jobs::acquire_lease(store.as_ref(), &name, a, Some(held), 1_000, 10_900)
-        .await
-        .expect("the holder renews");
-    assert!(
-        matches!(
-            jobs::acquire_lease(store.as_ref(), &name, b, None, 1_000, 11_500).await,
-            Err(MetaError::LeaseLost { .. })
-        ),
-        "a renewal extends the lease"
-    );
-    jobs::release_lease(store.as_ref(), &name, renewed)
-        .await
-        .expect("releases");
-    let taken = jobs::acquire_lease(store.as_ref(), &name, b, None, 1_000, 11_600)
-        .await
-        .expect("free once released");
-    assert_eq!(taken.holder, b);
-    let late = jobs::acquire_lease(store.as_ref(), &name, a, None, 1_000, 12_601)
-        .await
-        .expect("free once expired");
-    assert_eq!(late.holder, a);
-    assert!(late.epoch > taken.epoch, "grants are numbered");
-}
-
-/// Retention: the log start rises only under the compactor's lease, and never falls.
-pub async fn trims_raise_the_log_start_under_the_lease(store: Arc<dyn MetaStore>) {
-    let t = store
-        .create_topic("t", 1, BTreeMap::new())
-        .await
-        .expect("creates");
-    for seq in 1..=3 {
-        store
-            .commit_object(object_commit(1, seq, &[(t.id, 0, 10)]))
-            .await
-            .expect("commits");
-    }
-    let name = LeaseName {
-        job: COMPACT_JOB,
-        topic: "t",
-        partition: PartitionId(0),
-    };
-    let lease = jobs::acquire_lease(store.as_ref(), &name, Incarnation(5), None, 60_000, 1_000)
-        .await
-        .expect("free");
-    let stale = super::jobs::LeaseToken {
-        holder: Incarnation(6),
-        epoch: lease.epoch + 1,
-    };
-    assert!(
-        jobs::trim_log(
-            store.as_ref(),
-            "t",
-            t.id,
-            PartitionId(0),
-            stale,
-            Offset(10),
-            1_001
-        )
-        .await
-        .is_err(),
-        "a trim without the lease is refused"
-    );
-    jobs::trim_log(
-        store.as_ref(),
-        "t",
-        t.id,
-        PartitionId(0),
-        lease,
-        Offset(10),
-        1_002,
-    )
-    .await
-    .expect("trims");
-    let p = &store.partitions("t").await.expect("exists")[0];
-    assert_eq!(p.log_start_offset, Offset(10));
-    assert_eq!(p.high_watermark, Offset(30));
-    let page = store
-        .extents("t", PartitionId(0), Offset(0), 10)
-        .await
-        .expect("reads");
-    assert!(
-        page.extents.iter().all(|e| e.last_offset >= Offset(10)),
-        "extents below the log start are gone: {page:?}"
-    );
-    jobs::trim_log(
-        store.as_ref(),
-        "t",
-        t.id,
-        PartitionId(0),
-        lease,
-        Offset(5),
-        1_003,
-    )
-    .await
-    .ok();
-    assert_eq!(
-        store.partitions("t").await.expect("exists")[0].log_start_offset,
-        Offset(10),
-        "the log start never falls"
-    );
-}
+mod consumers;
+mod leases;
+pub use consumers::*;
+pub use leases::*;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::meta::writers::{EXPIRE_MS, LIVE_MS, WriterStatus};
+use strata_core::meta::writers::{EXPIRE_MS, LIVE_MS, WriterStatus};
 
 fn register(
     s: &mut MetaState,
@@ -35,7 +35,7 @@ fn commit(s: &mut MetaState, writer: Incarnation, seq: u64, by: Incarnation) -> 
             by: Some(by),
             requests: Vec::new(),
             keep_keys: Default::default(),
-            key: crate::keys::segment_key(writer, FlushSeq(seq)),
+            key: strata_core::keys::segment_key(writer, FlushSeq(seq)),
             size: 1,
             sections: Vec::new(),
         },

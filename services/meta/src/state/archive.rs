@@ -1,4 +1,4 @@
-//! The archiver's commands: plan a file, then commit it (see [`crate::meta::jobs`]).
+//! The archiver's commands: plan a file, then commit it (see [`strata_core::meta::jobs`]).
 //!
 //! A partition's archive is a run of Parquet files with consecutive offset spans. The archiver
 //! records the file it is about to write (its key and span) before uploading it, and commits
@@ -6,11 +6,11 @@
 //! file, so a range is never archived twice. Committed files are objects with one reference,
 //! dropped (and collected) with their topic.
 
-use super::jobs::invalid;
+use super::leases::invalid;
 use super::{Command, CommandResult, MetaState, ObjectState, PartitionState};
-use crate::ids::{FlushSeq, Offset, PartitionId};
-use crate::meta::jobs::{ARCHIVE_JOB, ArchivePage};
-use crate::meta::{CommitOutcome, MetaError};
+use strata_core::ids::{FlushSeq, Offset, PartitionId};
+use strata_core::meta::jobs::{ARCHIVE_JOB, ArchivePage};
+use strata_core::meta::{CommitOutcome, MetaError};
 
 impl PartitionState {
     /// First offset the next archive file starts at.

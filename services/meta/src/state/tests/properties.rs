@@ -68,7 +68,7 @@ proptest! {
                 Step::Retry { .. } => {}
                 Step::Trim { p, permille } => {
                     let token = match s.apply(&Command::AcquireLease {
-                        job: crate::meta::jobs::COMPACT_JOB.to_string(),
+                        job: strata_core::meta::jobs::COMPACT_JOB.to_string(),
                         topic: "t".to_string(),
                         partition: PartitionId(p),
                         holder: Incarnation(9),

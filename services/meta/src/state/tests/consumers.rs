@@ -1,6 +1,6 @@
 use super::*;
-use crate::meta::SectionCommit;
-use crate::meta::consumer::{
+use strata_core::meta::SectionCommit;
+use strata_core::meta::consumer::{
     Assignor, ConsumerOp, ConsumerView, EmbeddedFormat, InstanceConfig, OffsetReset, PositionMove,
     SeekTo, Subscription, TopicPartition,
 };

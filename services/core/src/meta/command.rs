@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::super::jobs::{ArchiveFile, ArchivePlan, LeaseToken, Rewrite};
-use super::super::writers::{RegisterRequest, Registration};
-use super::super::{CommitOutcome, GroupOffset, MetaError, ObjectCommit, TopicInfo};
+use super::jobs::{ArchiveFile, ArchivePlan, LeaseToken, Rewrite};
+use super::writers::{RegisterRequest, Registration};
+use super::{CommitOutcome, GroupOffset, MetaError, ObjectCommit, TopicInfo};
 use crate::ids::{Incarnation, NodeId, Offset, PartitionId, TopicId};
 
 /// One atomic change to the metadata.
@@ -108,7 +108,7 @@ pub enum Command {
     Consumer {
         group: String,
         instance: String,
-        op: super::super::consumer::ConsumerOp,
+        op: super::consumer::ConsumerOp,
         now_ms: i64,
     },
     /// Add a written archive file and raise the archived-through offset.
@@ -150,7 +150,7 @@ pub enum CommandResult {
     /// Object keys (those condemned).
     Keys(Vec<String>),
     /// A consumer instance after an operation.
-    Consumer(super::super::consumer::ConsumerView),
+    Consumer(super::consumer::ConsumerView),
     /// A registered process's incarnation.
     Registered(Registration),
     /// The command was refused; the state is unchanged.

@@ -1,4 +1,4 @@
-//! Consumer instances of the REST Proxy v2 API (see [`crate::meta::consumer`]).
+//! Consumer instances of the REST Proxy v2 API (see [`strata_core::meta::consumer`]).
 //!
 //! Every consumer command first deletes timed-out instances (committing their positions when
 //! they auto-commit), then brings the acting group's ownership up to date with its membership
@@ -12,12 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::{CommandResult, MetaState};
-use crate::ids::Offset;
-use crate::meta::consumer::{
+use strata_core::ids::Offset;
+use strata_core::meta::consumer::{
     Assignor, ConsumerOp, ConsumerView, InstanceConfig, Member, OffsetReset, Owned, SeekTo,
     Subscription, TopicPartition, assign, compile_pattern, validate_name,
 };
-use crate::meta::{GroupOffset, MetaError};
+use strata_core::meta::{GroupOffset, MetaError};
 
 /// A group's instances.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

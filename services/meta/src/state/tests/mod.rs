@@ -1,9 +1,9 @@
 use super::*;
-use crate::ids::NodeId;
-use crate::meta::ObjectCommit;
-use crate::meta::SectionCommit;
-use crate::meta::jobs::{LeaseToken, Rewrite};
-use crate::meta::writers::{RegisterRequest, Registration};
+use strata_core::ids::NodeId;
+use strata_core::meta::ObjectCommit;
+use strata_core::meta::SectionCommit;
+use strata_core::meta::jobs::{LeaseToken, Rewrite};
+use strata_core::meta::writers::{RegisterRequest, Registration};
 
 fn create(state: &mut MetaState, name: &str, partitions: u32) -> TopicInfo {
     match state.apply(&Command::CreateTopic {
@@ -295,6 +295,6 @@ fn usage_sums_objects_by_tier_and_reports_each_groups_lag() {
 
 mod commit;
 mod consumers;
-mod jobs;
+mod leases;
 mod properties;
 mod writers;
