@@ -33,7 +33,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use strata_cache::{ReadError, ReadPath};
-use strata_core::background::{self, PartitionError, Tick, each_partition};
+use strata_core::background::{self, Demands, PartitionError, Tick, Wake, each_partition};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::keys::archive_key;
@@ -134,6 +134,9 @@ pub struct ArchiverStats {
     pub conflicts: AtomicU64,
 }
 
+/// Files a background turn writes to one partition before the next partition's turn.
+pub const FILES_PER_TURN: u64 = 4;
+
 /// The counters as Prometheus metrics: name, help, and where the value is.
 pub const COUNTERS: strata_core::stats::Table<ArchiverStats> = &[
     (
@@ -181,6 +184,9 @@ pub struct PartitionArchiveReport {
     pub archived_through: Option<i64>,
     /// Files written by this call.
     pub files_written: u64,
+    /// A background turn stopped with files still due (the next turn goes on at once).
+    #[serde(skip)]
+    pub more: bool,
 }
 
 /// Why archiving failed.
@@ -223,6 +229,8 @@ pub struct Archiver {
     publish_leases: JobLeases,
     /// Per topic, what this node's last manifest listed.
     published: Mutex<HashMap<String, manifest::Published>>,
+    /// On-demand runs (`POST …/archive`), served by this node's background loop.
+    demands: Demands<String, Result<Vec<PartitionArchiveReport>, ArchiveError>>,
 }
 
 /// The lease a partition job holds, renewed as it goes.
@@ -258,6 +266,7 @@ impl Archiver {
             leases,
             publish_leases,
             published: Mutex::new(HashMap::new()),
+            demands: Demands::default(),
         }
     }
 
@@ -274,7 +283,28 @@ impl Archiver {
     /// Archives everything committed to a topic at the time of the call, then publishes its
     /// manifest and table metadata. Fails with [`ArchiveError::Busy`] before writing anything
     /// if a partition is being archived elsewhere.
+    ///
+    /// Where this node runs the archiver, its background loop serves the request between two
+    /// partitions, so the two never race for a lease.
     pub async fn archive_topic(
+        &self,
+        name: &str,
+    ) -> Result<Vec<PartitionArchiveReport>, ArchiveError> {
+        match self.demands.ask(name.to_string()).await {
+            Some(answer) => answer,
+            None => self.archive_topic_now(name).await,
+        }
+    }
+
+    /// Serves the on-demand runs waiting.
+    async fn serve_demands(&self) {
+        while let Some(d) = self.demands.next() {
+            let answer = self.archive_topic_now(&d.query).await;
+            d.answer(answer);
+        }
+    }
+
+    async fn archive_topic_now(
         &self,
         name: &str,
     ) -> Result<Vec<PartitionArchiveReport>, ArchiveError> {
@@ -341,7 +371,13 @@ impl Archiver {
     ) -> Result<PartitionArchiveReport, ArchiveError> {
         let topic = job.topic;
         let mut files_written = 0;
+        let mut more = false;
         let archived_through = loop {
+            if until.is_none() && files_written == FILES_PER_TURN {
+                // Let the other partitions have their turn; the next pass goes on from here.
+                more = true;
+                break None;
+            }
             let page =
                 jobs::archive_files(self.meta.as_ref(), &topic.name, job.partition, Offset(0), 0)
                     .await?;
@@ -404,6 +440,7 @@ impl Archiver {
             partition: job.partition.0,
             archived_through: archived_through.map(|o| o.0),
             files_written,
+            more,
         })
     }
 
@@ -481,20 +518,51 @@ impl Archiver {
         }))
     }
 
-    /// One background round: every partition of every archived topic, then the manifests
-    /// of the topics that changed.
-    pub async fn run_once(&self, cancel: &CancellationToken) -> Result<(), ArchiveError> {
-        let topics = each_partition(
+    /// One background round: every partition of every archived topic, each for up to
+    /// [`FILES_PER_TURN`] files; waiting on-demand runs are served between partitions. Says
+    /// [`Tick::More`] when a partition stopped with files still due.
+    pub async fn archive_round(&self, cancel: &CancellationToken) -> Result<Tick, ArchiveError> {
+        let more = std::sync::atomic::AtomicBool::new(false);
+        each_partition(
             "archiver",
             self.meta.as_ref(),
             cancel,
             |t| t.config.archive,
-            |topic, p| async move { self.archive_partition(&topic, p, None).await.map(|_| ()) },
+            |topic, p| {
+                let more = &more;
+                async move {
+                    self.serve_demands().await;
+                    let r = self.archive_partition(&topic, p, None).await?;
+                    if r.more {
+                        more.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Ok::<(), ArchiveError>(())
+                }
+            },
         )
         .await?;
-        for topic in topics {
-            // Publish whenever the quorum holds more than this node's last manifest listed
-            // (files committed here or elsewhere, or a publish that was skipped or failed).
+        Ok(if more.into_inner() {
+            Tick::More
+        } else {
+            Tick::Idle
+        })
+    }
+
+    /// Archives until nothing is due, then publishes the manifests that are behind: what the
+    /// background jobs do between two intervals, in one call.
+    pub async fn run_once(&self, cancel: &CancellationToken) -> Result<(), ArchiveError> {
+        while self.archive_round(cancel).await? == Tick::More && !cancel.is_cancelled() {}
+        self.publish_behind().await
+    }
+
+    /// Publishes the manifest of every archived topic whose quorum record holds more than
+    /// this node's last manifest listed (files committed here or elsewhere, or a publish that
+    /// was skipped or failed).
+    pub async fn publish_behind(&self) -> Result<(), ArchiveError> {
+        for topic in self.meta.list_topics().await? {
+            if !topic.config.archive {
+                continue;
+            }
             let archived: Vec<Option<Offset>> = match self.meta.partitions(&topic.name).await {
                 Ok(parts) => parts.iter().map(|p| p.archived_through).collect(),
                 Err(MetaError::TopicNotFound { .. }) => continue,
@@ -531,14 +599,34 @@ impl PartitionError for ArchiveError {
     }
 }
 
-/// Runs background passes every `interval` until `cancel`.
+/// Runs the archiver until `cancel`: a pass every `interval` that also serves on-demand runs
+/// and goes on at once while files are due, and the manifest publisher, run after each pass
+/// and every `interval`.
 pub async fn run(archiver: Arc<Archiver>, cancel: CancellationToken) {
     let job = background::Job::new("archiver", archiver.config.interval);
-    job.run(cancel, |cancel| {
+    let publisher = background::Job::new("manifest publish", archiver.config.interval);
+    let publish = publisher.trigger();
+    archiver.demands.open(job.trigger());
+    let passes = job.run(cancel.clone(), |cancel, why| {
+        let (archiver, publish) = (archiver.clone(), publish.clone());
+        async move {
+            archiver.serve_demands().await;
+            if why == Wake::Triggered {
+                return Ok(Tick::Idle);
+            }
+            let tick = archiver.archive_round(&cancel).await;
+            if !matches!(tick, Ok(Tick::More)) {
+                publish.fire();
+            }
+            tick
+        }
+    });
+    let publishes = publisher.run(cancel.clone(), |_, _| {
         let archiver = archiver.clone();
-        async move { archiver.run_once(&cancel).await.map(|()| Tick::Idle) }
-    })
-    .await;
+        async move { archiver.publish_behind().await.map(|()| Tick::Idle) }
+    });
+    tokio::join!(passes, publishes);
+    archiver.demands.close();
 }
 
 #[cfg(test)]

@@ -598,3 +598,40 @@ async fn iceberg_snapshots_append_files_and_old_metadata_is_deleted() {
         rounds.to_string()
     );
 }
+
+#[tokio::test]
+async fn a_background_turn_writes_a_few_files_per_partition_and_says_more_waits() {
+    let mut f = Fixture::new(2, &[("archive.interval.ms", "1")]).await;
+    // Six hours of records on both partitions: six files due on each.
+    for h in 0..6 {
+        f.ship(&[0, 1], h * 10, 10, T0 + h * 61 * MINUTE).await;
+    }
+    f.clock.advance(7 * 61 * MINUTE);
+    let archiver = f.archiver(1);
+    let cancel = CancellationToken::new();
+    let files = |f: &Fixture| {
+        let meta = f.meta.clone();
+        async move {
+            meta.partitions("t")
+                .await
+                .expect("topic")
+                .iter()
+                .map(|p| p.archive_files)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        archiver.archive_round(&cancel).await.expect("runs"),
+        Tick::More
+    );
+    assert_eq!(
+        files(&f).await,
+        [FILES_PER_TURN, FILES_PER_TURN],
+        "each partition has its turn before either finishes"
+    );
+    assert_eq!(
+        archiver.archive_round(&cancel).await.expect("runs"),
+        Tick::Idle
+    );
+    assert_eq!(files(&f).await, [6, 6]);
+}

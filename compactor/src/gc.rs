@@ -50,13 +50,23 @@ impl Compactor {
         CompactorStats::add(&self.stats.objects_deleted, report.objects_deleted);
         CompactorStats::add(&self.stats.bytes_deleted, report.bytes_deleted);
         if scan_orphans {
-            report.orphans_deleted = self.collect_orphans().await?;
-            CompactorStats::add(&self.stats.orphans_deleted, report.orphans_deleted);
+            report.orphans_deleted = self.scan_orphans().await?;
         }
         if report != GcReport::default() {
             info!(?report, "garbage collected");
         }
         Ok(report)
+    }
+
+    /// Lists the bucket for orphans (objects the quorum does not know) older than the orphan
+    /// grace period and deletes them; returns how many.
+    pub async fn scan_orphans(&self) -> Result<u64, CompactError> {
+        let deleted = self.collect_orphans().await?;
+        CompactorStats::add(&self.stats.orphans_deleted, deleted);
+        if deleted > 0 {
+            info!(deleted, "orphans collected");
+        }
+        Ok(deleted)
     }
 
     async fn collect_orphans(&self) -> Result<u64, CompactError> {

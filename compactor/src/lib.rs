@@ -20,13 +20,13 @@ mod gc;
 mod rewrite;
 pub mod rules;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
-use strata_core::background::{self, PartitionError, Tick, each_partition};
+use strata_core::background::{self, Demands, PartitionError, Tick, Wake, each_partition};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::jobs::{self, COMPACT_JOB, ClaimError, JobLease, JobLeases};
@@ -259,7 +259,8 @@ pub struct Compactor {
     config: CompactorConfig,
     stats: Arc<CompactorStats>,
     leases: JobLeases,
-    last_orphan_scan: Mutex<Option<i64>>,
+    /// On-demand passes (`POST …/compact`), served by this node's background loop.
+    demands: Demands<String, Result<Vec<PartitionReport>, CompactError>>,
 }
 
 /// A partition's state as a pass sees it.
@@ -296,7 +297,7 @@ impl Compactor {
             config,
             stats: Arc::new(CompactorStats::default()),
             leases,
-            last_orphan_scan: Mutex::new(None),
+            demands: Demands::default(),
         }
     }
 
@@ -323,7 +324,24 @@ impl Compactor {
     /// merge of every run of small extents), then collects garbage past its grace period.
     /// Fails with [`CompactError::Busy`] before changing anything if a partition is being
     /// worked elsewhere.
+    /// Where this node runs the compactor, its background loop serves the request between two
+    /// partitions, so the two never race for a lease.
     pub async fn compact_topic(&self, name: &str) -> Result<Vec<PartitionReport>, CompactError> {
+        match self.demands.ask(name.to_string()).await {
+            Some(answer) => answer,
+            None => self.compact_topic_now(name).await,
+        }
+    }
+
+    /// Serves the on-demand passes waiting.
+    async fn serve_demands(&self) {
+        while let Some(d) = self.demands.next() {
+            let answer = self.compact_topic_now(&d.query).await;
+            d.answer(answer);
+        }
+    }
+
+    async fn compact_topic_now(&self, name: &str) -> Result<Vec<PartitionReport>, CompactError> {
         let topic = self.meta.topic(name).await?;
         self.leases
             .check_idle(name, topic.partitions, self.clock.now_ms())
@@ -515,19 +533,36 @@ impl PartitionError for CompactError {
     }
 }
 
-/// Runs background passes every `interval` until `cancel`: each partition of each topic in
-/// turn, then garbage collection.
+/// Runs the compactor until `cancel`: a pass every `interval` (each partition of each topic in
+/// turn, then garbage collection) that also serves on-demand passes, and an orphan scan every
+/// sixth of the orphan grace period (at least every `interval`).
 pub async fn run(compactor: Arc<Compactor>, cancel: CancellationToken) {
     let job = background::Job::new("compactor", compactor.config.interval);
-    job.run(cancel, |cancel| {
+    compactor.demands.open(job.trigger());
+    let passes = job.run(cancel.clone(), |cancel, why| {
         let compactor = compactor.clone();
-        async move { compactor.run_once(&cancel).await.map(|()| Tick::Idle) }
-    })
-    .await;
+        async move {
+            compactor.serve_demands().await;
+            if why == Wake::Triggered {
+                return Ok(Tick::Idle);
+            }
+            compactor.run_once(&cancel).await.map(|()| Tick::Idle)
+        }
+    });
+    let every = (compactor.config.orphan_grace / 6).max(compactor.config.interval);
+    let scans = background::Job::new("orphan scan", every)
+        .at_once()
+        .run(cancel.clone(), |_, _| {
+            let compactor = compactor.clone();
+            async move { compactor.scan_orphans().await.map(|_| Tick::Idle) }
+        });
+    tokio::join!(passes, scans);
+    compactor.demands.close();
 }
 
 impl Compactor {
-    /// One background round: every partition, then garbage collection.
+    /// One background round: every partition, then garbage collection. Waiting on-demand
+    /// passes are served between partitions.
     pub async fn run_once(&self, cancel: &CancellationToken) -> Result<(), CompactError> {
         each_partition(
             "compactor",
@@ -535,6 +570,7 @@ impl Compactor {
             cancel,
             |_| true,
             |topic, p| async move {
+                self.serve_demands().await;
                 let r = self.compact_partition(&topic, p, false).await?;
                 if r.segments_written > 0 || r.extents_after != r.extents_before {
                     debug!(topic = %topic.name, partition = p.0, ?r, "compacted");
@@ -546,20 +582,7 @@ impl Compactor {
         if cancel.is_cancelled() {
             return Ok(());
         }
-        let now = self.clock.now_ms();
-        let scan = {
-            let mut last = self
-                .last_orphan_scan
-                .lock()
-                .expect("no panics while holding the lock");
-            let every = (self.config.orphan_grace.as_millis() as i64 / 6).max(1);
-            let due = last.is_none_or(|t| now - t >= every);
-            if due {
-                *last = Some(now);
-            }
-            due
-        };
-        self.collect_garbage(scan).await?;
+        self.collect_garbage(false).await?;
         Ok(())
     }
 }

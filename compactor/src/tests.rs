@@ -656,3 +656,52 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn an_operator_pass_waits_for_this_nodes_background_pass_instead_of_being_refused() {
+    let mut f = Fixture::new(1, &[("retention.ms", "-1")]).await;
+    for i in 0..10 {
+        f.ship(&[(0, vec![rec(None, Some(&format!("{i}")), T0)])])
+            .await;
+    }
+    let before = f.read(0).await;
+    let mut config = CompactorConfig::new(Incarnation(7));
+    config.interval = Duration::from_millis(10);
+    config.merge_min_extents = 2;
+    let c = Arc::new(Compactor::new(
+        f.meta.clone(),
+        f.store.clone(),
+        Arc::new(f.clock.clone()),
+        config,
+    ));
+    // The background pass stops while it uploads its merged segment.
+    f.store.hooks().hold(false, "topics/");
+    let entered = f.store.hooks().entered();
+    let cancel = CancellationToken::new();
+    let driver = tokio::spawn(run(c.clone(), cancel.clone()));
+    entered.await;
+    let asked = tokio::spawn({
+        let c = c.clone();
+        async move { c.compact_topic("t").await }
+    });
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !asked.is_finished(),
+        "the request waits its turn in the node's loop rather than being refused"
+    );
+    f.store.hooks().open();
+    let reports = asked
+        .await
+        .expect("runs")
+        .expect("served once the background pass is done");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].extents_after, 1);
+    assert_eq!(f.read(0).await, before);
+    cancel.cancel();
+    driver.await.expect("stops when cancelled");
+    c.compact_topic("t")
+        .await
+        .expect("without a loop the request runs in place");
+}

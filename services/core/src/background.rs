@@ -1,7 +1,11 @@
 //! The one driver of background work: [`Job`] runs a pass every interval (jittered, so nodes
 //! started together do not move in step), at once when [`Trigger`]ed, or again at once when
 //! the pass says more work waits, until cancelled. Waits are `tokio::time` sleeps, so
-//! simulated time drives them (see [`crate::clock`]).
+//! simulated time drives them (see [`crate::clock`]). A trigger does not move the schedule:
+//! the next scheduled pass comes when it would have.
+//!
+//! [`Demands`] carries requests to a job's own loop (an operator's "compact this topic now"),
+//! so on-demand work and background work take turns instead of racing for the same leases.
 //!
 //! [`each_partition`] is the loop of the partition jobs (the compactor and the archiver):
 //! every partition of every wanted topic, in turn, with the outcomes sorted the same way.
@@ -12,7 +16,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::ids::PartitionId;
@@ -27,6 +34,17 @@ pub enum Tick {
     More,
     /// The job is over (its process was fenced, say).
     Stop,
+}
+
+/// Why a pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Its interval came round (or it is the first pass of a job that starts at once).
+    Scheduled,
+    /// Its [`Trigger`] fired.
+    Triggered,
+    /// The pass before said more work waits.
+    Again,
 }
 
 /// Runs a job's pass now, whatever its interval.
@@ -80,41 +98,129 @@ impl Job {
         self.trigger.clone()
     }
 
-    /// Runs `pass` until `cancel` (or a pass returns [`Tick::Stop`]). A failed pass is logged
-    /// and retried at the next interval.
+    /// Runs `pass` until `cancel` (or a pass returns [`Tick::Stop`]), telling each pass why it
+    /// runs. A failed pass is logged and retried at the next interval.
     pub async fn run<E, F, Fut>(self, cancel: CancellationToken, mut pass: F)
     where
         E: fmt::Display,
-        F: FnMut(CancellationToken) -> Fut,
+        F: FnMut(CancellationToken, Wake) -> Fut,
         Fut: Future<Output = Result<Tick, E>>,
     {
         let mut rng = Jitter::new(self.name);
-        let mut wait = self.wait_first;
+        let mut due = tokio::time::Instant::now();
+        let mut wake = if self.wait_first {
+            None
+        } else {
+            Some(Wake::Scheduled)
+        };
         loop {
-            if wait {
-                let sleep = rng.spread(self.every, self.jitter);
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(sleep) => {}
-                    _ = self.trigger.0.notified() => {}
+            let why = match wake {
+                Some(why) if !cancel.is_cancelled() => why,
+                Some(_) => return,
+                None => {
+                    if due <= tokio::time::Instant::now() {
+                        due = tokio::time::Instant::now() + rng.spread(self.every, self.jitter);
+                    }
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep_until(due) => Wake::Scheduled,
+                        _ = self.trigger.0.notified() => Wake::Triggered,
+                    }
                 }
-            } else if cancel.is_cancelled() {
-                return;
-            }
-            wait = match pass(cancel.clone()).await {
-                Ok(Tick::Idle) => true,
+            };
+            wake = match pass(cancel.clone(), why).await {
+                Ok(Tick::Idle) => None,
                 Ok(Tick::More) => {
                     // Let others run between passes that find more to do.
                     tokio::task::yield_now().await;
-                    false
+                    Some(Wake::Again)
                 }
                 Ok(Tick::Stop) => return,
                 Err(e) => {
                     tracing::warn!(job = self.name, error = %e, "background pass failed; retrying at the next interval");
-                    true
+                    None
                 }
             };
         }
+    }
+}
+
+/// Requests of type `Q` that a job's own loop serves, answering each with an `R`.
+pub struct Demands<Q, R> {
+    queue: Mutex<VecDeque<Demand<Q, R>>>,
+    /// Set while a job serves the requests: the trigger that wakes it.
+    server: Mutex<Option<Trigger>>,
+}
+
+impl<Q, R> fmt::Debug for Demands<Q, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Demands")
+            .field("waiting", &self.lock_queue().len())
+            .finish()
+    }
+}
+
+impl<Q, R> Default for Demands<Q, R> {
+    fn default() -> Self {
+        Self {
+            queue: Mutex::new(VecDeque::new()),
+            server: Mutex::new(None),
+        }
+    }
+}
+
+/// One request, to answer with [`Demand::answer`].
+#[derive(Debug)]
+pub struct Demand<Q, R> {
+    /// What is asked.
+    pub query: Q,
+    reply: oneshot::Sender<R>,
+}
+
+impl<Q, R> Demand<Q, R> {
+    /// Answers the request (the asker may have gone: then nobody hears it).
+    pub fn answer(self, r: R) {
+        let _ = self.reply.send(r);
+    }
+}
+
+impl<Q, R> Demands<Q, R> {
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Demand<Q, R>>> {
+        // Only pushed to and popped from: a panic elsewhere cannot leave it half-changed.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_server(&self) -> std::sync::MutexGuard<'_, Option<Trigger>> {
+        self.server.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serves the requests in the job that `trigger` wakes, until [`Demands::close`].
+    pub fn open(&self, trigger: Trigger) {
+        *self.lock_server() = Some(trigger);
+    }
+
+    /// Stops serving: waiting requests are dropped, and their askers hear `None`.
+    pub fn close(&self) {
+        *self.lock_server() = None;
+        self.lock_queue().clear();
+    }
+
+    /// Hands `query` to the serving job and waits for its answer. `None` when no job serves
+    /// the requests (this node does not run it, or it stopped): the caller does the work.
+    pub async fn ask(&self, query: Q) -> Option<R> {
+        let (reply, answer) = oneshot::channel();
+        {
+            let server = self.lock_server();
+            let trigger = server.as_ref()?;
+            self.lock_queue().push_back(Demand { query, reply });
+            trigger.fire();
+        }
+        answer.await.ok()
+    }
+
+    /// The next waiting request, if any.
+    pub fn next(&self) -> Option<Demand<Q, R>> {
+        self.lock_queue().pop_front()
     }
 }
 

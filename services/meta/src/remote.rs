@@ -33,6 +33,8 @@ pub struct RemoteMetaStore {
     version: watch::Sender<u64>,
     status: Arc<Mutex<QuorumStatus>>,
     stop: CancellationToken,
+    /// The change-feed follower, awaited by [`RemoteMetaStore::close`].
+    follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for RemoteMetaStore {
@@ -64,7 +66,7 @@ impl RemoteMetaStore {
             ..Default::default()
         }));
         let stop = CancellationToken::new();
-        tokio::spawn(follow(
+        let follower = tokio::spawn(follow(
             client.clone(),
             seen.clone(),
             version.clone(),
@@ -79,6 +81,20 @@ impl RemoteMetaStore {
             version,
             status,
             stop,
+            follower: Mutex::new(Some(follower)),
+        }
+    }
+
+    /// Stops following the quorum's changes and waits until the follower has stopped.
+    pub async fn close(&self) {
+        self.stop.cancel();
+        let follower = self
+            .follower
+            .lock()
+            .expect("no panics while holding the lock")
+            .take();
+        if let Some(f) = follower {
+            let _ = f.await;
         }
     }
 }

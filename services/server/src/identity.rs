@@ -186,7 +186,7 @@ pub(crate) async fn heartbeat(
     // Say the first failure of a run of them, and the rest only at debug.
     let warned = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let job = Job::new("heartbeat", writers::HEARTBEAT_INTERVAL);
-    job.run(shutdown, |_| {
+    job.run(shutdown, |_, _| {
         let (meta, addr, clock, fence, health, warned) = (
             meta.clone(),
             addr.clone(),

@@ -83,14 +83,20 @@ pub async fn run(
     } else {
         None
     };
-    let meta: Arc<dyn MetaStore> = match &raft {
-        Some(r) => r.clone(),
-        None => Arc::new(RemoteMetaStore::new(
+    // A node that is not a voter follows the quorum's change feed; it is closed last.
+    let remote = raft.is_none().then(|| {
+        Arc::new(RemoteMetaStore::new(
             config.name().unwrap_or_default(),
             config.meta_peers.iter().map(|(_, a)| a.clone()).collect(),
             Duration::from_secs(10),
             clock.clone(),
-        )),
+        ))
+    });
+    let meta: Arc<dyn MetaStore> = match (&raft, &remote) {
+        (Some(r), _) => r.clone(),
+        (None, r) => r
+            .clone()
+            .context("a node has a Raft store or a remote one")?,
     };
     let fence = Arc::new(Fence::default());
     let state = Arc::new(AppState {
@@ -151,6 +157,9 @@ pub async fn run(
         if let Some(r) = &raft {
             r.shutdown().await;
         }
+        if let Some(r) = &remote {
+            r.close().await;
+        }
         return Err(e);
     }
     // A fenced process stops: whichever process next runs on this data directory ships what
@@ -196,6 +205,9 @@ pub async fn run(
     drop(meta);
     if let Some(r) = raft {
         r.shutdown().await;
+    }
+    if let Some(r) = remote {
+        r.close().await;
     }
     if let Some(reason) = fence.reason() {
         bail!("this process was fenced: {reason}");

@@ -308,7 +308,11 @@ pub async fn archive_files_are_planned_then_committed_in_order(store: Arc<dyn Me
         .expect("reads");
     assert_eq!(page.files, vec![file(&first)]);
     assert_eq!(
-        (page.pending.clone(), page.archived_through, page.next_offset()),
+        (
+            page.pending.clone(),
+            page.archived_through,
+            page.next_offset()
+        ),
         (None, Some(Offset(11)), Offset(12))
     );
     let p = &store.partitions("t").await.expect("exists")[0];
