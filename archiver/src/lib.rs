@@ -33,11 +33,14 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use strata_cache::{ReadError, ReadPath};
+use strata_core::api::{ApiError, codes};
 use strata_core::background::{self, Demands, PartitionError, Tick, Wake, each_partition};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::keys::archive_key;
-use strata_core::meta::jobs::{self, ARCHIVE_JOB, ArchivePlan, ClaimError, JobLease, JobLeases};
+use strata_core::meta::jobs::{
+    self, ARCHIVE_JOB, ArchivePlan, Busy, ClaimError, JobLease, JobLeases,
+};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
 use strata_core::settings::{self, Invalid, Section, duration_between, size_between};
 use thiserror::Error;
@@ -193,12 +196,8 @@ pub struct PartitionArchiveReport {
 #[derive(Debug, Error)]
 pub enum ArchiveError {
     /// Another archiver (or another request on this node) is working the partition.
-    #[error("archiving of {topic}/{partition} is already running ({holder})")]
-    Busy {
-        topic: String,
-        partition: u32,
-        holder: String,
-    },
+    #[error(transparent)]
+    Busy(#[from] Busy),
     /// The topic does not have `archive=true`.
     #[error("topic {topic} is not archived: set its config archive=true first")]
     NotArchived { topic: String },
@@ -316,8 +315,7 @@ impl Archiver {
         }
         self.leases
             .check_idle(name, topic.partitions, self.clock.now_ms())
-            .await
-            .map_err(|e| claim_error(name, e))?;
+            .await?;
         let partitions = self.meta.partitions(name).await?;
         let mut reports = Vec::with_capacity(partitions.len());
         for p in &partitions {
@@ -339,8 +337,7 @@ impl Archiver {
         let lease = self
             .leases
             .claim(&topic.name, partition, self.clock.now_ms())
-            .await
-            .map_err(|e| claim_error(&topic.name, e))?;
+            .await?;
         let mut job = Job {
             topic,
             partition,
@@ -578,20 +575,43 @@ impl Archiver {
     }
 }
 
-fn claim_error(topic: &str, e: ClaimError) -> ArchiveError {
-    match e {
-        ClaimError::Busy { partition, holder } => ArchiveError::Busy {
-            topic: topic.to_string(),
-            partition: partition.0,
-            holder,
-        },
-        ClaimError::Meta(e) => e.into(),
+/// How a refused or failed run reads to an HTTP client.
+impl From<ArchiveError> for ApiError {
+    fn from(e: ArchiveError) -> Self {
+        match e {
+            ArchiveError::Busy(b) => b.into(),
+            ArchiveError::Meta(MetaError::Conflict { topic, .. }) => ApiError::new(
+                409,
+                codes::JOB_RUNNING,
+                format!("another archiver changed topic {topic:?} during the run; run it again"),
+            ),
+            e @ ArchiveError::NotArchived { .. } => {
+                ApiError::new(422, codes::INVALID_REQUEST, e.to_string())
+            }
+            ArchiveError::Meta(e) => e.into(),
+            ArchiveError::Read(e) => e.into(),
+            ArchiveError::Store(e) => ApiError::unavailable(
+                codes::STORE_UNAVAILABLE,
+                format!("the object store failed during archiving: {e}"),
+                1,
+            ),
+            e @ ArchiveError::Parquet(_) => ApiError::new(500, codes::INTERNAL, e.to_string()),
+        }
+    }
+}
+
+impl From<ClaimError> for ArchiveError {
+    fn from(e: ClaimError) -> Self {
+        match e {
+            ClaimError::Busy(b) => Self::Busy(b),
+            ClaimError::Meta(m) => Self::Meta(m),
+        }
     }
 }
 
 impl PartitionError for ArchiveError {
     fn is_busy(&self) -> bool {
-        matches!(self, ArchiveError::Busy { .. })
+        matches!(self, ArchiveError::Busy(_))
     }
 
     fn topic_gone(&self) -> bool {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use strata_core::ids::{Offset, PartitionId};
 use strata_core::keys::archive_topic_prefix;
 use strata_core::meta::TopicInfo;
-use strata_core::meta::jobs::{self, ArchiveFile, ClaimError};
+use strata_core::meta::jobs::{self, ArchiveFile, Busy, ClaimError};
 use tracing::debug;
 
 use crate::schema::FORMAT_VERSION;
@@ -154,7 +154,7 @@ impl Archiver {
                 .await
             {
                 Ok(lease) => break lease,
-                Err(ClaimError::Busy { holder, .. }) => {
+                Err(ClaimError::Busy(Busy { holder, .. })) => {
                     if !wait || tokio::time::Instant::now() >= deadline {
                         debug!(topic = %topic.name, holder, "another publish of the manifest is running");
                         return Ok(false);

@@ -26,10 +26,11 @@ use std::time::Duration;
 
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
+use strata_core::api::{ApiError, codes};
 use strata_core::background::{self, Demands, PartitionError, Tick, Wake, each_partition};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
-use strata_core::meta::jobs::{self, COMPACT_JOB, ClaimError, JobLease, JobLeases};
+use strata_core::meta::jobs::{self, Busy, COMPACT_JOB, ClaimError, JobLease, JobLeases};
 use strata_core::meta::{Extent, MetaError, MetaStore, TopicInfo};
 use strata_core::settings::{self, Invalid, Section, at_least, duration_between, size_between};
 use thiserror::Error;
@@ -231,12 +232,8 @@ pub struct PartitionReport {
 #[derive(Debug, Error)]
 pub enum CompactError {
     /// Another compactor (or another request on this node) is working the partition.
-    #[error("compaction of {topic}/{partition} is already running ({holder})")]
-    Busy {
-        topic: String,
-        partition: u32,
-        holder: String,
-    },
+    #[error(transparent)]
+    Busy(#[from] Busy),
     /// The quorum refused or could not be reached.
     #[error(transparent)]
     Meta(#[from] MetaError),
@@ -345,8 +342,7 @@ impl Compactor {
         let topic = self.meta.topic(name).await?;
         self.leases
             .check_idle(name, topic.partitions, self.clock.now_ms())
-            .await
-            .map_err(|e| claim_error(name, e))?;
+            .await?;
         let mut reports = Vec::with_capacity(topic.partitions as usize);
         for p in 0..topic.partitions {
             reports.push(self.compact_partition(&topic, PartitionId(p), true).await?);
@@ -369,8 +365,7 @@ impl Compactor {
         let lease = self
             .leases
             .claim(&topic.name, partition, self.clock.now_ms())
-            .await
-            .map_err(|e| claim_error(&topic.name, e))?;
+            .await?;
         let mut job = Job {
             topic,
             partition,
@@ -512,20 +507,41 @@ impl Compactor {
     }
 }
 
-fn claim_error(topic: &str, e: ClaimError) -> CompactError {
-    match e {
-        ClaimError::Busy { partition, holder } => CompactError::Busy {
-            topic: topic.to_string(),
-            partition: partition.0,
-            holder,
-        },
-        ClaimError::Meta(e) => e.into(),
+/// How a refused or failed pass reads to an HTTP client.
+impl From<CompactError> for ApiError {
+    fn from(e: CompactError) -> Self {
+        match e {
+            CompactError::Busy(b) => b.into(),
+            CompactError::Meta(MetaError::Conflict { topic, .. }) => ApiError::new(
+                409,
+                codes::JOB_RUNNING,
+                format!("the extents of topic {topic:?} changed during the pass; run it again"),
+            ),
+            CompactError::Meta(e) => e.into(),
+            CompactError::Store(e) => ApiError::unavailable(
+                codes::STORE_UNAVAILABLE,
+                format!("the object store failed during compaction: {e}"),
+                1,
+            ),
+            e @ CompactError::Corrupt { .. } => {
+                ApiError::new(500, codes::CORRUPT_DATA, e.to_string())
+            }
+        }
+    }
+}
+
+impl From<ClaimError> for CompactError {
+    fn from(e: ClaimError) -> Self {
+        match e {
+            ClaimError::Busy(b) => Self::Busy(b),
+            ClaimError::Meta(m) => Self::Meta(m),
+        }
     }
 }
 
 impl PartitionError for CompactError {
     fn is_busy(&self) -> bool {
-        matches!(self, CompactError::Busy { .. })
+        matches!(self, CompactError::Busy(_))
     }
 
     fn topic_gone(&self) -> bool {

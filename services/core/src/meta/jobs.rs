@@ -279,17 +279,48 @@ pub async fn lease(
     }
 }
 
+/// Another process, or another request on this node, works a partition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{activity} of {topic}/{partition} is already running ({holder})")]
+pub struct Busy {
+    /// What the job does ("compaction", "archiving").
+    pub activity: &'static str,
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: u32,
+    /// Who works it, for the message.
+    pub holder: String,
+}
+
+impl From<Busy> for crate::api::ApiError {
+    fn from(b: Busy) -> Self {
+        crate::api::ApiError::new(
+            409,
+            crate::api::codes::JOB_RUNNING,
+            format!(
+                "{} of topic {:?} is already running; try again when it is done",
+                b.activity, b.topic
+            ),
+        )
+    }
+}
+
+/// What a job does, for messages.
+fn activity(job: &str) -> &'static str {
+    match job {
+        COMPACT_JOB => "compaction",
+        ARCHIVE_JOB => "archiving",
+        _ => "a background job",
+    }
+}
+
 /// Why a partition job could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     /// Another node holds the partition's lease, or another task on this node works it.
-    #[error("partition {partition} is already being worked ({holder})")]
-    Busy {
-        /// The partition.
-        partition: PartitionId,
-        /// Who works it, for the message.
-        holder: String,
-    },
+    #[error(transparent)]
+    Busy(Busy),
     /// The quorum refused or could not be reached.
     #[error(transparent)]
     Meta(#[from] MetaError),
@@ -323,6 +354,15 @@ impl JobLeases {
         }
     }
 
+    fn busy(&self, topic: &str, partition: PartitionId, holder: impl Into<String>) -> Busy {
+        Busy {
+            activity: activity(self.job),
+            topic: topic.to_string(),
+            partition: partition.0,
+            holder: holder.into(),
+        }
+    }
+
     fn busy_set(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, PartitionId)>> {
@@ -343,19 +383,21 @@ impl JobLeases {
         for p in 0..partitions {
             let partition = PartitionId(p);
             if self.busy_set().contains(&(topic.to_string(), partition)) {
-                return Err(ClaimError::Busy {
+                return Err(ClaimError::Busy(self.busy(
+                    topic,
                     partition,
-                    holder: "another request on this node".into(),
-                });
+                    "another request on this node",
+                )));
             }
             if let Some(l) = lease(self.meta.as_ref(), self.job, topic, partition).await?
                 && l.expires_ms >= now_ms
                 && l.token.holder != self.node
             {
-                return Err(ClaimError::Busy {
+                return Err(ClaimError::Busy(self.busy(
+                    topic,
                     partition,
-                    holder: format!("incarnation {}", l.token.holder),
-                });
+                    format!("incarnation {}", l.token.holder),
+                )));
             }
         }
         Ok(())
@@ -371,10 +413,11 @@ impl JobLeases {
     ) -> Result<JobLease<'_>, ClaimError> {
         let key = (topic.to_string(), partition);
         if !self.busy_set().insert(key.clone()) {
-            return Err(ClaimError::Busy {
+            return Err(ClaimError::Busy(self.busy(
+                topic,
                 partition,
-                holder: "another request on this node".into(),
-            });
+                "another request on this node",
+            )));
         }
         let name = LeaseName {
             job: self.job,
@@ -400,10 +443,9 @@ impl JobLeases {
             Err(e) => {
                 self.busy_set().remove(&key);
                 Err(match e {
-                    MetaError::LeaseLost { reason, .. } => ClaimError::Busy {
-                        partition,
-                        holder: reason,
-                    },
+                    MetaError::LeaseLost { reason, .. } => {
+                        ClaimError::Busy(self.busy(topic, partition, reason))
+                    }
                     e => e.into(),
                 })
             }

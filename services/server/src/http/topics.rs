@@ -8,11 +8,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use strata_archiver::ArchiveError;
-use strata_compactor::CompactError;
-use strata_core::api::{ApiError, codes};
+use strata_core::api::ApiError;
 use strata_core::ids::{Offset, PartitionId};
-use strata_core::meta::{MetaError, PartitionInfo, TopicInfo};
+use strata_core::meta::{PartitionInfo, TopicInfo};
 
 use super::{ApiResult, Params, Shared, json, json_body, read_body};
 
@@ -216,39 +214,11 @@ pub(super) async fn compact(
     State(s): State<Shared>,
     Path(topic): Path<String>,
 ) -> ApiResult<Response> {
-    let started = s.started()?;
-    match started.compactor.compact_topic(&topic).await {
-        Ok(partitions) => Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({ "partitions": partitions }),
-        )),
-        Err(CompactError::Busy { .. }) | Err(CompactError::Meta(MetaError::LeaseLost { .. })) => {
-            Err(ApiError::new(
-                409,
-                codes::JOB_RUNNING,
-                format!(
-                    "a compaction of topic {topic:?} is already running; try again when it is done"
-                ),
-            )
-            .into())
-        }
-        Err(CompactError::Meta(MetaError::Conflict { .. })) => Err(ApiError::new(
-            409,
-            codes::JOB_RUNNING,
-            format!("the extents of topic {topic:?} changed during the pass; run it again"),
-        )
-        .into()),
-        Err(CompactError::Meta(e)) => Err(e.into()),
-        Err(CompactError::Store(e)) => Err(ApiError::unavailable(
-            codes::STORE_UNAVAILABLE,
-            format!("the object store failed during compaction: {e}"),
-            1,
-        )
-        .into()),
-        Err(e @ CompactError::Corrupt { .. }) => {
-            Err(ApiError::new(500, codes::CORRUPT_DATA, e.to_string()).into())
-        }
-    }
+    let partitions = s.started()?.compactor.compact_topic(&topic).await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "partitions": partitions }),
+    ))
 }
 
 /// `POST /v1/topics/{topic}/archive`: archive everything committed so far, then publish the
@@ -257,41 +227,11 @@ pub(super) async fn archive(
     State(s): State<Shared>,
     Path(topic): Path<String>,
 ) -> ApiResult<Response> {
-    let started = s.started()?;
-    match started.archiver.archive_topic(&topic).await {
-        Ok(partitions) => Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({ "partitions": partitions }),
-        )),
-        Err(ArchiveError::Busy { .. }) | Err(ArchiveError::Meta(MetaError::LeaseLost { .. })) => {
-            Err(ApiError::new(
-                409,
-                codes::JOB_RUNNING,
-                format!("topic {topic:?} is being archived already; try again when it is done"),
-            )
-            .into())
-        }
-        Err(ArchiveError::Meta(MetaError::Conflict { .. })) => Err(ApiError::new(
-            409,
-            codes::JOB_RUNNING,
-            format!("another archiver changed topic {topic:?} during the run; run it again"),
-        )
-        .into()),
-        Err(e @ ArchiveError::NotArchived { .. }) => {
-            Err(ApiError::new(422, codes::INVALID_REQUEST, e.to_string()).into())
-        }
-        Err(ArchiveError::Meta(e)) => Err(e.into()),
-        Err(ArchiveError::Read(e)) => Err(e.into()),
-        Err(ArchiveError::Store(e)) => Err(ApiError::unavailable(
-            codes::STORE_UNAVAILABLE,
-            format!("the object store failed during archiving: {e}"),
-            1,
-        )
-        .into()),
-        Err(e @ ArchiveError::Parquet(_)) => {
-            Err(ApiError::new(500, codes::INTERNAL, e.to_string()).into())
-        }
-    }
+    let partitions = s.started()?.archiver.archive_topic(&topic).await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "partitions": partitions }),
+    ))
 }
 
 /// `GET /v1/topics/{topic}/partitions/{partition}/extents?offset=&limit=`: where a partition's
