@@ -20,23 +20,10 @@ use strata_tests::chaos::{Producers, check};
 use strata_tests::{Cluster, Node, Proxy, S3Server, eventually};
 
 /// A small xorshift: the nemesis is a function of its seed.
-struct Rng(u64);
+type Rng = strata_core::rng::XorShift;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn millis(&mut self, from: u64, to: u64) -> Duration {
-        Duration::from_millis(from + self.below(to - from + 1))
-    }
+fn millis(rng: &mut Rng, from: u64, to: u64) -> Duration {
+    Duration::from_millis(from + rng.below(to - from + 1))
 }
 
 const KINDS: &[&str] = &[
@@ -97,7 +84,7 @@ async fn the_nemesis_never_changes_an_acknowledged_record() -> anyhow::Result<()
         })
         | 1;
     eprintln!("CHAOS seed={seed} secs={secs}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let kinds: Vec<&str> = match std::env::var("STRATA_CHAOS_KINDS") {
         Ok(only) => {
             let only: Vec<String> = only.split(',').map(|k| k.trim().to_string()).collect();
@@ -164,7 +151,7 @@ async fn the_nemesis_never_changes_an_acknowledged_record() -> anyhow::Result<()
         // Every kind once (shuffled) before any repeats, so a short run still sees them all.
         let kind = if round < kinds.len() {
             let mut order: Vec<usize> = (0..kinds.len()).collect();
-            let mut r = Rng(seed ^ 0x5bd1_e995);
+            let mut r = Rng::new(seed ^ 0x5bd1_e995);
             for i in (1..order.len()).rev() {
                 order.swap(i, r.below(i as u64 + 1) as usize);
             }
@@ -178,7 +165,7 @@ async fn the_nemesis_never_changes_an_acknowledged_record() -> anyhow::Result<()
             "kill-ingest" => {
                 let i = rng.below(2) as usize;
                 ingest[i].kill9().await?;
-                tokio::time::sleep(rng.millis(500, 2500)).await;
+                tokio::time::sleep(millis(&mut rng, 500, 2500)).await;
                 ingest[i].restart().await?;
                 set_url(&nodes, i, &ingest[i]);
             }
@@ -191,11 +178,11 @@ async fn the_nemesis_never_changes_an_acknowledged_record() -> anyhow::Result<()
                 };
                 if kind.starts_with("kill") {
                     c.voters[v].kill9().await?;
-                    tokio::time::sleep(rng.millis(1000, 3000)).await;
+                    tokio::time::sleep(millis(&mut rng, 1000, 3000)).await;
                     c.voters[v].restart().await?;
                 } else {
                     c.voters[v].signal("STOP")?;
-                    tokio::time::sleep(rng.millis(2000, 6000)).await;
+                    tokio::time::sleep(millis(&mut rng, 2000, 6000)).await;
                     c.voters[v].signal("CONT")?;
                 }
             }
@@ -205,7 +192,7 @@ async fn the_nemesis_never_changes_an_acknowledged_record() -> anyhow::Result<()
                 } else {
                     proxy.hang();
                 }
-                tokio::time::sleep(rng.millis(1500, 4000)).await;
+                tokio::time::sleep(millis(&mut rng, 1500, 4000)).await;
                 proxy.up();
             }
             "start-during-outage" => {

@@ -4,17 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use strata_tests::load::{Load, check_acknowledged};
-use strata_tests::{Api, Cluster, eventually};
-
-/// Waits until `api`'s node sees `topic` (nodes read the quorum's applied state).
-async fn sees_topic(api: &Api, topic: &str) -> anyhow::Result<()> {
-    eventually(
-        Duration::from_secs(30),
-        "the topic to be visible",
-        || async { (api.get(&format!("/v1/topics/{topic}")).await.ok()?.0 == 200).then_some(()) },
-    )
-    .await
-}
+use strata_tests::{Cluster, eventually};
 
 #[tokio::test]
 async fn the_leader_dies_under_load_and_every_acknowledged_record_survives_exactly_once()
@@ -22,7 +12,7 @@ async fn the_leader_dies_under_load_and_every_acknowledged_record_survives_exact
     let mut c = Cluster::start(3, 2, "[ingest]\ncommit-timeout = \"5s\"\n").await?;
     let (a, b) = (c.ingest_api(0), c.ingest_api(1));
     a.create_topic("t", 4, json!({})).await?;
-    sees_topic(&b, "t").await?;
+    b.sees_topic("t").await?;
     let la = Load::start(&a, "t", 0, 3, "all");
     let lb = Load::start(&b, "t", 100, 3, "all");
     la.wait_acked(300, Duration::from_secs(60)).await?;
@@ -116,7 +106,7 @@ async fn an_ingest_node_killed_under_load_loses_nothing_it_acknowledged() -> any
     let mut c = Cluster::start(3, 2, "").await?;
     let (a, b) = (c.ingest_api(0), c.ingest_api(1));
     b.create_topic("t", 4, json!({})).await?;
-    sees_topic(&a, "t").await?;
+    a.sees_topic("t").await?;
     let all = Load::start(&a, "t", 0, 2, "all");
     let local = Load::start(&a, "t", 50, 2, "local");
     all.wait_acked(200, Duration::from_secs(60)).await?;
@@ -265,7 +255,7 @@ async fn a_v2_consumer_created_on_one_node_is_read_through_another_even_after_th
     let mut c = Cluster::start(1, 2, "").await?;
     let (a, b) = (c.ingest_api(0), c.ingest_api(1));
     a.create_topic("t", 4, json!({})).await?;
-    sees_topic(&b, "t").await?;
+    b.sees_topic("t").await?;
     let (va, vb) = (
         V2Client::new(&c.ingest[0].url()),
         V2Client::new(&c.ingest[1].url()),
@@ -353,7 +343,7 @@ async fn writes_go_on_while_the_leader_is_paused_and_it_rejoins_as_a_follower() 
     let c = Cluster::start(3, 2, "[ingest]\ncommit-timeout = \"20s\"\n").await?;
     let (a, b) = (c.ingest_api(0), c.ingest_api(1));
     a.create_topic("t", 4, json!({})).await?;
-    sees_topic(&b, "t").await?;
+    b.sees_topic("t").await?;
     let la = Load::start(&a, "t", 0, 3, "all");
     let lb = Load::start(&b, "t", 100, 3, "all");
     la.wait_acked(300, Duration::from_secs(60)).await?;

@@ -10,16 +10,7 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 use serde_json::{Value, json};
 use strata_tests::load::{check_acknowledged, produce_requests};
-use strata_tests::{Api, Cluster, Node, eventually};
-
-async fn sees_topic(api: &Api, topic: &str) -> anyhow::Result<()> {
-    eventually(
-        Duration::from_secs(30),
-        "the topic to be visible",
-        || async { (api.get(&format!("/v1/topics/{topic}")).await.ok()?.0 == 200).then_some(()) },
-    )
-    .await
-}
+use strata_tests::{Cluster, Node, eventually};
 
 /// The writer folders (`segments/<incarnation>/`) of the cluster's bucket.
 async fn segment_writers(store: &dyn ObjectStore) -> anyhow::Result<BTreeSet<String>> {
@@ -43,7 +34,7 @@ async fn two_ingest_nodes_without_node_ids_share_no_offset_and_no_object_key() -
     let b = Node::start(c.node_options("ingest", None)).await?;
     let (api_a, api_b) = (a.api(), b.api());
     api_a.create_topic("t", 3, json!({})).await?;
-    sees_topic(&api_b, "t").await?;
+    api_b.sees_topic("t").await?;
     let (from_a, from_b) = tokio::join!(
         produce_requests(&api_a, "t", 1, 20, 50),
         produce_requests(&api_b, "t", 2, 20, 50)
@@ -165,7 +156,7 @@ async fn a_paused_process_whose_node_id_was_taken_is_fenced_and_changes_nothing(
     .await?;
     let b = Node::start(c.node_options("ingest", Some(11))).await?;
     let api_b = b.api();
-    sees_topic(&api_b, "t").await?;
+    api_b.sees_topic("t").await?;
     acked.extend(produce_requests(&api_b, "t", 2, 5, 20).await);
     assert_eq!(acked.len(), 200);
     a.signal("CONT")?;

@@ -8,15 +8,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use strata_tests::{Api, Cluster, Node, Proxy, S3Server, eventually};
 
-async fn sees_topic(api: &Api, topic: &str) -> anyhow::Result<()> {
-    eventually(
-        Duration::from_secs(30),
-        "the topic to be visible",
-        || async { (api.get(&format!("/v1/topics/{topic}")).await.ok()?.0 == 200).then_some(()) },
-    )
-    .await
-}
-
 fn body(tag: &str) -> String {
     json!({"records": [
         {"value": {"tag": tag, "n": 0}},
@@ -60,7 +51,7 @@ async fn a_request_sent_again_with_its_key_to_another_node_is_stored_once() -> a
     let c = Cluster::start(1, 2, "").await?;
     let (a, b) = (c.ingest_api(0), c.ingest_api(1));
     a.create_topic("t", 3, json!({})).await?;
-    sees_topic(&b, "t").await?;
+    b.sees_topic("t").await?;
     let (s1, first) = produce(&a, "order-1", &body("one")).await?;
     assert_eq!(s1, 200, "{first}");
     let (s2, again) = produce(&b, "order-1", &body("one")).await?;
@@ -108,7 +99,7 @@ async fn a_retry_while_the_first_attempt_is_in_flight_gets_the_same_offsets() ->
     let stuck = behind(&c, &proxy).await?;
     let a = stuck.api();
     a.create_topic("t", 3, json!({})).await?;
-    sees_topic(&b, "t").await?;
+    b.sees_topic("t").await?;
     proxy.down();
     let first = {
         let a = a.clone();
@@ -141,7 +132,7 @@ async fn a_retry_after_the_first_attempts_node_was_killed_is_stored_once() -> an
     let mut dead = behind(&c, &proxy).await?;
     let a = dead.api();
     a.create_topic("t", 3, json!({})).await?;
-    sees_topic(&b, "t").await?;
+    b.sees_topic("t").await?;
     proxy.down();
     // acks=local: the first attempt is acknowledged once it is on a's disk, then a dies before
     // shipping it; the client retries on b anyway (it did not see the answer, say).

@@ -30,6 +30,41 @@ pub enum StartAt {
     Timestamp(i64),
 }
 
+/// The wait of a long-poll: read, then [`Waiter::wait`] for the next change, until the
+/// reader has enough or the deadline passes. Made by [`ReadPath::waiter`].
+#[derive(Debug)]
+pub struct Waiter {
+    changes: tokio::sync::watch::Receiver<u64>,
+    deadline: Instant,
+    waiting: Arc<ReadStats>,
+}
+
+impl Waiter {
+    /// Marks the quorum's state as seen: call it before each read.
+    pub fn seen(&mut self) {
+        self.changes.borrow_and_update();
+    }
+
+    /// Waits until the quorum changes after the last [`Waiter::seen`] (`true`: read again),
+    /// the deadline passes or `stop` completes (`false`: answer with what was read).
+    pub async fn wait(&mut self, stop: impl Future<Output = ()>) -> Result<bool, ReadError> {
+        if Instant::now() >= self.deadline {
+            return Ok(false);
+        }
+        let _parked = Parked::new(&self.waiting.waiting);
+        tokio::select! {
+            changed = self.changes.changed() => {
+                if changed.is_err() {
+                    return Err(MetaError::Unavailable { reason: "metadata store stopped".into() }.into());
+                }
+                Ok(true)
+            }
+            _ = tokio::time::sleep_until(self.deadline) => Ok(false),
+            _ = stop => Ok(false),
+        }
+    }
+}
+
 /// Per-fetch knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchOptions {
@@ -268,74 +303,91 @@ impl ReadPath {
         self.stats.clone()
     }
 
-    /// Fetches committed records of one partition.
+    /// Fetches committed records of one partition, waiting up to `max_wait` at the high
+    /// watermark for new ones.
     pub async fn fetch(
         &self,
         topic: &str,
         partition: PartitionId,
         opts: FetchOptions,
     ) -> Result<FetchResult, ReadError> {
-        // Subscribe before reading the state, so no commit can slip between check and wait.
-        let mut changes = self.meta.changes();
-        let deadline = Instant::now() + opts.max_wait;
+        let mut waiter = self.waiter(opts.max_wait);
         let start = self.resolve(topic, partition, opts.start).await?;
         loop {
-            changes.borrow_and_update();
-            let page = self
-                .meta
-                .extents(topic, partition, start, EXTENTS_PER_PAGE)
-                .await?;
-            let earliest = self.earliest(&page);
-            if start < earliest || start > page.high_watermark {
-                return Err(ReadError::OutOfRange {
-                    offset: start,
-                    log_start: earliest,
-                    high_watermark: page.high_watermark,
-                });
-            }
-            if start < page.log_start_offset
-                && let Some(archive) = &self.archive
-                && let Some(read) = archive
-                    .read(
-                        topic,
-                        partition,
-                        start,
-                        opts.max_records.max(1),
-                        opts.max_bytes,
-                    )
-                    .await?
+            waiter.seen();
+            let got = self.read_at(topic, partition, start, opts).await?;
+            if !got.records.is_empty()
+                || got.next_offset != start
+                || !waiter.wait(std::future::pending()).await?
             {
-                self.stats
-                    .archive_records
-                    .fetch_add(read.records.len() as u64, Ordering::Relaxed);
-                return Ok(FetchResult {
-                    records: read.records,
-                    next_offset: read.next_offset,
-                    high_watermark: page.high_watermark,
-                    log_start_offset: earliest,
-                });
-            }
-            if start < page.high_watermark && !page.extents.is_empty() {
-                return self.collect(topic, partition, start, page, opts).await;
-            }
-            if Instant::now() >= deadline {
-                return Ok(FetchResult {
-                    records: Vec::new(),
-                    next_offset: start,
-                    high_watermark: page.high_watermark,
-                    log_start_offset: earliest,
-                });
-            }
-            let _parked = Parked::new(&self.stats.waiting);
-            tokio::select! {
-                changed = changes.changed() => {
-                    if changed.is_err() {
-                        return Err(MetaError::Unavailable { reason: "metadata store stopped".into() }.into());
-                    }
-                }
-                _ = tokio::time::sleep_until(deadline) => {}
+                return Ok(got);
             }
         }
+    }
+
+    /// The one long-poll of every fetch API (the native fetch, the REST Proxy's records of
+    /// many partitions), waiting up to `max_wait` from now. It subscribes to the quorum's
+    /// changes at once, so no commit can slip between a read and the wait after it.
+    pub fn waiter(&self, max_wait: Duration) -> Waiter {
+        Waiter {
+            changes: self.meta.changes(),
+            deadline: Instant::now() + max_wait,
+            waiting: self.stats.clone(),
+        }
+    }
+
+    /// Reads what is committed at `start` now, without waiting: an empty page at the high
+    /// watermark.
+    async fn read_at(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        start: Offset,
+        opts: FetchOptions,
+    ) -> Result<FetchResult, ReadError> {
+        let page = self
+            .meta
+            .extents(topic, partition, start, EXTENTS_PER_PAGE)
+            .await?;
+        let earliest = self.earliest(&page);
+        if start < earliest || start > page.high_watermark {
+            return Err(ReadError::OutOfRange {
+                offset: start,
+                log_start: earliest,
+                high_watermark: page.high_watermark,
+            });
+        }
+        if start < page.log_start_offset
+            && let Some(archive) = &self.archive
+            && let Some(read) = archive
+                .read(
+                    topic,
+                    partition,
+                    start,
+                    opts.max_records.max(1),
+                    opts.max_bytes,
+                )
+                .await?
+        {
+            self.stats
+                .archive_records
+                .fetch_add(read.records.len() as u64, Ordering::Relaxed);
+            return Ok(FetchResult {
+                records: read.records,
+                next_offset: read.next_offset,
+                high_watermark: page.high_watermark,
+                log_start_offset: earliest,
+            });
+        }
+        if start < page.high_watermark && !page.extents.is_empty() {
+            return self.collect(topic, partition, start, page, opts).await;
+        }
+        Ok(FetchResult {
+            records: Vec::new(),
+            next_offset: start,
+            high_watermark: page.high_watermark,
+            log_start_offset: earliest,
+        })
     }
 
     /// The first offset readable: the archive's, when this path reads the archive.

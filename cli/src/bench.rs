@@ -61,16 +61,7 @@ pub struct BenchArgs {
 const TS_PLACEHOLDER: &str = "\"timestamp\":0000000000000";
 
 /// A tiny deterministic generator, so runs are repeatable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+type Rng = strata_core::rng::XorShift;
 
 const EVENTS: &[&str] = &[
     "page_view",
@@ -102,7 +93,7 @@ fn record(rng: &mut Rng, size: usize) -> (String, String) {
 }
 
 fn bodies(args: &BenchArgs) -> Vec<Bytes> {
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut rng = Rng::new(0x5eed_1234_abcd_ef01);
     (0..32)
         .map(|_| {
             let records: Vec<String> = (0..args.batch)
@@ -129,14 +120,7 @@ async fn scrape(c: &Client) -> anyhow::Result<Vec<(String, f64)>> {
         .context("cannot read /metrics")?
         .text()
         .await?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (name, value) = l.rsplit_once(' ')?;
-            Some((name.to_string(), value.parse().ok()?))
-        })
-        .collect())
+    Ok(strata_core::stats::parse_text(&text))
 }
 
 fn metric(m: &[(String, f64)], name: &str) -> f64 {

@@ -22,6 +22,18 @@ pub struct Api {
 }
 
 impl Api {
+    /// Waits until this node sees `topic` (nodes read the quorum's applied state).
+    pub async fn sees_topic(&self, topic: &str) -> anyhow::Result<()> {
+        crate::eventually(
+            std::time::Duration::from_secs(30),
+            "the topic to be visible",
+            || async {
+                (self.get(&format!("/v1/topics/{topic}")).await.ok()?.0 == 200).then_some(())
+            },
+        )
+        .await
+    }
+
     /// Targets `base` (`http://HOST:PORT`).
     pub fn new(base: &str) -> Self {
         Self {
@@ -33,6 +45,11 @@ impl Api {
         }
     }
 
+    /// Starts a request to `path` on this node.
+    pub(crate) fn start(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
     /// Sends a request; returns status and JSON body (Null when empty).
     pub async fn send(
         &self,
@@ -41,7 +58,7 @@ impl Api {
         content_type: Option<&str>,
         body: Option<String>,
     ) -> anyhow::Result<(u16, Value, reqwest::header::HeaderMap)> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self.start(method, path);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
@@ -204,13 +221,6 @@ impl Api {
             .await?
             .text()
             .await?;
-        Ok(text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| {
-                let (k, v) = l.rsplit_once(' ')?;
-                Some((k.to_string(), v.parse().ok()?))
-            })
-            .collect())
+        Ok(strata_core::stats::parse_text(&text))
     }
 }

@@ -30,19 +30,14 @@ impl Reply {
 /// A v2 client of one node.
 #[derive(Debug, Clone)]
 pub struct V2Client {
-    http: reqwest::Client,
-    base: String,
+    api: crate::Api,
 }
 
 impl V2Client {
     /// Targets `base` (`http://HOST:PORT`).
     pub fn new(base: &str) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(120))
-                .build()
-                .expect("client builds"),
-            base: base.to_string(),
+            api: crate::Api::new(base),
         }
     }
 
@@ -54,7 +49,7 @@ impl V2Client {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> anyhow::Result<Reply> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self.api.start(method, path);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

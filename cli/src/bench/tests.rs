@@ -2,7 +2,7 @@ use super::*;
 
 #[test]
 fn records_are_valid_json_of_the_requested_size() {
-    let mut rng = Rng(1);
+    let mut rng = Rng::new(1);
     for size in [200, 1024, 4096] {
         let (_, v) = record(&mut rng, size);
         assert_eq!(v.len(), size);

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ids::PartitionId;
 use crate::meta::{MetaError, MetaStore, TopicInfo};
+use crate::rng::XorShift;
 
 /// What one pass found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,25 +225,21 @@ impl<Q, R> Demands<Q, R> {
     }
 }
 
-/// A small generator for the jitter (xorshift, seeded per process and job).
-struct Jitter(u64);
+/// The jitter's generator, seeded per process and job.
+struct Jitter(XorShift);
 
 impl Jitter {
     fn new(name: &str) -> Self {
         let mut h = RandomState::new().build_hasher();
         h.write(name.as_bytes());
-        Self(h.finish() | 1)
+        Self(XorShift::new(h.finish()))
     }
 
     fn spread(&mut self, every: Duration, fraction: f64) -> Duration {
         if fraction == 0.0 {
             return every;
         }
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        let unit = (self.0 >> 11) as f64 / (1u64 << 53) as f64;
-        every.mul_f64(1.0 - fraction + 2.0 * fraction * unit)
+        every.mul_f64(1.0 - fraction + 2.0 * fraction * self.0.unit())
     }
 }
 

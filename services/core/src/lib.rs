@@ -33,6 +33,7 @@ pub mod keys;
 pub mod meta;
 pub mod object;
 pub mod record;
+pub mod rng;
 pub mod settings;
 pub mod stats;
 pub mod storage;

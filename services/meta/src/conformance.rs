@@ -13,6 +13,7 @@ use strata_core::meta::jobs::{self, COMPACT_JOB, LeaseName};
 use strata_core::meta::writers::{self, RegisterRequest};
 use strata_core::meta::{
     GroupOffset, MetaError, MetaQuery, MetaStore, ObjectCommit, QueryResult, SectionCommit,
+    TopicInfo,
 };
 
 /// Emits one test per conformance scenario. Give the test attribute in brackets,
@@ -315,17 +316,25 @@ pub async fn commits_are_dense_ordered_and_idempotent(store: Arc<dyn MetaStore>)
     assert_eq!(last(3).await, None);
 }
 
-pub async fn extents_are_found_by_offset_and_timestamp(store: Arc<dyn MetaStore>) {
-    let t = store
-        .create_topic("t", 1, BTreeMap::new())
-        .await
-        .expect("creates");
-    for seq in 1..=3 {
+/// Creates the one-partition topic `t` with `config` and commits `flushes` objects of 10
+/// records to it (writer 1, flushes 1 to `flushes`).
+async fn topic_of_flushes(
+    store: &dyn MetaStore,
+    config: BTreeMap<String, String>,
+    flushes: u64,
+) -> TopicInfo {
+    let t = store.create_topic("t", 1, config).await.expect("creates");
+    for seq in 1..=flushes {
         store
             .commit_object(object_commit(1, seq, &[(t.id, 0, 10)]))
             .await
             .expect("commits");
     }
+    t
+}
+
+pub async fn extents_are_found_by_offset_and_timestamp(store: Arc<dyn MetaStore>) {
+    topic_of_flushes(store.as_ref(), BTreeMap::new(), 3).await;
     let page = store
         .extents("t", PartitionId(0), Offset(15), 10)
         .await

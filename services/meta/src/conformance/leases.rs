@@ -6,6 +6,25 @@ use strata_core::meta::jobs::{
     ARCHIVE_JOB, ArchiveFile, ArchivePlan, ExtentRef, NewObject, ObjectStatus, Rewrite,
 };
 
+/// [`topic_of_flushes`], with `job`'s lease on its partition taken by incarnation 5.
+async fn leased_topic(
+    store: &dyn MetaStore,
+    config: BTreeMap<String, String>,
+    flushes: u64,
+    job: &'static str,
+) -> (TopicInfo, LeaseName<'static>, jobs::LeaseToken) {
+    let t = topic_of_flushes(store, config, flushes).await;
+    let name = LeaseName {
+        job,
+        topic: "t",
+        partition: PartitionId(0),
+    };
+    let lease = jobs::acquire_lease(store, &name, Incarnation(5), None, 60_000, 1_000)
+        .await
+        .expect("free");
+    (t, name, lease)
+}
+
 /// A partition job's lease: one holder at a time, renewable by its holder, free again once
 /// released or expired.
 pub async fn leases_exclude_other_holders_until_released_or_expired(store: Arc<dyn MetaStore>) {
@@ -52,24 +71,7 @@ pub async fn leases_exclude_other_holders_until_released_or_expired(store: Arc<d
 
 /// Retention: the log start rises only under the compactor's lease, and never falls.
 pub async fn trims_raise_the_log_start_under_the_lease(store: Arc<dyn MetaStore>) {
-    let t = store
-        .create_topic("t", 1, BTreeMap::new())
-        .await
-        .expect("creates");
-    for seq in 1..=3 {
-        store
-            .commit_object(object_commit(1, seq, &[(t.id, 0, 10)]))
-            .await
-            .expect("commits");
-    }
-    let name = LeaseName {
-        job: COMPACT_JOB,
-        topic: "t",
-        partition: PartitionId(0),
-    };
-    let lease = jobs::acquire_lease(store.as_ref(), &name, Incarnation(5), None, 60_000, 1_000)
-        .await
-        .expect("free");
+    let (t, _, lease) = leased_topic(store.as_ref(), BTreeMap::new(), 3, COMPACT_JOB).await;
     let stale = jobs::LeaseToken {
         holder: Incarnation(6),
         epoch: lease.epoch + 1,
@@ -132,24 +134,7 @@ pub async fn trims_raise_the_log_start_under_the_lease(store: Arc<dyn MetaStore>
 /// offsets stay, the old objects become garbage, and a rewrite of extents no longer current,
 /// or without the lease, changes nothing.
 pub async fn rewrites_swap_current_extents_under_the_lease(store: Arc<dyn MetaStore>) {
-    let t = store
-        .create_topic("t", 1, BTreeMap::new())
-        .await
-        .expect("creates");
-    for seq in 1..=3 {
-        store
-            .commit_object(object_commit(1, seq, &[(t.id, 0, 10)]))
-            .await
-            .expect("commits");
-    }
-    let name = LeaseName {
-        job: COMPACT_JOB,
-        topic: "t",
-        partition: PartitionId(0),
-    };
-    let lease = jobs::acquire_lease(store.as_ref(), &name, Incarnation(5), None, 60_000, 1_000)
-        .await
-        .expect("free");
+    let (t, _, lease) = leased_topic(store.as_ref(), BTreeMap::new(), 3, COMPACT_JOB).await;
     let old = store
         .extents("t", PartitionId(0), Offset(0), 100)
         .await
@@ -231,29 +216,13 @@ pub async fn rewrites_swap_current_extents_under_the_lease(store: Arc<dyn MetaSt
 /// Archive files are planned, then committed, each starting where the last ended, under the
 /// archiver's lease; the partition says how far its archive reaches.
 pub async fn archive_files_are_planned_then_committed_in_order(store: Arc<dyn MetaStore>) {
-    let t = store
-        .create_topic("t", 1, config(&[("archive", "true")]))
-        .await
-        .expect("creates");
-    for seq in 1..=2 {
-        store
-            .commit_object(object_commit(1, seq, &[(t.id, 0, 10)]))
-            .await
-            .expect("commits");
-    }
-    let name = LeaseName {
-        job: ARCHIVE_JOB,
-        topic: "t",
-        partition: PartitionId(0),
-    };
+    let archived = config(&[("archive", "true")]);
+    let (t, name, lease) = leased_topic(store.as_ref(), archived, 2, ARCHIVE_JOB).await;
     let page = jobs::archive_files(store.as_ref(), "t", PartitionId(0), Offset(0), 10)
         .await
         .expect("reads");
     assert!(page.files.is_empty() && page.pending.is_none());
     assert_eq!(page.next_offset(), Offset(0));
-    let lease = jobs::acquire_lease(store.as_ref(), &name, Incarnation(5), None, 60_000, 1_000)
-        .await
-        .expect("free");
     let plan = |first: i64, last: i64| ArchivePlan {
         key: format!("archive/t/0/{first}.parquet"),
         first_offset: Offset(first),

@@ -46,7 +46,6 @@ use strata_core::meta::consumer::{
 };
 use strata_core::meta::{Command, CommandResult};
 use strata_core::record::StoredRecord;
-use tokio::time::Instant;
 
 use super::{V2Error, V2Result, body, check_plain_request, negotiate, negotiate_records, reply};
 use crate::http::{Params, Shared, read_body};

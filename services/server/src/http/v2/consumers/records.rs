@@ -147,7 +147,6 @@ async fn fetch(
                 u64::MAX
             }),
     );
-    let deadline = Instant::now() + timeout;
     let mut readings = Vec::with_capacity(view.partitions.len());
     for o in &view.partitions {
         if only_topic.as_ref().is_some_and(|t| *t != o.tp.topic) {
@@ -172,10 +171,10 @@ async fn fetch(
     }
     let read = &s.started().map_err(|e| V2Error(e.0))?.read;
     let min_bytes = view.config.fetch_min_bytes.unwrap_or(1).max(1);
-    let mut changes = s.meta.changes();
+    let mut waiter = read.waiter(timeout);
     let mut bytes = 0u64;
     loop {
-        changes.borrow_and_update();
+        waiter.seen();
         let open = readings.len().max(1) as u64;
         for r in readings.iter_mut() {
             if bytes >= max_bytes {
@@ -227,17 +226,11 @@ async fn fetch(
             }
         }
         let have = readings.iter().any(|r| !r.records.is_empty());
-        if (have && bytes >= min_bytes) || bytes >= max_bytes || Instant::now() >= deadline {
+        if (have && bytes >= min_bytes)
+            || bytes >= max_bytes
+            || !waiter.wait(s.shutdown.cancelled()).await?
+        {
             break;
-        }
-        tokio::select! {
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-            }
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = s.shutdown.cancelled() => break,
         }
     }
     let moves: Vec<PositionMove> = readings
