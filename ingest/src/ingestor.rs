@@ -269,20 +269,102 @@ impl Ingestor {
         acks: Acks,
         key: Option<RequestKey>,
     ) -> Result<Vec<ProducedOffset>, IngestError> {
-        if self.stopping.load(Ordering::Acquire) {
-            return Err(IngestError::ShuttingDown);
-        }
-        if let Some(reason) = self.fence.reason() {
-            return Err(IngestError::Fenced(reason.to_string()));
-        }
+        self.ready()?;
         if records.is_empty() {
             return Err(IngestError::BadRequest(
                 "the request has no records".to_string(),
             ));
         }
         let info = self.meta.topic(topic).await?;
+        for (index, r) in records.iter().enumerate() {
+            check_record(&info, index, r)?;
+        }
+        self.stage(&info, records, acks, key).await
+    }
+
+    /// Like [`Ingestor::produce`], but each record that fails its checks ([`check_record`]) is
+    /// refused alone and the rest are stored, as the REST Proxy's v2 API answers: one result
+    /// per record, in request order. A commit that times out is each stored record's
+    /// (retriable) error. `partition` is the route's: a partition the topic does not have
+    /// refuses the whole request.
+    pub async fn produce_each(
+        &self,
+        topic: &str,
+        partition: Option<u32>,
+        records: Vec<ProduceRecord>,
+        acks: Acks,
+        key: Option<RequestKey>,
+    ) -> Result<Vec<Result<ProducedOffset, IngestError>>, IngestError> {
+        self.ready()?;
+        let info = self.meta.topic(topic).await?;
+        if let Some(p) = partition
+            && p >= info.partitions
+        {
+            return Err(IngestError::Meta(MetaError::PartitionNotFound {
+                topic: info.name.clone(),
+                partition: p,
+                partitions: info.partitions,
+            }));
+        }
+        let mut refused = Vec::with_capacity(records.len());
+        let mut accepted = Vec::with_capacity(records.len());
+        for (index, r) in records.into_iter().enumerate() {
+            match check_record(&info, index, &r) {
+                Ok(()) => {
+                    refused.push(None);
+                    accepted.push(r);
+                }
+                Err(e) => refused.push(Some(e)),
+            }
+        }
+        let count = accepted.len();
+        let stored: Vec<Result<ProducedOffset, IngestError>> = if accepted.is_empty() {
+            Vec::new()
+        } else {
+            match self.stage(&info, accepted, acks, key).await {
+                Ok(offsets) => offsets.into_iter().map(Ok).collect(),
+                Err(IngestError::CommitTimeout { secs }) => (0..count)
+                    .map(|_| Err(IngestError::CommitTimeout { secs }))
+                    .collect(),
+                Err(e) => return Err(e),
+            }
+        };
+        let mut stored = stored.into_iter();
+        refused
+            .into_iter()
+            .map(|r| match r {
+                Some(e) => Ok(Err(e)),
+                None => stored.next().ok_or_else(|| {
+                    IngestError::Meta(MetaError::Internal {
+                        reason: "fewer offsets than records stored".into(),
+                    })
+                }),
+            })
+            .collect()
+    }
+
+    fn ready(&self) -> Result<(), IngestError> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(IngestError::ShuttingDown);
+        }
+        if let Some(reason) = self.fence.reason() {
+            return Err(IngestError::Fenced(reason.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Partitions, encodes and stages records already checked against `info`, and
+    /// acknowledges per `acks`.
+    async fn stage(
+        &self,
+        info: &TopicInfo,
+        records: Vec<ProduceRecord>,
+        acks: Acks,
+        key: Option<RequestKey>,
+    ) -> Result<Vec<ProducedOffset>, IngestError> {
+        let topic = info.name.as_str();
         let now = self.clock.now_ms();
-        let (batches, placement) = self.encode(&info, records, now, key)?;
+        let (batches, placement) = self.encode(info, records, now, key)?;
         let size: u64 = batches.iter().map(|b| b.frame.len() as u64).sum();
         let raw: u64 = batches.iter().map(|b| b.raw_bytes).sum();
         let count = placement.len() as u64;
@@ -374,7 +456,7 @@ impl Ingestor {
             .collect()
     }
 
-    /// Validates and encodes one batch per partition. Returns the batches and, per record in
+    /// Encodes one batch per partition. Returns the batches and, per record in
     /// request order, `(batch index, position in batch)`.
     #[allow(clippy::type_complexity)]
     fn encode(
@@ -388,8 +470,7 @@ impl Ingestor {
         let mut sticky = None;
         let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
         let mut placement = Vec::with_capacity(records.len());
-        for (index, r) in records.into_iter().enumerate() {
-            check_record(info, index, &r)?;
+        for r in records {
             let partition = match (r.partition, &r.record.key) {
                 (Some(p), _) => p,
                 (None, Some(k)) => partition_for_key(k, info.partitions),
@@ -469,9 +550,9 @@ impl Ingestor {
 }
 
 /// Checks one record (at `index` of its request) against its topic: size under
-/// `max.message.bytes`, a key on compacted topics, an existing explicit partition. The
-/// produce path checks every record with this; the REST Proxy v2 API uses it to report
-/// per-record errors.
+/// `max.message.bytes`, a key on compacted topics, an existing explicit partition.
+/// [`Ingestor::produce`] refuses a request when one record fails it,
+/// [`Ingestor::produce_each`] refuses that record alone.
 pub fn check_record(info: &TopicInfo, index: usize, r: &ProduceRecord) -> Result<(), IngestError> {
     let c = &info.config;
     let size = r.record.size() as u64;

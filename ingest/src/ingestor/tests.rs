@@ -11,7 +11,7 @@ use object_store::ObjectStore;
 use strata_cache::{FetchOptions, ReadPath, StartAt};
 use strata_core::clock::ManualClock;
 use strata_core::ids::{Offset, PartitionId};
-use strata_core::meta::MetaStore;
+use strata_core::meta::{MetaError, MetaStore};
 use strata_core::storage::{FaultyStore, Op, faulty_store};
 use strata_meta::memory::InMemoryMetaStore;
 
@@ -205,6 +205,45 @@ async fn invalid_requests_change_nothing() {
         0,
         "nothing was shipped"
     );
+}
+
+#[tokio::test]
+async fn produce_each_refuses_records_alone_and_stores_the_rest() {
+    let n = node().await;
+    let records = parse_json(
+        br#"{"records": [{"key": "k", "value": 1}, {"value": 2}, {"key": "k", "value": 3, "partition": 4}, {"key": "j", "value": 4}]}"#,
+    )
+    .expect("parses");
+    let results = n
+        .ingest
+        .produce_each("compacted", None, records, Acks::All, None)
+        .await
+        .expect("answers per record");
+    let offsets: Vec<Option<i64>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().and_then(|o| o.offset.map(|o| o.0)))
+        .collect();
+    assert_eq!(offsets, [Some(0), None, None, Some(1)]);
+    assert!(matches!(results[1], Err(IngestError::KeyRequired { .. })));
+    assert!(matches!(
+        results[2],
+        Err(IngestError::Meta(MetaError::PartitionNotFound { .. }))
+    ));
+    let p = &n.meta.partitions("compacted").await.expect("exists")[0];
+    assert_eq!(
+        p.high_watermark,
+        Offset(2),
+        "the two good records are stored"
+    );
+    let e = n
+        .ingest
+        .produce_each("t", Some(3), body(&[("a", "1")]), Acks::All, None)
+        .await
+        .expect_err("the route's partition does not exist");
+    assert!(matches!(
+        e,
+        IngestError::Meta(MetaError::PartitionNotFound { .. })
+    ));
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use strata_core::api::{ApiError, confluent};
 use strata_core::json::Object;
 use strata_core::record::{Header, Record};
 use strata_ingest::parse::ProduceRecord;
-use strata_ingest::{Acks, IngestError, check_record};
+use strata_ingest::{Acks, IngestError};
 
 use super::{Format, V2Error, V2Result, negotiate, partition_param, reply, request_format};
 use crate::http::Shared;
@@ -235,71 +235,39 @@ async fn produce(
         crate::http::idempotency::request_key(&headers, &topic, &route, &body).map_err(V2Error)?;
     let records = parse(format, &body, partition)?;
     drop((body, receiving));
-    let info = s.meta.topic(&topic).await?;
-    if let Some(p) = partition
-        && p >= info.partitions
-    {
-        return Err(strata_core::meta::MetaError::PartitionNotFound {
-            topic,
-            partition: p,
-            partitions: info.partitions,
-        }
-        .into());
-    }
-    let mut offsets: Vec<Option<OffsetOut>> = Vec::with_capacity(records.len());
-    let mut accepted = Vec::with_capacity(records.len());
-    for (index, r) in records.into_iter().enumerate() {
-        match check_record(&info, index, &r) {
-            Ok(()) => {
-                offsets.push(None);
-                accepted.push(r);
-            }
-            Err(e) => offsets.push(Some(OffsetOut {
-                partition: r.partition,
-                offset: None,
-                error_code: Some(confluent::KAFKA_ERROR),
-                error: Some(e.to_string()),
-            })),
-        }
-    }
-    let count = accepted.len() as u64;
-    let mut produced = if accepted.is_empty() {
-        Vec::new()
-    } else {
-        match ingest.produce(&topic, accepted, Acks::All, key).await {
-            Ok(o) => o
-                .into_iter()
-                .map(|o| OffsetOut {
+    // A refused record's answer names the partition it asked for, if any.
+    let asked: Vec<Option<u32>> = records.iter().map(|r| r.partition).collect();
+    let results = ingest
+        .produce_each(&topic, partition, records, Acks::All, key)
+        .await?;
+    let mut count = 0u64;
+    let offsets: Vec<OffsetOut> = results
+        .into_iter()
+        .zip(asked)
+        .map(|(r, asked)| match r {
+            Ok(o) => {
+                count += 1;
+                OffsetOut {
                     partition: Some(o.partition.0),
                     offset: o.offset.map(|o| o.0),
                     error_code: None,
                     error: None,
-                })
-                .collect(),
-            Err(e @ IngestError::CommitTimeout { .. }) => {
-                let message = e.to_string();
-                (0..count)
-                    .map(|_| OffsetOut {
-                        partition: None,
-                        offset: None,
-                        error_code: Some(confluent::KAFKA_RETRIABLE_ERROR),
-                        error: Some(message.clone()),
-                    })
-                    .collect()
+                }
             }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    .into_iter();
-    let offsets = offsets
-        .into_iter()
-        .map(|o| o.or_else(|| produced.next()))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| {
-            V2Error(ApiError::internal(
-                "produce returned fewer offsets than records",
-            ))
-        })?;
+            Err(e @ IngestError::CommitTimeout { .. }) => OffsetOut {
+                partition: None,
+                offset: None,
+                error_code: Some(confluent::KAFKA_RETRIABLE_ERROR),
+                error: Some(e.to_string()),
+            },
+            Err(e) => OffsetOut {
+                partition: asked,
+                offset: None,
+                error_code: Some(confluent::KAFKA_ERROR),
+                error: Some(e.to_string()),
+            },
+        })
+        .collect();
     s.metrics
         .produce_latency
         .with_label_values(&[Acks::All.as_str()])
