@@ -32,18 +32,14 @@ use std::time::Duration;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
-use strata_cache::{ReadError, ReadPath};
-use strata_core::api::{ApiError, codes};
-use strata_core::background::{self, Demands, PartitionError, Tick, Wake, each_partition};
+use strata_cache::ReadPath;
+use strata_core::background::{self, Demands, Tick, Wake, each_partition};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::keys::archive_key;
-use strata_core::meta::jobs::{
-    self, ARCHIVE_JOB, ArchivePlan, Busy, ClaimError, JobLease, JobLeases,
-};
+use strata_core::meta::jobs::{self, ARCHIVE_JOB, ArchivePlan, JobLease, JobLeases};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
 use strata_core::settings::{self, Invalid, Section, duration_between, size_between};
-use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -190,29 +186,6 @@ pub struct PartitionArchiveReport {
     /// A background turn stopped with files still due (the next turn goes on at once).
     #[serde(skip)]
     pub more: bool,
-}
-
-/// Why archiving failed.
-#[derive(Debug, Error)]
-pub enum ArchiveError {
-    /// Another archiver (or another request on this node) is working the partition.
-    #[error(transparent)]
-    Busy(#[from] Busy),
-    /// The topic does not have `archive=true`.
-    #[error("topic {topic} is not archived: set its config archive=true first")]
-    NotArchived { topic: String },
-    /// The quorum refused or could not be reached.
-    #[error(transparent)]
-    Meta(#[from] MetaError),
-    /// Reading the records failed.
-    #[error(transparent)]
-    Read(#[from] ReadError),
-    /// The object store failed.
-    #[error("object store: {0}")]
-    Store(#[from] object_store::Error),
-    /// Encoding or decoding Parquet failed.
-    #[error("parquet: {0}")]
-    Parquet(#[from] parquet::errors::ParquetError),
 }
 
 /// The archiver of one node.
@@ -575,50 +548,6 @@ impl Archiver {
     }
 }
 
-/// How a refused or failed run reads to an HTTP client.
-impl From<ArchiveError> for ApiError {
-    fn from(e: ArchiveError) -> Self {
-        match e {
-            ArchiveError::Busy(b) => b.into(),
-            ArchiveError::Meta(MetaError::Conflict { topic, .. }) => ApiError::new(
-                409,
-                codes::JOB_RUNNING,
-                format!("another archiver changed topic {topic:?} during the run; run it again"),
-            ),
-            e @ ArchiveError::NotArchived { .. } => {
-                ApiError::new(422, codes::INVALID_REQUEST, e.to_string())
-            }
-            ArchiveError::Meta(e) => e.into(),
-            ArchiveError::Read(e) => e.into(),
-            ArchiveError::Store(e) => ApiError::unavailable(
-                codes::STORE_UNAVAILABLE,
-                format!("the object store failed during archiving: {e}"),
-                1,
-            ),
-            e @ ArchiveError::Parquet(_) => ApiError::new(500, codes::INTERNAL, e.to_string()),
-        }
-    }
-}
-
-impl From<ClaimError> for ArchiveError {
-    fn from(e: ClaimError) -> Self {
-        match e {
-            ClaimError::Busy(b) => Self::Busy(b),
-            ClaimError::Meta(m) => Self::Meta(m),
-        }
-    }
-}
-
-impl PartitionError for ArchiveError {
-    fn is_busy(&self) -> bool {
-        matches!(self, ArchiveError::Busy(_))
-    }
-
-    fn topic_gone(&self) -> bool {
-        matches!(self, ArchiveError::Meta(MetaError::TopicNotFound { .. }))
-    }
-}
-
 /// Runs the archiver until `cancel`: a pass every `interval` that also serves on-demand runs
 /// and goes on at once while files are due, and the manifest publisher, run after each pass
 /// and every `interval`.
@@ -648,6 +577,9 @@ pub async fn run(archiver: Arc<Archiver>, cancel: CancellationToken) {
     tokio::join!(passes, publishes);
     archiver.demands.close();
 }
+
+mod error;
+pub use error::ArchiveError;
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use strata_cache::{BlockCache, FetchOptions, StartAt};
+use strata_cache::{BlockCache, FetchOptions, ReadError, StartAt};
 use strata_core::clock::ManualClock;
 use strata_core::meta::jobs::{COMPACT_JOB, LeaseName};
 use strata_core::record::{Header, Record, StoredRecord};

@@ -24,7 +24,7 @@ mod read;
 pub use blocks::{BlockCache, CacheConfig, Served};
 pub use read::{
     ArchivePageRead, ArchiveSource, FetchOptions, FetchResult, ReadError, ReadPath, ReadStats,
-    StartAt,
+    StartAt, Waiter,
 };
 
 use bytes::Bytes;

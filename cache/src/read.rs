@@ -30,41 +30,6 @@ pub enum StartAt {
     Timestamp(i64),
 }
 
-/// The wait of a long-poll: read, then [`Waiter::wait`] for the next change, until the
-/// reader has enough or the deadline passes. Made by [`ReadPath::waiter`].
-#[derive(Debug)]
-pub struct Waiter {
-    changes: tokio::sync::watch::Receiver<u64>,
-    deadline: Instant,
-    waiting: Arc<ReadStats>,
-}
-
-impl Waiter {
-    /// Marks the quorum's state as seen: call it before each read.
-    pub fn seen(&mut self) {
-        self.changes.borrow_and_update();
-    }
-
-    /// Waits until the quorum changes after the last [`Waiter::seen`] (`true`: read again),
-    /// the deadline passes or `stop` completes (`false`: answer with what was read).
-    pub async fn wait(&mut self, stop: impl Future<Output = ()>) -> Result<bool, ReadError> {
-        if Instant::now() >= self.deadline {
-            return Ok(false);
-        }
-        let _parked = Parked::new(&self.waiting.waiting);
-        tokio::select! {
-            changed = self.changes.changed() => {
-                if changed.is_err() {
-                    return Err(MetaError::Unavailable { reason: "metadata store stopped".into() }.into());
-                }
-                Ok(true)
-            }
-            _ = tokio::time::sleep_until(self.deadline) => Ok(false),
-            _ = stop => Ok(false),
-        }
-    }
-}
-
 /// Per-fetch knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchOptions {
@@ -239,22 +204,6 @@ pub struct ReadStats {
     pub waiting: AtomicU64,
     /// Records served from the Parquet archive.
     pub archive_records: AtomicU64,
-}
-
-/// Counts a parked fetch for as long as it lives (cancellation included).
-struct Parked<'a>(&'a AtomicU64);
-
-impl<'a> Parked<'a> {
-    fn new(c: &'a AtomicU64) -> Self {
-        c.fetch_add(1, Ordering::Relaxed);
-        Self(c)
-    }
-}
-
-impl Drop for Parked<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// The read path of a node.
@@ -618,6 +567,9 @@ impl ReadPath {
         result
     }
 }
+
+mod waiter;
+pub use waiter::Waiter;
 
 #[cfg(test)]
 mod tests;

@@ -26,14 +26,12 @@ use std::time::Duration;
 
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
-use strata_core::api::{ApiError, codes};
-use strata_core::background::{self, Demands, PartitionError, Tick, Wake, each_partition};
+use strata_core::background::{self, Demands, Tick, Wake, each_partition};
 use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
-use strata_core::meta::jobs::{self, Busy, COMPACT_JOB, ClaimError, JobLease, JobLeases};
+use strata_core::meta::jobs::{self, COMPACT_JOB, JobLease, JobLeases};
 use strata_core::meta::{Extent, MetaError, MetaStore, TopicInfo};
 use strata_core::settings::{self, Invalid, Section, at_least, duration_between, size_between};
-use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -226,23 +224,6 @@ pub struct PartitionReport {
     pub segments_written: u64,
     /// The partition's log start offset after the pass.
     pub log_start_offset: i64,
-}
-
-/// Why a pass failed.
-#[derive(Debug, Error)]
-pub enum CompactError {
-    /// Another compactor (or another request on this node) is working the partition.
-    #[error(transparent)]
-    Busy(#[from] Busy),
-    /// The quorum refused or could not be reached.
-    #[error(transparent)]
-    Meta(#[from] MetaError),
-    /// The object store failed.
-    #[error("object store: {0}")]
-    Store(#[from] object_store::Error),
-    /// Stored data failed its checks; nothing was rewritten.
-    #[error("stored data of {object} is corrupt: {reason}")]
-    Corrupt { object: String, reason: String },
 }
 
 /// The compactor of one node.
@@ -507,48 +488,6 @@ impl Compactor {
     }
 }
 
-/// How a refused or failed pass reads to an HTTP client.
-impl From<CompactError> for ApiError {
-    fn from(e: CompactError) -> Self {
-        match e {
-            CompactError::Busy(b) => b.into(),
-            CompactError::Meta(MetaError::Conflict { topic, .. }) => ApiError::new(
-                409,
-                codes::JOB_RUNNING,
-                format!("the extents of topic {topic:?} changed during the pass; run it again"),
-            ),
-            CompactError::Meta(e) => e.into(),
-            CompactError::Store(e) => ApiError::unavailable(
-                codes::STORE_UNAVAILABLE,
-                format!("the object store failed during compaction: {e}"),
-                1,
-            ),
-            e @ CompactError::Corrupt { .. } => {
-                ApiError::new(500, codes::CORRUPT_DATA, e.to_string())
-            }
-        }
-    }
-}
-
-impl From<ClaimError> for CompactError {
-    fn from(e: ClaimError) -> Self {
-        match e {
-            ClaimError::Busy(b) => Self::Busy(b),
-            ClaimError::Meta(m) => Self::Meta(m),
-        }
-    }
-}
-
-impl PartitionError for CompactError {
-    fn is_busy(&self) -> bool {
-        matches!(self, CompactError::Busy(_))
-    }
-
-    fn topic_gone(&self) -> bool {
-        matches!(self, CompactError::Meta(MetaError::TopicNotFound { .. }))
-    }
-}
-
 /// Runs the compactor until `cancel`: a pass every `interval` (each partition of each topic in
 /// turn, then garbage collection) that also serves on-demand passes, and an orphan scan every
 /// sixth of the orphan grace period (at least every `interval`).
@@ -602,6 +541,9 @@ impl Compactor {
         Ok(())
     }
 }
+
+mod error;
+pub use error::CompactError;
 
 #[cfg(test)]
 mod tests;

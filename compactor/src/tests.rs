@@ -8,6 +8,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use proptest::prelude::*;
+use strata_core::api::{ApiError, codes};
 use strata_core::clock::ManualClock;
 use strata_core::ids::FlushSeq;
 use strata_core::keys::segment_key;

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use object_store::ObjectStore;
 use strata_core::batch::{EncodedBatch, UNASSIGNED, encode_batch};
+use strata_core::budget::Budget;
 use strata_core::clock::Clock;
 use strata_core::ids::{FlushSeq, Incarnation, Offset, PartitionId};
 use strata_core::meta::idempotency::{KeyRetention, Replayed, RequestKey};
 use strata_core::meta::writers::{self, Fence, RegisterRequest, Registration};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
 use strata_core::record::Record;
-use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -76,7 +77,8 @@ pub struct Ingestor {
     fence: Arc<Fence>,
     meta: Arc<dyn MetaStore>,
     clock: Arc<dyn Clock>,
-    admission: Arc<Semaphore>,
+    /// The staging quota: bytes accepted and not yet committed.
+    admission: Budget,
     writer: mpsc::Sender<WriterMsg>,
     sticky: StickyPartitioner,
     stats: Arc<IngestStats>,
@@ -226,9 +228,7 @@ impl Ingestor {
         Ok(Arc::new(Self {
             incarnation: writer,
             fence,
-            admission: Arc::new(Semaphore::new(
-                config.max_inflight_bytes.min(Semaphore::MAX_PERMITS as u64) as usize,
-            )),
+            admission: Budget::new(config.max_inflight_bytes),
             config,
             meta,
             clock,
@@ -376,8 +376,7 @@ impl Ingestor {
         }
         let permit = self
             .admission
-            .clone()
-            .try_acquire_many_owned(size as u32)
+            .try_take(size)
             .map_err(|_| IngestError::Overloaded {
                 limit: self.config.max_inflight_bytes,
             })?;

@@ -11,9 +11,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use strata_core::batch::EncodedBatch;
+use strata_core::budget::Held;
 use strata_core::ids::{FlushSeq, Incarnation, Offset, PartitionId, TopicId};
 use strata_core::meta::idempotency::{Replayed, RequestKey};
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, warn};
@@ -73,7 +74,7 @@ pub struct SealedFlush {
     /// `acks=all` requests waiting for the commit.
     pub waiters: Vec<oneshot::Sender<FlushResult>>,
     /// Admission permits released once the flush is committed.
-    pub permits: Vec<OwnedSemaphorePermit>,
+    pub permits: Vec<Held>,
 }
 
 /// What an append returns.
@@ -94,7 +95,7 @@ pub enum WriterMsg {
     Append {
         batches: Vec<EncodedBatch>,
         acks: Acks,
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<Held>,
         key: Option<RequestKey>,
         reply: oneshot::Sender<Result<Appended, IngestError>>,
     },
@@ -128,7 +129,7 @@ struct Staging {
     bytes: u64,
     records: HashMap<(TopicId, PartitionId), u64>,
     waiters: Vec<oneshot::Sender<FlushResult>>,
-    permits: Vec<OwnedSemaphorePermit>,
+    permits: Vec<Held>,
     since: Option<Instant>,
 }
 
@@ -246,7 +247,7 @@ impl Writer {
         &mut self,
         batches: Vec<EncodedBatch>,
         acks: Acks,
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<Held>,
         key: Option<RequestKey>,
         reply: oneshot::Sender<Result<Appended, IngestError>>,
     ) {

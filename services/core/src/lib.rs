@@ -24,6 +24,7 @@
 pub mod api;
 pub mod background;
 pub mod batch;
+pub mod budget;
 pub mod clock;
 pub mod error;
 pub mod frame;

@@ -112,12 +112,7 @@ pub async fn run(
         shutdown: shutdown.clone(),
         clock: clock.clone(),
         tasks: tokio_util::task::TaskTracker::new(),
-        request_budget: Arc::new(tokio::sync::Semaphore::new(
-            config
-                .http
-                .max_buffered_request_bytes
-                .min(tokio::sync::Semaphore::MAX_PERMITS as u64) as usize,
-        )),
+        request_budget: strata_core::budget::Budget::new(config.http.max_buffered_request_bytes),
     });
     let mut router = http::router(state.clone());
     if let Some(r) = &raft {

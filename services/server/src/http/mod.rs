@@ -57,7 +57,7 @@ pub struct AppState {
     /// Every background task the node starts; awaited at shutdown.
     pub tasks: tokio_util::task::TaskTracker,
     /// Bytes of produce bodies being received and parsed right now.
-    pub request_budget: Arc<tokio::sync::Semaphore>,
+    pub request_budget: strata_core::budget::Budget,
 }
 
 /// What a node has once its roles are up.

@@ -94,12 +94,7 @@ pub(super) async fn metrics(State(s): State<Shared>) -> Response {
     let started = s.started.get();
     let ingest = started.and_then(|st| st.ingest.as_ref()).map(|i| i.stats());
     let read = started.map_or_else(Default::default, |st| st.read.stats());
-    let budget = s
-        .config
-        .http
-        .max_buffered_request_bytes
-        .min(tokio::sync::Semaphore::MAX_PERMITS as u64);
-    let receiving = budget.saturating_sub(s.request_budget.available_permits() as u64);
+    let receiving = s.request_budget.in_use();
     let quorum = s.meta.status();
     // Cluster-wide figures come from the leader only, so sums across nodes count them once.
     let usage = if quorum.role == QuorumRole::Leader {

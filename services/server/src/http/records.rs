@@ -17,11 +17,11 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use strata_cache::{FetchOptions, StartAt};
 use strata_core::api::{ApiError, codes};
+use strata_core::budget::{Full, Held};
 use strata_core::ids::{Offset, PartitionId};
 use strata_core::record::StoredRecord;
 use strata_ingest::parse::{parse_json, parse_ndjson};
 use strata_ingest::{Acks, Ingestor};
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::{ApiResult, Params, Shared, json};
 
@@ -36,7 +36,7 @@ struct Admitted {
     acks: Acks,
     ingest: Arc<Ingestor>,
     ndjson: bool,
-    receiving: OwnedSemaphorePermit,
+    receiving: Held,
 }
 
 /// Checks everything that can refuse a produce request before its body is read: parameters,
@@ -89,10 +89,7 @@ fn admit(
 
 /// Checks that this node ingests and that a produce body of the declared size fits, and
 /// reserves its bytes in the budget of bodies being received.
-pub(crate) fn reserve(
-    s: &Shared,
-    headers: &HeaderMap,
-) -> ApiResult<(Arc<Ingestor>, OwnedSemaphorePermit)> {
+pub(crate) fn reserve(s: &Shared, headers: &HeaderMap) -> ApiResult<(Arc<Ingestor>, Held)> {
     let Some(ingest) = s.started()?.ingest.clone() else {
         return Err(ApiError::unavailable(
             codes::SHUTTING_DOWN,
@@ -119,24 +116,8 @@ pub(crate) fn reserve(
     // body of unknown length (chunked, as Node.js's http module sends by default) reserves a
     // first slice here and the rest as it arrives ([`read_reserved`]), never the whole limit
     // up front: four chunked requests must not fill a 256 MiB budget with nothing.
-    let capacity = s.config.http.max_buffered_request_bytes.max(1);
-    let want = declared
-        .unwrap_or(UNKNOWN_LENGTH_FIRST.min(limit))
-        .clamp(1, capacity)
-        .min(u64::from(u32::MAX));
-    let receiving = s
-        .request_budget
-        .clone()
-        .try_acquire_many_owned(want as u32)
-        .map_err(|_| {
-            ApiError::unavailable(
-                codes::OVERLOADED,
-                format!(
-                    "this node is receiving {capacity} bytes of requests already; retry shortly"
-                ),
-                1,
-            )
-        })?;
+    let want = declared.unwrap_or(UNKNOWN_LENGTH_FIRST.min(limit));
+    let receiving = s.request_budget.try_take(want).map_err(receiving_full)?;
     Ok((ingest, receiving))
 }
 
@@ -146,10 +127,9 @@ const UNKNOWN_LENGTH_FIRST: u64 = 64 << 10;
 /// Reads a produce body within `limit`, growing `receiving` (the budget it holds) as a body of
 /// unknown length arrives; `503` when the node's budget cannot hold what arrived.
 pub(crate) async fn read_reserved(
-    s: &Shared,
     body: axum::body::Body,
     limit: u64,
-    receiving: &mut tokio::sync::OwnedSemaphorePermit,
+    receiving: &mut Held,
 ) -> ApiResult<bytes::Bytes> {
     use futures::StreamExt;
     let mut stream = body.into_data_stream();
@@ -166,33 +146,30 @@ pub(crate) async fn read_reserved(
             )
             .into());
         }
-        let held = receiving.num_permits() as u64;
+        let held = receiving.bytes();
         // A body that holds the whole budget may go on (as one declared larger than the budget
         // does): it cannot wait for room that will never come.
-        let capacity = s.config.http.max_buffered_request_bytes.max(1);
-        if len > held && held < capacity {
+        if len > held && !receiving.holds_all() {
             // Double what is held (within the limit and the budget), so a large body takes
             // few steps.
-            let more = (len.max(held.saturating_mul(2)).min(limit).min(capacity) - held).max(1);
-            let extra = s
-                .request_budget
-                .clone()
-                .try_acquire_many_owned(more.min(u64::from(u32::MAX)) as u32)
-                .map_err(|_| {
-                    ApiError::unavailable(
-                        codes::OVERLOADED,
-                        format!(
-                            "this node is receiving {} bytes of requests already; retry shortly",
-                            s.config.http.max_buffered_request_bytes
-                        ),
-                        1,
-                    )
-                })?;
-            receiving.merge(extra);
+            receiving
+                .grow_to(len.max(held.saturating_mul(2)).min(limit))
+                .map_err(receiving_full)?;
         }
         out.extend_from_slice(&chunk);
     }
     Ok(out.freeze())
+}
+
+fn receiving_full(full: Full) -> ApiError {
+    ApiError::unavailable(
+        codes::OVERLOADED,
+        format!(
+            "this node is receiving {} bytes of requests already; retry shortly",
+            full.capacity
+        ),
+        1,
+    )
 }
 
 pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -227,7 +204,7 @@ pub(crate) async fn produce(
             return Err(e);
         }
     };
-    let body = read_reserved(&s, body, limit, &mut receiving).await?;
+    let body = read_reserved(body, limit, &mut receiving).await?;
     let key = super::idempotency::request_key(&headers, &topic, "native", &body)?;
     let records = if ndjson {
         parse_ndjson(&body)?

@@ -227,7 +227,7 @@ async fn produce(
             return Err(V2Error(e.0));
         }
     };
-    let body = read_reserved(&s, body, limit, &mut receiving)
+    let body = read_reserved(body, limit, &mut receiving)
         .await
         .map_err(|e| V2Error(e.0))?;
     let route = partition.map_or_else(|| "v2".to_string(), |p| format!("v2/{p}"));
