@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::GroupOffset;
+use super::{Command, CommandResult, GroupOffset, MetaError, MetaStore};
 use crate::ids::{Offset, PartitionId};
 
 /// Longest group or instance name.
@@ -289,6 +289,29 @@ pub fn assign(
         }
     }
     out
+}
+
+/// Applies `op` to consumer `instance` of `group` (at `now_ms`, the proposer's clock) and
+/// returns the instance as it stands after it.
+pub async fn operate(
+    meta: &dyn MetaStore,
+    group: &str,
+    instance: &str,
+    op: ConsumerOp,
+    now_ms: i64,
+) -> Result<ConsumerView, MetaError> {
+    let cmd = Command::Consumer {
+        group: group.to_string(),
+        instance: instance.to_string(),
+        op,
+        now_ms,
+    };
+    match meta.execute(cmd).await? {
+        CommandResult::Consumer(v) => Ok(v),
+        other => Err(MetaError::Internal {
+            reason: format!("the quorum answered a consumer operation with {other:?}"),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,8 @@
 use super::*;
 use strata_core::meta::consumer::{
     Assignor, ConsumerOp, ConsumerView, EmbeddedFormat, InstanceConfig, OffsetReset, PositionMove,
-    Subscription, TopicPartition,
+    Subscription, TopicPartition, operate,
 };
-use strata_core::meta::{Command, CommandResult};
 
 async fn consumer(
     store: &dyn MetaStore,
@@ -13,16 +12,7 @@ async fn consumer(
     op: ConsumerOp,
     now_ms: i64,
 ) -> Result<ConsumerView, MetaError> {
-    let cmd = Command::Consumer {
-        group: "g".into(),
-        instance: instance.into(),
-        op,
-        now_ms,
-    };
-    match store.execute(cmd).await? {
-        CommandResult::Consumer(v) => Ok(v),
-        other => panic!("unexpected {other:?}"),
-    }
+    operate(store, "g", instance, op, now_ms).await
 }
 
 fn owned(v: &ConsumerView) -> Vec<(String, Option<i64>)> {

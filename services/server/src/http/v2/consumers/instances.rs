@@ -204,11 +204,8 @@ pub(crate) async fn create(
 }
 
 /// `DELETE /consumers/{group}/instances/{instance}`.
-pub(crate) async fn delete(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-) -> V2Result<Response> {
-    run(&s, &group, &instance, ConsumerOp::Delete).await?;
+pub(crate) async fn delete(call: Call) -> V2Result<Response> {
+    call.run(ConsumerOp::Delete).await?;
     Ok(no_content())
 }
 

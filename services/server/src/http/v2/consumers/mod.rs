@@ -42,9 +42,8 @@ use strata_core::json::Object;
 use strata_core::meta::GroupOffset;
 use strata_core::meta::consumer::{
     Assignor, ConsumerOp, ConsumerView, EmbeddedFormat, InstanceConfig, OffsetReset, PositionMove,
-    SeekTo, Subscription, TopicPartition, compile_pattern, validate_name,
+    SeekTo, Subscription, TopicPartition, compile_pattern, operate, validate_name,
 };
-use strata_core::meta::{Command, CommandResult};
 use strata_core::record::StoredRecord;
 
 use super::{V2Error, V2Result, body, check_plain_request, negotiate, negotiate_records, reply};
@@ -54,17 +53,55 @@ use crate::http::{Params, Shared, read_body};
 const BODY_LIMIT: u64 = 4 << 20;
 
 async fn run(s: &Shared, group: &str, instance: &str, op: ConsumerOp) -> V2Result<ConsumerView> {
-    let cmd = Command::Consumer {
-        group: group.to_string(),
-        instance: instance.to_string(),
-        op,
-        now_ms: s.clock.now_ms(),
-    };
-    match s.meta.execute(cmd).await? {
-        CommandResult::Consumer(v) => Ok(v),
-        other => Err(V2Error(ApiError::internal(format!(
-            "unexpected quorum result {other:?}"
-        )))),
+    let now_ms = s.clock.now_ms();
+    Ok(operate(s.meta.as_ref(), group, instance, op, now_ms).await?)
+}
+
+/// A request to one consumer instance (`/consumers/{group}/instances/{instance}/…`): the
+/// node, the names from the path, the headers and the body.
+pub(crate) struct Call {
+    s: Shared,
+    group: String,
+    instance: String,
+    headers: HeaderMap,
+    body: axum::body::Body,
+}
+
+impl axum::extract::FromRequest<Shared> for Call {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, s: &Shared) -> Result<Self, Response> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = req.into_parts();
+        let Path((group, instance)) = Path::<(String, String)>::from_request_parts(&mut parts, s)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            s: s.clone(),
+            group,
+            instance,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+impl Call {
+    /// Applies `op` to this instance. (It borrows the names, not the whole call: the body is
+    /// not `Sync`, so a future holding `&Call` would not be `Send`.)
+    fn run(&self, op: ConsumerOp) -> impl Future<Output = V2Result<ConsumerView>> + Send + '_ {
+        let (s, group, instance) = (&self.s, &self.group, &self.instance);
+        async move { run(s, group, instance, op).await }
+    }
+
+    /// Reads the body, which must be there.
+    async fn required<T: serde::de::DeserializeOwned>(&mut self) -> V2Result<T> {
+        required_body(&self.headers, std::mem::take(&mut self.body)).await
+    }
+
+    /// Reads the body, which may be empty (`None`).
+    async fn optional<T: serde::de::DeserializeOwned>(&mut self) -> V2Result<Option<T>> {
+        optional_body(&self.headers, std::mem::take(&mut self.body)).await
     }
 }
 

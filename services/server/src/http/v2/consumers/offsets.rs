@@ -5,14 +5,9 @@ use super::*;
 /// `POST .../offsets`: commits the given offsets (each the last record consumed, so the
 /// group's next offset is one past it, as Confluent does), or with no body every position
 /// the instance has reached.
-pub(crate) async fn commit(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-    headers: HeaderMap,
-    b: axum::body::Body,
-) -> V2Result<Response> {
-    let ct = negotiate(&headers)?;
-    let req: Option<OffsetsIn> = optional_body(&headers, b).await?;
+pub(crate) async fn commit(mut call: Call) -> V2Result<Response> {
+    let ct = negotiate(&call.headers)?;
+    let req: Option<OffsetsIn> = call.optional().await?;
     let offsets = match req.and_then(|r| r.offsets) {
         None => None,
         Some(list) => Some(
@@ -52,7 +47,7 @@ pub(crate) async fn commit(
                 .collect::<V2Result<Vec<_>>>()?,
         ),
     };
-    run(&s, &group, &instance, ConsumerOp::Commit { offsets }).await?;
+    call.run(ConsumerOp::Commit { offsets }).await?;
     // Confluent answers `200` with an empty list.
     Ok(reply(StatusCode::OK, ct, &serde_json::json!([])))
 }
@@ -72,15 +67,10 @@ struct CommittedOut {
 
 /// `GET .../offsets` with `{"partitions": [...]}`: the group's committed offsets (the next
 /// offsets to read) of those partitions; those without one are left out.
-pub(crate) async fn committed(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-    headers: HeaderMap,
-    b: axum::body::Body,
-) -> V2Result<Response> {
-    let ct = negotiate(&headers)?;
-    let req: Option<PartitionsIn> = optional_body(&headers, b).await?;
-    let view = run(&s, &group, &instance, ConsumerOp::Touch).await?;
+pub(crate) async fn committed(mut call: Call) -> V2Result<Response> {
+    let ct = negotiate(&call.headers)?;
+    let req: Option<PartitionsIn> = call.optional().await?;
+    let view = call.run(ConsumerOp::Touch).await?;
     let wanted: Option<BTreeSet<TopicPartition>> = req.map(|r| {
         r.partitions
             .iter()
@@ -93,7 +83,7 @@ pub(crate) async fn committed(
         for tp in wanted {
             let count = match counts {
                 Some((t, n)) if t == tp.topic => n,
-                _ => s.meta.topic(&tp.topic).await?.partitions,
+                _ => call.s.meta.topic(&tp.topic).await?.partitions,
             };
             counts = Some((&tp.topic, count));
             if tp.partition.0 >= count {

@@ -5,13 +5,8 @@ use super::*;
 /// offset, or at its first record at or after the timestamp.
 /// `POST .../positions`: `{"offsets": [{"topic", "partition", "offset"}], "timestamps":
 /// [{"topic", "partition", "timestamp"}]}`: the next fetch of each partition starts at its
-pub(crate) async fn seek(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-    headers: HeaderMap,
-    b: axum::body::Body,
-) -> V2Result<Response> {
-    let req: OffsetsIn = required_body(&headers, b).await?;
+pub(crate) async fn seek(mut call: Call) -> V2Result<Response> {
+    let req: OffsetsIn = call.required().await?;
     let mut positions: Vec<(TopicPartition, SeekTo)> = req
         .offsets
         .unwrap_or_default()
@@ -39,7 +34,7 @@ pub(crate) async fn seek(
                 ),
             ))
         })?;
-        let read = &s.started().map_err(|e| V2Error(e.0))?.read;
+        let read = &call.s.started().map_err(|e| V2Error(e.0))?.read;
         let opts = FetchOptions {
             start: StartAt::Timestamp(ms),
             max_records: 1,
@@ -53,44 +48,27 @@ pub(crate) async fn seek(
             SeekTo::Offset(at),
         ));
     }
-    run(&s, &group, &instance, ConsumerOp::Seek { positions }).await?;
+    call.run(ConsumerOp::Seek { positions }).await?;
     Ok(no_content())
 }
 
-async fn seek_all(
-    s: Shared,
-    group: String,
-    instance: String,
-    headers: HeaderMap,
-    b: axum::body::Body,
-    to: SeekTo,
-) -> V2Result<Response> {
-    let req: PartitionsIn = required_body(&headers, b).await?;
+async fn seek_all(mut call: Call, to: SeekTo) -> V2Result<Response> {
+    let req: PartitionsIn = call.required().await?;
     let positions = req
         .partitions
         .iter()
         .map(|p| (TopicPartition::from(&**p), to))
         .collect();
-    run(&s, &group, &instance, ConsumerOp::Seek { positions }).await?;
+    call.run(ConsumerOp::Seek { positions }).await?;
     Ok(no_content())
 }
 
 /// `POST .../positions/beginning`.
-pub(crate) async fn seek_beginning(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-    headers: HeaderMap,
-    b: axum::body::Body,
-) -> V2Result<Response> {
-    seek_all(s, group, instance, headers, b, SeekTo::Beginning).await
+pub(crate) async fn seek_beginning(call: Call) -> V2Result<Response> {
+    seek_all(call, SeekTo::Beginning).await
 }
 
 /// `POST .../positions/end`.
-pub(crate) async fn seek_end(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-    headers: HeaderMap,
-    b: axum::body::Body,
-) -> V2Result<Response> {
-    seek_all(s, group, instance, headers, b, SeekTo::End).await
+pub(crate) async fn seek_end(call: Call) -> V2Result<Response> {
+    seek_all(call, SeekTo::End).await
 }

@@ -13,13 +13,8 @@ struct SubscribeIn {
 
 /// `POST .../subscription`: `{"topics": [...]}` or `{"topic_pattern": "..."}` (with both,
 /// `topics` wins and with neither nothing changes, as Confluent does).
-pub(crate) async fn subscribe(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-    headers: HeaderMap,
-    b: axum::body::Body,
-) -> V2Result<Response> {
-    let req: SubscribeIn = required_body(&headers, b).await?;
+pub(crate) async fn subscribe(mut call: Call) -> V2Result<Response> {
+    let req: SubscribeIn = call.required().await?;
     let op = match (req.topics, req.topic_pattern) {
         (Some(topics), _) => ConsumerOp::Subscribe {
             subscription: Subscription::Topics(topics),
@@ -32,24 +27,21 @@ pub(crate) async fn subscribe(
         }
         (None, None) => ConsumerOp::Touch,
     };
-    run(&s, &group, &instance, op).await?;
+    call.run(op).await?;
     Ok(no_content())
 }
 
 /// `GET .../subscription`: `{"topics": [...]}` (for a pattern, the topics it matches now).
-pub(crate) async fn subscription(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> V2Result<Response> {
-    let ct = negotiate(&headers)?;
-    let view = run(&s, &group, &instance, ConsumerOp::Touch).await?;
+pub(crate) async fn subscription(call: Call) -> V2Result<Response> {
+    let ct = negotiate(&call.headers)?;
+    let view = call.run(ConsumerOp::Touch).await?;
     let topics: Vec<String> = match view.subscription {
         None => Vec::new(),
         Some(Subscription::Topics(t)) => t,
         Some(Subscription::Pattern(p)) => {
             let re = compile_pattern(&p).map_err(|e| V2Error(ApiError::internal(e)))?;
-            s.meta
+            call.s
+                .meta
                 .list_topics()
                 .await?
                 .into_iter()
@@ -66,38 +58,26 @@ pub(crate) async fn subscription(
 }
 
 /// `DELETE .../subscription`.
-pub(crate) async fn unsubscribe(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-) -> V2Result<Response> {
-    run(&s, &group, &instance, ConsumerOp::Unsubscribe).await?;
+pub(crate) async fn unsubscribe(call: Call) -> V2Result<Response> {
+    call.run(ConsumerOp::Unsubscribe).await?;
     Ok(no_content())
 }
 
-pub(crate) async fn assign(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-    headers: HeaderMap,
-    b: axum::body::Body,
-) -> V2Result<Response> {
-    let req: PartitionsIn = required_body(&headers, b).await?;
+pub(crate) async fn assign(mut call: Call) -> V2Result<Response> {
+    let req: PartitionsIn = call.required().await?;
     let partitions = req
         .partitions
         .iter()
         .map(|p| TopicPartition::from(&**p))
         .collect();
-    run(&s, &group, &instance, ConsumerOp::Assign { partitions }).await?;
+    call.run(ConsumerOp::Assign { partitions }).await?;
     Ok(no_content())
 }
 
 /// `GET .../assignments`: the partitions the instance reads now.
-pub(crate) async fn assignments(
-    State(s): State<Shared>,
-    Path((group, instance)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> V2Result<Response> {
-    let ct = negotiate(&headers)?;
-    let view = run(&s, &group, &instance, ConsumerOp::Touch).await?;
+pub(crate) async fn assignments(call: Call) -> V2Result<Response> {
+    let ct = negotiate(&call.headers)?;
+    let view = call.run(ConsumerOp::Touch).await?;
     let partitions: Vec<PartitionIn> = view
         .partitions
         .iter()
