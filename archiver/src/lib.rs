@@ -262,18 +262,14 @@ impl Archiver {
         &self,
         name: &str,
     ) -> Result<Vec<PartitionArchiveReport>, ArchiveError> {
-        match self.demands.ask(name.to_string()).await {
-            Some(answer) => answer,
-            None => self.archive_topic_now(name).await,
-        }
+        let here = |name: String| async move { self.archive_topic_now(&name).await };
+        self.demands.ask_or(name.to_string(), here).await
     }
 
     /// Serves the on-demand runs waiting.
     async fn serve_demands(&self) {
-        while let Some(d) = self.demands.next() {
-            let answer = self.archive_topic_now(&d.query).await;
-            d.answer(answer);
-        }
+        let work = |name: String| async move { self.archive_topic_now(&name).await };
+        self.demands.serve(work).await;
     }
 
     async fn archive_topic_now(

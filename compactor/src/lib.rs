@@ -302,21 +302,18 @@ impl Compactor {
     /// merge of every run of small extents), then collects garbage past its grace period.
     /// Fails with [`CompactError::Busy`] before changing anything if a partition is being
     /// worked elsewhere.
+    ///
     /// Where this node runs the compactor, its background loop serves the request between two
     /// partitions, so the two never race for a lease.
     pub async fn compact_topic(&self, name: &str) -> Result<Vec<PartitionReport>, CompactError> {
-        match self.demands.ask(name.to_string()).await {
-            Some(answer) => answer,
-            None => self.compact_topic_now(name).await,
-        }
+        let here = |name: String| async move { self.compact_topic_now(&name).await };
+        self.demands.ask_or(name.to_string(), here).await
     }
 
     /// Serves the on-demand passes waiting.
     async fn serve_demands(&self) {
-        while let Some(d) = self.demands.next() {
-            let answer = self.compact_topic_now(&d.query).await;
-            d.answer(answer);
-        }
+        let work = |name: String| async move { self.compact_topic_now(&name).await };
+        self.demands.serve(work).await;
     }
 
     async fn compact_topic_now(&self, name: &str) -> Result<Vec<PartitionReport>, CompactError> {

@@ -223,6 +223,30 @@ impl<Q, R> Demands<Q, R> {
     pub fn next(&self) -> Option<Demand<Q, R>> {
         self.lock_queue().pop_front()
     }
+
+    /// [`Demands::ask`], or where no job serves the requests, `here(query)` in place.
+    pub async fn ask_or<F, Fut>(&self, query: Q, here: F) -> R
+    where
+        Q: Clone,
+        F: FnOnce(Q) -> Fut,
+        Fut: Future<Output = R>,
+    {
+        match self.ask(query.clone()).await {
+            Some(answer) => answer,
+            None => here(query).await,
+        }
+    }
+
+    /// Answers every waiting request with `work` (the serving job calls it between steps).
+    pub async fn serve<F, Fut>(&self, mut work: F)
+    where
+        F: FnMut(Q) -> Fut,
+        Fut: Future<Output = R>,
+    {
+        while let Some(Demand { query, reply }) = self.next() {
+            let _ = reply.send(work(query).await);
+        }
+    }
 }
 
 /// The jitter's generator, seeded per process and job.

@@ -227,15 +227,7 @@ impl MetaState {
                         reason: "no offsets given".to_string(),
                     });
                 }
-                for o in offsets {
-                    self.partition_state(&o.topic, o.partition)?;
-                    if o.offset.0 < 0 {
-                        return Err(MetaError::Invalid {
-                            reason: format!("offset {} is negative", o.offset),
-                        });
-                    }
-                }
-                Ok(())
+                self.check_offsets(offsets)
             }
             Command::InitCluster { cluster_id } => {
                 if cluster_id.is_empty() {
@@ -261,6 +253,19 @@ impl MetaState {
             | Command::PlanArchive { .. }
             | Command::CommitArchive { .. } => self.check_job(cmd),
         }
+    }
+
+    /// Refuses group offsets of partitions that do not exist, or below zero.
+    fn check_offsets(&self, offsets: &[GroupOffset]) -> Result<(), MetaError> {
+        for o in offsets {
+            self.partition_state(&o.topic, o.partition)?;
+            if o.offset.0 < 0 {
+                return Err(MetaError::Invalid {
+                    reason: format!("offset {} is negative", o.offset),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Applies a command. A refused command leaves the state unchanged.

@@ -256,17 +256,7 @@ impl MetaState {
             }
             ConsumerOp::Commit {
                 offsets: Some(offsets),
-            } => {
-                for o in offsets {
-                    self.partition_state(&o.topic, o.partition)?;
-                    if o.offset.0 < 0 {
-                        return Err(MetaError::Invalid {
-                            reason: format!("offset {} is negative", o.offset),
-                        });
-                    }
-                }
-                Ok(())
-            }
+            } => self.check_offsets(offsets),
             _ => Ok(()),
         }
     }
