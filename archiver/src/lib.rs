@@ -39,7 +39,7 @@ use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::keys::archive_key;
 use strata_core::meta::jobs::{self, ARCHIVE_JOB, ArchivePlan, JobLease, JobLeases};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
-use strata_core::settings::{self, Invalid, Section, duration_between, size_between};
+use strata_core::settings::{self, Invalid, Section, duration_at_least, size_between};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -89,12 +89,7 @@ impl Default for ArchiverConfig {
 
 impl Section for ArchiverConfig {
     fn check(&self) -> Result<(), Invalid> {
-        duration_between(
-            "interval",
-            self.interval,
-            Duration::from_millis(1),
-            Duration::MAX,
-        )?;
+        duration_at_least("interval", self.interval, Duration::from_millis(1))?;
         size_between("row-group-bytes", self.row_group_bytes, 64 << 10, 1 << 30)?;
         if !(1..=19).contains(&self.zstd_level) {
             return Err(Invalid::new(

@@ -31,7 +31,7 @@ use strata_core::clock::Clock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::jobs::{self, COMPACT_JOB, JobLease, JobLeases};
 use strata_core::meta::{Extent, MetaError, MetaStore, TopicInfo};
-use strata_core::settings::{self, Invalid, Section, at_least, duration_between, size_between};
+use strata_core::settings::{self, Invalid, Section, at_least, duration_at_least, size_between};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -98,12 +98,7 @@ impl Default for CompactorConfig {
 
 impl Section for CompactorConfig {
     fn check(&self) -> Result<(), Invalid> {
-        duration_between(
-            "interval",
-            self.interval,
-            Duration::from_millis(1),
-            Duration::MAX,
-        )?;
+        duration_at_least("interval", self.interval, Duration::from_millis(1))?;
         size_between("run-bytes", self.run_bytes, 1 << 20, 1 << 30)?;
         at_least("requests-in-flight", self.max_in_flight, 1)?;
         at_least("merge-min-extents", self.merge_min_extents, 2)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use strata_core::ids::Incarnation;
-use strata_core::settings::{self, Invalid, Section, at_least, duration_between};
+use strata_core::settings::{self, Invalid, Section, at_least, duration_at_least};
 
 /// Sees every object this node uploads, before it is committed (the read cache's
 /// write-through).
@@ -83,18 +83,16 @@ impl Default for IngestConfig {
 
 impl Section for IngestConfig {
     fn check(&self) -> Result<(), Invalid> {
-        duration_between(
+        duration_at_least(
             "flush-interval",
             self.flush_interval,
             Duration::from_millis(1),
-            Duration::MAX,
         )?;
         at_least("max-concurrent-uploads", self.max_concurrent_uploads, 1)?;
-        duration_between(
+        duration_at_least(
             "idempotency-window",
             self.idempotency_window,
             Duration::from_secs(1),
-            Duration::MAX,
         )?;
         at_least("idempotency-max-keys", self.idempotency_max_keys, 1)
     }

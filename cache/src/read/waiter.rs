@@ -9,7 +9,8 @@ use tokio::time::Instant;
 use super::{ReadError, ReadStats};
 
 /// The wait of a long-poll: read, then [`Waiter::wait`] for the next change, until the
-/// reader has enough or the deadline passes. Made by [`ReadPath::waiter`].
+/// reader has enough or the deadline passes. Made by
+/// [`ReadPath::waiter`](super::ReadPath::waiter).
 #[derive(Debug)]
 pub struct Waiter {
     pub(super) changes: tokio::sync::watch::Receiver<u64>,

@@ -67,6 +67,11 @@ pub fn size_between(key: &'static str, value: u64, min: u64, max: u64) -> Result
     }
 }
 
+/// Refuses a duration below `min` (with no upper bound), naming `key`.
+pub fn duration_at_least(key: &'static str, value: Duration, min: Duration) -> Result<(), Invalid> {
+    duration_between(key, value, min, Duration::MAX)
+}
+
 /// `Ok` when `value` is within `min..=max`, else the key named with the bounds.
 pub fn duration_between(
     key: &'static str,

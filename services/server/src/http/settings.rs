@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use strata_core::settings::{self, Invalid, Section, duration_between, size_between};
+use strata_core::settings::{
+    self, Invalid, Section, duration_at_least, duration_between, size_between,
+};
 
 /// Request limits of the HTTP API: the `[http]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,11 +59,10 @@ impl Default for ConsumersConfig {
 
 impl Section for ConsumersConfig {
     fn check(&self) -> Result<(), Invalid> {
-        duration_between(
+        duration_at_least(
             "instance-timeout",
             self.instance_timeout,
             Duration::from_secs(1),
-            Duration::MAX,
         )?;
         size_between("request-max-bytes", self.request_max_bytes, 1, 64 << 20)?;
         duration_between(

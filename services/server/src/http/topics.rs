@@ -214,11 +214,17 @@ pub(super) async fn compact(
     State(s): State<Shared>,
     Path(topic): Path<String>,
 ) -> ApiResult<Response> {
-    let partitions = s.started()?.compactor.compact_topic(&topic).await?;
-    Ok(json(
+    Ok(pass_reply(
+        &s.started()?.compactor.compact_topic(&topic).await?,
+    ))
+}
+
+/// The answer of an on-demand pass: its report per partition.
+fn pass_reply(partitions: &impl Serialize) -> Response {
+    json(
         StatusCode::OK,
         &serde_json::json!({ "partitions": partitions }),
-    ))
+    )
 }
 
 /// `POST /v1/topics/{topic}/archive`: archive everything committed so far, then publish the
@@ -227,10 +233,8 @@ pub(super) async fn archive(
     State(s): State<Shared>,
     Path(topic): Path<String>,
 ) -> ApiResult<Response> {
-    let partitions = s.started()?.archiver.archive_topic(&topic).await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "partitions": partitions }),
+    Ok(pass_reply(
+        &s.started()?.archiver.archive_topic(&topic).await?,
     ))
 }
 

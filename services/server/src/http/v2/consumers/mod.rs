@@ -165,8 +165,6 @@ struct PartitionsIn {
     partitions: Vec<Object<PartitionIn>>,
 }
 
-/// `POST .../assignments`: `{"partitions": [{"topic", "partition"}]}`.
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OffsetIn {

@@ -63,6 +63,7 @@ pub(crate) async fn unsubscribe(call: Call) -> V2Result<Response> {
     Ok(no_content())
 }
 
+/// `POST .../assignments`: `{"partitions": [{"topic", "partition"}]}`.
 pub(crate) async fn assign(mut call: Call) -> V2Result<Response> {
     let req: PartitionsIn = call.required().await?;
     let partitions = req
