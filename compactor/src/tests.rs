@@ -575,7 +575,7 @@ async fn a_compactor_that_lost_its_lease_cannot_swap() {
 }
 
 #[tokio::test]
-async fn an_operator_pass_is_refused_while_another_holder_works() {
+async fn an_operator_pass_is_refused_while_another_holder_works_and_reads_as_409() {
     let f = Fixture::new(1, &[]).await;
     let name = LeaseName {
         job: COMPACT_JOB,
@@ -587,6 +587,24 @@ async fn an_operator_pass_is_refused_while_another_holder_works() {
         .expect("free");
     let e = f.compactor(7).compact_topic("t").await.expect_err("busy");
     assert!(matches!(e, CompactError::Busy { .. }), "{e}");
+    // As HTTP clients read it: 409, and so are conflicts; a store failure is 503.
+    let e = ApiError::from(e);
+    assert_eq!((e.status, e.error_code), (409, codes::JOB_RUNNING));
+    assert!(
+        e.message.contains("compaction of topic \"t\""),
+        "{}",
+        e.message
+    );
+    let e = ApiError::from(CompactError::Meta(MetaError::Conflict {
+        topic: "t".into(),
+        partition: 0,
+    }));
+    assert_eq!((e.status, e.error_code), (409, codes::JOB_RUNNING));
+    let e = ApiError::from(CompactError::Store(object_store::Error::Generic {
+        store: "test",
+        source: "down".into(),
+    }));
+    assert_eq!((e.status, e.error_code), (503, codes::STORE_UNAVAILABLE));
 }
 
 #[tokio::test]
@@ -705,34 +723,4 @@ async fn an_operator_pass_waits_for_this_nodes_background_pass_instead_of_being_
     c.compact_topic("t")
         .await
         .expect("without a loop the request runs in place");
-}
-
-#[tokio::test]
-async fn a_refused_pass_reads_to_http_clients_as_409_and_a_store_failure_as_503() {
-    let f = Fixture::new(1, &[]).await;
-    let name = LeaseName {
-        job: COMPACT_JOB,
-        topic: "t",
-        partition: PartitionId(0),
-    };
-    jobs::acquire_lease(f.meta.as_ref(), &name, Incarnation(9), None, 60_000, T0)
-        .await
-        .expect("free");
-    let e = ApiError::from(f.compactor(7).compact_topic("t").await.expect_err("busy"));
-    assert_eq!((e.status, e.error_code), (409, codes::JOB_RUNNING));
-    assert!(
-        e.message.contains("compaction of topic \"t\""),
-        "{}",
-        e.message
-    );
-    let e = ApiError::from(CompactError::Meta(MetaError::Conflict {
-        topic: "t".into(),
-        partition: 0,
-    }));
-    assert_eq!((e.status, e.error_code), (409, codes::JOB_RUNNING));
-    let e = ApiError::from(CompactError::Store(object_store::Error::Generic {
-        store: "test",
-        source: "down".into(),
-    }));
-    assert_eq!((e.status, e.error_code), (503, codes::STORE_UNAVAILABLE));
 }
