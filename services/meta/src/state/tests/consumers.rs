@@ -19,6 +19,13 @@ fn config(reset: OffsetReset, auto_commit: bool) -> InstanceConfig {
     }
 }
 
+/// Creates an instance with [`config`].
+fn create(reset: OffsetReset, auto_commit: bool) -> ConsumerOp {
+    ConsumerOp::Create {
+        config: config(reset, auto_commit),
+    }
+}
+
 fn topic(s: &mut MetaState, name: &str, partitions: u32, records_each: u64) {
     let t = match s.apply(&Command::CreateTopic {
         name: name.to_string(),
@@ -104,12 +111,9 @@ fn tp(t: &str, p: u32) -> TopicPartition {
 #[test]
 fn names_are_unique_per_group_and_unknown_instances_are_refused() {
     let mut s = MetaState::default();
-    let create = || ConsumerOp::Create {
-        config: config(OffsetReset::Earliest, false),
-    };
-    ok(&mut s, "a", create(), 1);
+    ok(&mut s, "a", create(OffsetReset::Earliest, false), 1);
     assert!(matches!(
-        op(&mut s, "a", create(), 2),
+        op(&mut s, "a", create(OffsetReset::Earliest, false), 2),
         Err(MetaError::ConsumerExists { .. })
     ));
     assert!(matches!(
@@ -128,14 +132,7 @@ fn names_are_unique_per_group_and_unknown_instances_are_refused() {
 fn a_joining_instance_takes_half_the_partitions_and_continues_from_auto_committed_positions() {
     let mut s = MetaState::default();
     topic(&mut s, "t", 4, 10);
-    ok(
-        &mut s,
-        "a",
-        ConsumerOp::Create {
-            config: config(OffsetReset::Earliest, true),
-        },
-        1,
-    );
+    ok(&mut s, "a", create(OffsetReset::Earliest, true), 1);
     ok(&mut s, "a", subscribe(&["t"]), 1);
     let v = ok(&mut s, "a", ConsumerOp::Poll, 2);
     assert_eq!(
@@ -159,14 +156,7 @@ fn a_joining_instance_takes_half_the_partitions_and_continues_from_auto_committe
     let v = ok(&mut s, "a", ConsumerOp::Advance { moves }, 3);
     assert_eq!(v.moved.len(), 4);
 
-    ok(
-        &mut s,
-        "b",
-        ConsumerOp::Create {
-            config: config(OffsetReset::Earliest, true),
-        },
-        4,
-    );
+    ok(&mut s, "b", create(OffsetReset::Earliest, true), 4);
     ok(&mut s, "b", subscribe(&["t"]), 4);
     let a = ok(&mut s, "a", ConsumerOp::Poll, 5);
     let b = ok(&mut s, "b", ConsumerOp::Poll, 5);
@@ -185,10 +175,7 @@ fn a_joining_instance_takes_half_the_partitions_and_continues_from_auto_committe
 fn without_auto_commit_a_taken_partition_restarts_at_the_committed_offset() {
     let mut s = MetaState::default();
     topic(&mut s, "t", 2, 10);
-    let cfg = || ConsumerOp::Create {
-        config: config(OffsetReset::Earliest, false),
-    };
-    ok(&mut s, "a", cfg(), 1);
+    ok(&mut s, "a", create(OffsetReset::Earliest, false), 1);
     ok(&mut s, "a", subscribe(&["t"]), 1);
     ok(&mut s, "a", ConsumerOp::Poll, 1);
     let moves = vec![
@@ -218,7 +205,7 @@ fn without_auto_commit_a_taken_partition_restarts_at_the_committed_offset() {
         3,
     );
     assert_eq!(c.committed.len(), 1);
-    ok(&mut s, "b", cfg(), 4);
+    ok(&mut s, "b", create(OffsetReset::Earliest, false), 4);
     ok(&mut s, "b", subscribe(&["t"]), 4);
     let b = ok(&mut s, "b", ConsumerOp::Poll, 5);
     assert_eq!(positions(&b), [("t-1".to_string(), Some(3))]);
@@ -231,14 +218,7 @@ fn a_silent_instance_times_out_and_its_partitions_move_to_the_others() {
     let mut s = MetaState::default();
     topic(&mut s, "t", 3, 1);
     for name in ["a", "b"] {
-        ok(
-            &mut s,
-            name,
-            ConsumerOp::Create {
-                config: config(OffsetReset::Earliest, false),
-            },
-            1,
-        );
+        ok(&mut s, name, create(OffsetReset::Earliest, false), 1);
         ok(&mut s, name, subscribe(&["t"]), 1);
     }
     assert_eq!(ok(&mut s, "b", ConsumerOp::Poll, 2).partitions.len(), 1);
@@ -261,14 +241,7 @@ fn a_silent_instance_times_out_and_its_partitions_move_to_the_others() {
 fn subscription_and_manual_assignment_are_mutually_exclusive() {
     let mut s = MetaState::default();
     topic(&mut s, "t", 2, 0);
-    ok(
-        &mut s,
-        "a",
-        ConsumerOp::Create {
-            config: config(OffsetReset::Latest, false),
-        },
-        1,
-    );
+    ok(&mut s, "a", create(OffsetReset::Latest, false), 1);
     ok(&mut s, "a", subscribe(&["t"]), 1);
     let assign = |ps: Vec<TopicPartition>| ConsumerOp::Assign { partitions: ps };
     assert!(matches!(
@@ -292,14 +265,7 @@ fn subscription_and_manual_assignment_are_mutually_exclusive() {
         Err(MetaError::ConsumerState { .. })
     ));
     // A manual assignment is outside the group: another subscriber gets both partitions.
-    ok(
-        &mut s,
-        "b",
-        ConsumerOp::Create {
-            config: config(OffsetReset::Latest, false),
-        },
-        7,
-    );
+    ok(&mut s, "b", create(OffsetReset::Latest, false), 7);
     ok(&mut s, "b", subscribe(&["t"]), 7);
     assert_eq!(ok(&mut s, "b", ConsumerOp::Poll, 8).partitions.len(), 2);
 }
@@ -308,14 +274,7 @@ fn subscription_and_manual_assignment_are_mutually_exclusive() {
 fn advances_move_only_positions_still_where_the_fetch_started() {
     let mut s = MetaState::default();
     topic(&mut s, "t", 1, 10);
-    ok(
-        &mut s,
-        "a",
-        ConsumerOp::Create {
-            config: config(OffsetReset::Earliest, false),
-        },
-        1,
-    );
+    ok(&mut s, "a", create(OffsetReset::Earliest, false), 1);
     ok(&mut s, "a", subscribe(&["t"]), 1);
     ok(&mut s, "a", ConsumerOp::Poll, 1);
     let advance = |from, to| ConsumerOp::Advance {
@@ -336,14 +295,7 @@ fn advances_move_only_positions_still_where_the_fetch_started() {
 fn seeks_resets_and_commits() {
     let mut s = MetaState::default();
     topic(&mut s, "t", 2, 10);
-    ok(
-        &mut s,
-        "a",
-        ConsumerOp::Create {
-            config: config(OffsetReset::Latest, false),
-        },
-        1,
-    );
+    ok(&mut s, "a", create(OffsetReset::Latest, false), 1);
     ok(&mut s, "a", subscribe(&["t"]), 1);
     let v = ok(&mut s, "a", ConsumerOp::Poll, 1);
     assert_eq!(
@@ -384,14 +336,7 @@ fn seeks_resets_and_commits() {
         .collect();
     assert_eq!(committed, [(0, 0), (1, 7)]);
     // `none` leaves a partition without a committed offset unresolved.
-    ok(
-        &mut s,
-        "n",
-        ConsumerOp::Create {
-            config: config(OffsetReset::None, false),
-        },
-        5,
-    );
+    ok(&mut s, "n", create(OffsetReset::None, false), 5);
     ok(
         &mut s,
         "n",
@@ -424,14 +369,7 @@ fn a_pattern_subscription_picks_up_topics_created_later() {
     let mut s = MetaState::default();
     topic(&mut s, "orders-eu", 1, 0);
     topic(&mut s, "audit", 1, 0);
-    ok(
-        &mut s,
-        "a",
-        ConsumerOp::Create {
-            config: config(OffsetReset::Earliest, false),
-        },
-        1,
-    );
+    ok(&mut s, "a", create(OffsetReset::Earliest, false), 1);
     ok(
         &mut s,
         "a",
