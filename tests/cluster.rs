@@ -6,10 +6,9 @@ use serde_json::json;
 use strata_tests::load::{Load, check_acknowledged};
 use strata_tests::{Cluster, eventually};
 
-#[tokio::test]
-async fn the_leader_dies_under_load_and_every_acknowledged_record_survives_exactly_once()
--> anyhow::Result<()> {
-    let mut c = Cluster::start(3, 2, "[ingest]\ncommit-timeout = \"5s\"\n").await?;
+/// Topic `t` (4 partitions) on both ingest nodes of `c`, each written by 3 writers at acks=all,
+/// once each load has 300 records acknowledged.
+async fn two_loads(c: &Cluster) -> anyhow::Result<(Load, Load)> {
     let (a, b) = (c.ingest_api(0), c.ingest_api(1));
     a.create_topic("t", 4, json!({})).await?;
     b.sees_topic("t").await?;
@@ -17,6 +16,43 @@ async fn the_leader_dies_under_load_and_every_acknowledged_record_survives_exact
     let lb = Load::start(&b, "t", 100, 3, "all");
     la.wait_acked(300, Duration::from_secs(60)).await?;
     lb.wait_acked(300, Duration::from_secs(60)).await?;
+    Ok((la, lb))
+}
+
+/// Stops both loads; every record either acknowledged is read back exactly once, and both
+/// ingest nodes return identical data.
+async fn stop_and_check(c: &Cluster, la: Load, lb: Load) -> anyhow::Result<()> {
+    let mut acked = la.stop().await;
+    acked.extend(lb.stop().await);
+    let from_a = check_acknowledged(&c.ingest_api(0), "t", 4, &acked).await?;
+    let from_b = check_acknowledged(&c.ingest_api(1), "t", 4, &acked).await?;
+    assert_eq!(from_a, from_b, "both ingest nodes return identical data");
+    assert!(from_a.len() >= acked.len());
+    Ok(())
+}
+
+/// `body` is the `503` of a node that cannot reach a committing quorum.
+fn not_ready_for_the_quorum(body: &serde_json::Value) {
+    assert_eq!(body["error_code"], json!(50302), "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("quorum"), "{body}");
+}
+
+/// Waits for the first ingest node's `/readyz` to answer `200` again.
+async fn ready_again(c: &Cluster) -> anyhow::Result<()> {
+    eventually(
+        Duration::from_secs(30),
+        "readyz to turn 200 again",
+        || async { (c.ingest[0].api().get("/readyz").await.ok()?.0 == 200).then_some(()) },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_leader_dies_under_load_and_every_acknowledged_record_survives_exactly_once()
+-> anyhow::Result<()> {
+    let mut c = Cluster::start(3, 2, "[ingest]\ncommit-timeout = \"5s\"\n").await?;
+    let (la, lb) = two_loads(&c).await?;
     let leader = c.leader().await?;
     let before = la.acked() + lb.acked();
     c.voters[leader].kill9().await?;
@@ -33,13 +69,7 @@ async fn the_leader_dies_under_load_and_every_acknowledged_record_survives_exact
     );
     let new_leader = c.leader().await?;
     assert_ne!(new_leader, leader);
-    let mut acked = la.stop().await;
-    acked.extend(lb.stop().await);
-    let from_a = check_acknowledged(&a, "t", 4, &acked).await?;
-    let from_b = check_acknowledged(&b, "t", 4, &acked).await?;
-    assert_eq!(from_a, from_b, "both ingest nodes return identical data");
-    assert!(from_a.len() >= acked.len());
-    Ok(())
+    stop_and_check(&c, la, lb).await
 }
 
 #[tokio::test]
@@ -168,14 +198,7 @@ async fn losing_two_of_three_voters_fails_writes_with_503_and_a_returning_voter_
             (s == 503).then_some(b)
         })
         .await?;
-        assert_eq!(body["error_code"], json!(50302), "{body}");
-        assert!(
-            body["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("quorum"),
-            "{body}"
-        );
+        not_ready_for_the_quorum(&body);
     }
     c.voters[0].restart().await?;
     let resumed = eventually(Duration::from_secs(60), "writes to resume", || async {
@@ -185,12 +208,7 @@ async fn losing_two_of_three_voters_fails_writes_with_503_and_a_returning_voter_
     })
     .await?;
     acked.push(((8, 0), resumed[0].partition, resumed[0].offset));
-    eventually(
-        Duration::from_secs(30),
-        "readyz to turn 200 again",
-        || async { (c.ingest[0].api().get("/readyz").await.ok()?.0 == 200).then_some(()) },
-    )
-    .await?;
+    ready_again(&c).await?;
     // Nothing half-done: offsets dense, nothing twice, every acknowledged record in place; the
     // request refused during the outage may land at most once.
     check_acknowledged(&api, "t", 2, &acked).await?;
@@ -341,13 +359,7 @@ async fn a_v2_consumer_created_on_one_node_is_read_through_another_even_after_th
 async fn writes_go_on_while_the_leader_is_paused_and_it_rejoins_as_a_follower() -> anyhow::Result<()>
 {
     let c = Cluster::start(3, 2, "[ingest]\ncommit-timeout = \"20s\"\n").await?;
-    let (a, b) = (c.ingest_api(0), c.ingest_api(1));
-    a.create_topic("t", 4, json!({})).await?;
-    b.sees_topic("t").await?;
-    let la = Load::start(&a, "t", 0, 3, "all");
-    let lb = Load::start(&b, "t", 100, 3, "all");
-    la.wait_acked(300, Duration::from_secs(60)).await?;
-    lb.wait_acked(300, Duration::from_secs(60)).await?;
+    let (la, lb) = two_loads(&c).await?;
     let leader = c.leader().await?;
     c.voters[leader].signal("STOP")?;
     let paused = Instant::now();
@@ -368,12 +380,7 @@ async fn writes_go_on_while_the_leader_is_paused_and_it_rejoins_as_a_follower() 
         new_leader, leader,
         "the paused voter rejoined as a follower"
     );
-    let mut acked = la.stop().await;
-    acked.extend(lb.stop().await);
-    let from_a = check_acknowledged(&a, "t", 4, &acked).await?;
-    let from_b = check_acknowledged(&b, "t", 4, &acked).await?;
-    assert_eq!(from_a, from_b);
-    Ok(())
+    stop_and_check(&c, la, lb).await
 }
 
 /// The fourth case: `add-voter` of an address nobody listens on made it a voter at
@@ -484,21 +491,8 @@ async fn readiness_is_503_while_a_known_leader_cannot_commit() -> anyhow::Result
     for f in &followers {
         c.voters[*f].signal("CONT")?;
     }
-    let body = body?;
-    assert_eq!(body["error_code"], json!(50302), "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("quorum"),
-        "{body}"
-    );
-    eventually(
-        Duration::from_secs(30),
-        "readyz to turn 200 again",
-        || async { (c.ingest[0].api().get("/readyz").await.ok()?.0 == 200).then_some(()) },
-    )
-    .await?;
+    not_ready_for_the_quorum(&body?);
+    ready_again(&c).await?;
     api.produce("t", "all", &[json!({"value": 1})]).await?;
     Ok(())
 }

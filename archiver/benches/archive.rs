@@ -14,16 +14,15 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
+use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
-use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use strata_archiver::{Archiver, ArchiverConfig};
 use strata_cache::{BlockCache, CacheConfig, ReadPath};
 use strata_core::clock::ManualClock;
 use strata_core::ids::Incarnation;
 use strata_core::meta::MetaStore;
 use strata_core::record::{Header, Record};
-use strata_core::testing::flush_object;
+use strata_core::testing::ship;
 use strata_meta::memory::InMemoryMetaStore;
 
 const PARTITIONS: u32 = 8;
@@ -100,13 +99,7 @@ async fn main() {
             parts[(i % u64::from(PARTITIONS)) as usize].1.push(event(i));
         }
         next += n;
-        let (key, bytes, commit) = flush_object(Incarnation(1), seq, topic.id, &parts);
-        shipped += bytes.len() as u64;
-        store
-            .put(&Path::from(key.as_str()), PutPayload::from(bytes))
-            .await
-            .expect("puts");
-        meta.commit_object(commit).await.expect("commits");
+        shipped += ship(&*store, &*meta, seq, topic.id, &parts).await.1.len() as u64;
     }
     println!(
         "shipped {records} records in {seq} objects ({:.1} MiB stored) in {:.1} s",

@@ -13,7 +13,7 @@ use strata_cache::{BlockCache, FetchOptions, ReadError, StartAt};
 use strata_core::clock::ManualClock;
 use strata_core::meta::jobs::{COMPACT_JOB, LeaseName};
 use strata_core::record::{Header, Record, StoredRecord};
-use strata_core::testing::flush_object;
+use strata_core::testing::ship;
 use strata_meta::memory::InMemoryMetaStore;
 
 use super::*;
@@ -101,12 +101,7 @@ impl Fixture {
             .iter()
             .map(|p| (*p, (first..first + n).map(|i| rec(i, ts)).collect()))
             .collect();
-        let (key, bytes, commit) = flush_object(Incarnation(1), self.seq, self.topic.id, &parts);
-        self.store
-            .put(&Path::from(key.as_str()), PutPayload::from(bytes))
-            .await
-            .expect("puts");
-        self.meta.commit_object(commit).await.expect("commits");
+        ship(&*self.store, &*self.meta, self.seq, self.topic.id, &parts).await;
     }
 
     /// Every record of a partition through the read path, from its earliest offset.

@@ -14,32 +14,20 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
+use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
-use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use strata_cache::{BlockCache, CacheConfig, FetchOptions, ReadPath, StartAt};
 use strata_core::clock::ManualClock;
-use strata_core::ids::{Incarnation, Offset, PartitionId};
+use strata_core::ids::{Offset, PartitionId};
 use strata_core::meta::MetaStore;
 use strata_core::record::Record;
-use strata_core::testing::flush_object;
+use strata_core::rng::XorShift;
+use strata_core::testing::{noise, ship};
 use strata_meta::memory::InMemoryMetaStore;
 
 const PARTITIONS: u32 = 8;
 const RECORD: usize = 1024;
 const PER_SECTION: usize = 1000;
-
-fn noise(seed: &mut u64, n: usize) -> Bytes {
-    (0..n)
-        .map(|_| {
-            *seed ^= *seed << 13;
-            *seed ^= *seed >> 7;
-            *seed ^= *seed << 17;
-            (*seed >> 32) as u8
-        })
-        .collect::<Vec<u8>>()
-        .into()
-}
 
 async fn load(store: &Arc<dyn ObjectStore>, meta: &InMemoryMetaStore, objects: u64) -> u64 {
     let topic = meta
@@ -47,7 +35,7 @@ async fn load(store: &Arc<dyn ObjectStore>, meta: &InMemoryMetaStore, objects: u
         .await
         .expect("creates")
         .id;
-    let mut seed = 0x5eed_u64;
+    let mut seed = XorShift::new(0x5eed);
     let mut stored = 0;
     for seq in 1..=objects {
         let parts: Vec<(u32, Vec<Record>)> = (0..PARTITIONS)
@@ -63,13 +51,7 @@ async fn load(store: &Arc<dyn ObjectStore>, meta: &InMemoryMetaStore, objects: u
                 (p, records)
             })
             .collect();
-        let (key, bytes, commit) = flush_object(Incarnation(1), seq, topic, &parts);
-        stored += bytes.len() as u64;
-        store
-            .put(&Path::from(key.as_str()), PutPayload::from(bytes))
-            .await
-            .expect("puts");
-        meta.commit_object(commit).await.expect("commits");
+        stored += ship(&**store, meta, seq, topic, &parts).await.1.len() as u64;
     }
     stored
 }

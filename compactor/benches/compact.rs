@@ -16,32 +16,20 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
+use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
-use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use strata_cache::{BlockCache, CacheConfig, FetchOptions, ReadPath, StartAt};
 use strata_compactor::{Compactor, CompactorConfig};
 use strata_core::clock::ManualClock;
 use strata_core::ids::{Incarnation, Offset, PartitionId};
 use strata_core::meta::MetaStore;
 use strata_core::record::Record;
-use strata_core::testing::flush_object;
+use strata_core::rng::XorShift;
+use strata_core::testing::{self, noise};
 use strata_meta::memory::InMemoryMetaStore;
 
 const PARTITIONS: u32 = 8;
 const MIB: f64 = (1 << 20) as f64;
-
-fn noise(seed: &mut u64, n: usize) -> Bytes {
-    (0..n)
-        .map(|_| {
-            *seed ^= *seed << 13;
-            *seed ^= *seed >> 7;
-            *seed ^= *seed << 17;
-            (*seed >> 32) as u8
-        })
-        .collect::<Vec<u8>>()
-        .into()
-}
 
 /// Ships and commits one object with `records(p)` for each of `partitions`; returns its size.
 async fn ship(
@@ -53,13 +41,10 @@ async fn ship(
     mut records: impl FnMut(u32) -> Vec<Record>,
 ) -> u64 {
     let parts: Vec<(u32, Vec<Record>)> = (0..partitions).map(|p| (p, records(p))).collect();
-    let (key, bytes, commit) = flush_object(Incarnation(1), seq, topic, &parts);
-    store
-        .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
+    testing::ship(&**store, meta, seq, topic, &parts)
         .await
-        .expect("puts");
-    meta.commit_object(commit).await.expect("commits");
-    bytes.len() as u64
+        .1
+        .len() as u64
 }
 
 /// Reads every partition once through a cold cache; returns (MiB/s, GETs per GiB read).
@@ -145,7 +130,7 @@ async fn main() {
         .await
         .expect("creates")
         .id;
-    let mut seed = 0x5eed_u64;
+    let mut seed = XorShift::new(0x5eed);
     let objects = stored_mib; // ~1 MiB each
     let mut stored = 0;
     for seq in 1..=objects {

@@ -17,7 +17,7 @@ use strata_core::meta::jobs::LeaseName;
 use strata_core::object::decode_section;
 use strata_core::record::{Record, StoredRecord};
 use strata_core::storage::{FaultyStore, Op, faulty_store};
-use strata_core::testing::flush_object;
+use strata_core::testing::ship;
 use strata_meta::memory::InMemoryMetaStore;
 
 use super::*;
@@ -77,13 +77,16 @@ impl Fixture {
     /// Ships one object holding `records` for each listed partition and commits it.
     async fn ship(&mut self, parts: &[(u32, Vec<Record>)]) -> String {
         self.seq += 1;
-        let (key, bytes, commit) = flush_object(Incarnation(1), self.seq, self.topic.id, parts);
-        self.store
-            .put(&Path::from(key.as_str()), PutPayload::from(bytes))
+        ship(&*self.store, &*self.meta, self.seq, self.topic.id, parts)
             .await
-            .expect("puts");
-        self.meta.commit_object(commit).await.expect("commits");
-        key
+            .0
+    }
+
+    /// Ships one object holding keyed records of partition 0 (a `None` value is a tombstone),
+    /// all stamped `ts`.
+    async fn write(&mut self, ts: i64, records: &[(&str, Option<&str>)]) -> String {
+        let records = records.iter().map(|(k, v)| rec(Some(k), *v, ts)).collect();
+        self.ship(&[(0, records)]).await
     }
 
     /// Reads a partition from its log start, as a consumer would.
@@ -251,7 +254,7 @@ async fn merged_and_compacted_segments_merge_again_with_their_gaps() {
         )])
         .await;
     }
-    f.ship(&[(0, vec![rec(Some("c"), Some("head"), T0)])]).await;
+    f.write(T0, &[("c", Some("head"))]).await;
     f.clock.advance(1);
     let c = f.compactor(7);
     c.compact_topic("t").await.expect("compacts");
@@ -280,12 +283,10 @@ async fn merged_and_compacted_segments_merge_again_with_their_gaps() {
 async fn delete_policy_drops_whole_old_extents_and_keeps_the_rest() {
     let mut f = Fixture::new(1, &[("cleanup.policy", "delete"), ("retention.ms", "1000")]).await;
     for i in 0..5 {
-        f.ship(&[(0, vec![rec(Some("k"), Some("old"), T0 + i)])])
-            .await;
+        f.write(T0 + i, &[("k", Some("old"))]).await;
     }
     for i in 0..3 {
-        f.ship(&[(0, vec![rec(Some("k"), Some("new"), T0 + 5000 + i)])])
-            .await;
+        f.write(T0 + 5000 + i, &[("k", Some("new"))]).await;
     }
     f.clock.advance(5500);
     let r = f.compactor(7).compact_topic("t").await.expect("compacts");
@@ -298,39 +299,11 @@ async fn delete_policy_drops_whole_old_extents_and_keeps_the_rest() {
 #[tokio::test]
 async fn compact_policy_keeps_the_latest_value_per_key_and_never_touches_the_head() {
     let mut f = Fixture::new(1, &[("cleanup.policy", "compact")]).await;
-    f.ship(&[(
-        0,
-        vec![
-            rec(Some("a"), Some("a1"), T0),
-            rec(Some("b"), Some("b1"), T0),
-        ],
-    )])
-    .await;
-    f.ship(&[(
-        0,
-        vec![
-            rec(Some("a"), Some("a2"), T0),
-            rec(Some("c"), Some("c1"), T0),
-        ],
-    )])
-    .await;
-    f.ship(&[(
-        0,
-        vec![
-            rec(Some("b"), Some("b2"), T0),
-            rec(Some("a"), Some("a3"), T0),
-        ],
-    )])
-    .await;
+    f.write(T0, &[("a", Some("a1")), ("b", Some("b1"))]).await;
+    f.write(T0, &[("a", Some("a2")), ("c", Some("c1"))]).await;
+    f.write(T0, &[("b", Some("b2")), ("a", Some("a3"))]).await;
     // The head: the newest extent, never compacted, even with its duplicate key.
-    f.ship(&[(
-        0,
-        vec![
-            rec(Some("c"), Some("c2"), T0),
-            rec(Some("c"), Some("c3"), T0),
-        ],
-    )])
-    .await;
+    f.write(T0, &[("c", Some("c2")), ("c", Some("c3"))]).await;
     f.clock.advance(1);
     let r = f.compactor(7).compact_topic("t").await.expect("compacts");
     // Cleanable a1 b1 a2 c1 b2 a3 -> c1 b2 a3: a1, b1 and a2 go.
@@ -363,13 +336,10 @@ async fn min_compaction_lag_keeps_young_records_uncompacted() {
         ],
     )
     .await;
-    f.ship(&[(0, vec![rec(Some("a"), Some("a1"), T0)])]).await;
-    f.ship(&[(0, vec![rec(Some("a"), Some("a2"), T0 + 50_000)])])
-        .await;
-    f.ship(&[(0, vec![rec(Some("a"), Some("a3"), T0 + 50_000)])])
-        .await;
-    f.ship(&[(0, vec![rec(Some("x"), Some("x"), T0 + 50_000)])])
-        .await;
+    f.write(T0, &[("a", Some("a1"))]).await;
+    f.write(T0 + 50_000, &[("a", Some("a2"))]).await;
+    f.write(T0 + 50_000, &[("a", Some("a3"))]).await;
+    f.write(T0 + 50_000, &[("x", Some("x"))]).await;
     f.clock.advance(70_000);
     // Only a1 is older than the lag: alone in the cleanable range, it stays.
     let r = f.compactor(7).compact_topic("t").await.expect("compacts");
@@ -391,17 +361,9 @@ async fn a_tombstone_is_kept_for_delete_retention_ms_then_removed() {
         ],
     )
     .await;
-    f.ship(&[(
-        0,
-        vec![
-            rec(Some("a"), Some("a1"), T0),
-            rec(Some("b"), Some("b1"), T0),
-        ],
-    )])
-    .await;
-    f.ship(&[(0, vec![rec(Some("a"), None, T0 + 10)])]).await;
-    f.ship(&[(0, vec![rec(Some("z"), Some("head"), T0 + 20)])])
-        .await;
+    f.write(T0, &[("a", Some("a1")), ("b", Some("b1"))]).await;
+    f.write(T0 + 10, &[("a", None)]).await;
+    f.write(T0 + 20, &[("z", Some("head"))]).await;
     f.clock.advance(1000);
     let c = f.compactor(7);
     c.compact_topic("t").await.expect("compacts");
@@ -410,8 +372,7 @@ async fn a_tombstone_is_kept_for_delete_retention_ms_then_removed() {
     assert_eq!(log[1].record.value, None);
     f.clock.advance(100_000);
     // Nothing new is dirty, but an operator's pass still removes the expired tombstone.
-    f.ship(&[(0, vec![rec(Some("y"), Some("later"), T0 + 101_000)])])
-        .await;
+    f.write(T0 + 101_000, &[("y", Some("later"))]).await;
     c.compact_topic("t").await.expect("compacts");
     assert_eq!(offsets(&f.read(0).await), vec![1, 3, 4]);
 }
@@ -426,19 +387,11 @@ async fn compact_delete_applies_both_policies() {
         ],
     )
     .await;
-    f.ship(&[(0, vec![rec(Some("a"), Some("a1"), T0)])]).await;
-    f.ship(&[(
-        0,
-        vec![
-            rec(Some("a"), Some("a2"), T0 + 20_000),
-            rec(Some("b"), Some("b1"), T0 + 20_000),
-        ],
-    )])
-    .await;
-    f.ship(&[(0, vec![rec(Some("a"), Some("a3"), T0 + 20_000)])])
+    f.write(T0, &[("a", Some("a1"))]).await;
+    f.write(T0 + 20_000, &[("a", Some("a2")), ("b", Some("b1"))])
         .await;
-    f.ship(&[(0, vec![rec(Some("c"), Some("c1"), T0 + 20_000)])])
-        .await;
+    f.write(T0 + 20_000, &[("a", Some("a3"))]).await;
+    f.write(T0 + 20_000, &[("c", Some("c1"))]).await;
     f.clock.advance(25_000);
     let r = f.compactor(7).compact_topic("t").await.expect("compacts");
     // Retention drops a1's extent (too old); compaction drops a2 (superseded by a3).

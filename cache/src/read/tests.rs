@@ -10,7 +10,7 @@ use strata_core::keys::segment_key;
 use strata_core::meta::{ObjectCommit, SectionCommit};
 use strata_core::object::ObjectBuilder;
 use strata_core::record::Record;
-use strata_core::testing::flush_object;
+use strata_core::testing::ship;
 use strata_meta::memory::InMemoryMetaStore;
 
 use bytes::Bytes;
@@ -54,13 +54,7 @@ impl Fixture {
     /// Ships one object with `records` for each listed partition and commits it.
     async fn ship(&mut self, parts: &[(u32, Vec<Record>)]) -> (String, Bytes) {
         self.seq += 1;
-        let (key, bytes, commit) = flush_object(Incarnation(1), self.seq, self.topic, parts);
-        self.store
-            .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
-            .await
-            .expect("puts");
-        self.meta.commit_object(commit).await.expect("commits");
-        (key, bytes)
+        ship(&*self.store, &*self.meta, self.seq, self.topic, parts).await
     }
 
     async fn reader(&self, local: Option<Arc<dyn LocalSource>>) -> ReadPath {

@@ -307,12 +307,7 @@ impl HotLog {
             writer: Some(writer),
         }
         .encode()])?;
-        self.committed_through = self.committed_through.max(Some(seq));
-        self.shared
-            .index
-            .lock()
-            .expect("no panics while holding the lock")
-            .insert((writer, seq), index);
+        self.index_committed(writer, seq, index);
         self.collect_garbage();
         Ok(())
     }

@@ -16,12 +16,16 @@ struct CommitIn {
     offsets: Vec<strata_core::json::Object<OffsetIn>>,
 }
 
+/// One partition's offset in a commit or seek body, native or REST Proxy v2.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OffsetIn {
-    topic: String,
-    partition: u32,
-    offset: i64,
+pub(super) struct OffsetIn {
+    pub(super) topic: String,
+    pub(super) partition: u32,
+    pub(super) offset: i64,
+    /// Accepted for compatibility with REST Proxy clients; Strata keeps no offset metadata.
+    #[serde(default, rename = "metadata")]
+    _metadata: Option<String>,
 }
 
 #[derive(Serialize)]

@@ -47,6 +47,7 @@ use strata_core::meta::consumer::{
 use strata_core::record::StoredRecord;
 
 use super::{V2Error, V2Result, body, check_plain_request, negotiate, negotiate_records, reply};
+use crate::http::groups::OffsetIn;
 use crate::http::{Params, Shared, read_body};
 
 /// Largest body of a consumer request.
@@ -163,17 +164,6 @@ struct PartitionsOut {
 #[serde(deny_unknown_fields)]
 struct PartitionsIn {
     partitions: Vec<Object<PartitionIn>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OffsetIn {
-    topic: String,
-    partition: u32,
-    offset: i64,
-    /// Accepted for compatibility; Strata keeps no offset metadata.
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<String>,
 }
 
 #[derive(Deserialize)]
