@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use strata_tests::load::{Load, check_acknowledged};
-use strata_tests::{Cluster, eventually};
+use strata_tests::{Cluster, cluster, eventually};
 
 /// Topic `t` (4 partitions) on both ingest nodes of `c`, each written by 3 writers at acks=all,
 /// once each load has 300 records acknowledged.
@@ -112,7 +112,12 @@ async fn a_voter_down_past_several_snapshots_catches_up_and_can_lead() -> anyhow
         while Instant::now() < deadline {
             let _ = c.voters[down]
                 .api()
-                .post("/internal/meta/elect", &json!({}))
+                .request(
+                    reqwest::Method::POST,
+                    "/internal/meta/elect",
+                    &[("strata-cluster-secret", cluster::SECRET)],
+                    None,
+                )
                 .await;
             let (_, s) = c.voters[down].api().get("/v1/cluster").await?;
             if s["quorum"]["leader"]

@@ -451,12 +451,21 @@ fn host_port(url: &str) -> String {
         .to_string()
 }
 
-pub(crate) async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Result<()> {
-    use strata_meta::QuorumClient;
+pub(crate) async fn cluster(
+    target: &Target,
+    secret_file: Option<&std::path::Path>,
+    cmd: ClusterCommand,
+) -> anyhow::Result<()> {
     use strata_meta::wire::MembershipChange;
+    use strata_meta::{ClusterSecret, QuorumClient};
     let c = Client::new(&target.url);
-    let quorum =
-        |deadline: std::time::Duration| QuorumClient::new(vec![host_port(&target.url)], deadline);
+    let secret = secret_file
+        .map(ClusterSecret::from_file)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--cluster-secret-file: {e}"))?;
+    let quorum = |deadline: std::time::Duration| {
+        QuorumClient::new(vec![host_port(&target.url)], deadline, secret.as_ref())
+    };
     // The quorum's errors are sentences; one that says no voter answered is exit 4.
     let quorum_error = |e: strata_core::meta::MetaError| -> anyhow::Error {
         match e {
@@ -528,6 +537,7 @@ pub(crate) async fn cluster(target: &Target, cmd: ClusterCommand) -> anyhow::Res
             let (http, base) = c.parts();
             let r = http
                 .post(format!("{base}/internal/meta/elect"))
+                .headers(ClusterSecret::headers(secret.as_ref()))
                 .send()
                 .await
                 .map_err(|e| c.unreachable(&e))?;

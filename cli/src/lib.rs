@@ -65,6 +65,10 @@ pub enum Command {
         command: commands::ClusterCommand,
         #[command(flatten)]
         target: Target,
+        /// The cluster secret's file, for the commands that speak the quorum's internal API
+        /// (add-voter, remove-voter, elect)
+        #[arg(long, env = "STRATA_CLUSTER_SECRET_FILE", global = true)]
+        cluster_secret_file: Option<std::path::PathBuf>,
     },
     /// Load-test a node: produce 1 KiB JSON records and report throughput and latency
     Bench {
@@ -82,7 +86,11 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Produce { args, target } => produce::produce(&target, args).await,
         Command::Consume { args, target } => consume::consume(&target, args).await,
         Command::Group { command, target } => commands::group(&target, command).await,
-        Command::Cluster { command, target } => commands::cluster(&target, command).await,
+        Command::Cluster {
+            command,
+            target,
+            cluster_secret_file,
+        } => commands::cluster(&target, cluster_secret_file.as_deref(), command).await,
         Command::Bench { args, target } => bench::run(&target, args).await,
     }
 }

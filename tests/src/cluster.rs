@@ -20,6 +20,25 @@ pub struct Cluster {
     peers: String,
 }
 
+/// The cluster secret every node of a [`Cluster`] is started with.
+pub const SECRET: &str = "test-cluster-secret-0123456789abcdef";
+
+/// The variable that names the cluster secret's file, for `strata serve` and `strata cluster`.
+pub const SECRET_ENV: &str = "STRATA_CLUSTER_SECRET_FILE";
+
+/// The file holding [`SECRET`] (written once per test process).
+pub fn secret_file() -> std::path::PathBuf {
+    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("strata-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let path = dir.join("cluster-secret");
+        std::fs::write(&path, format!("{SECRET}\n")).expect("the secret is written");
+        path
+    })
+    .clone()
+}
+
 fn peers(ports: &[u16]) -> String {
     ports
         .iter()
@@ -47,6 +66,8 @@ fn node_opts(
         role.into(),
         "--meta-peers".into(),
         peers.into(),
+        "--cluster-secret-file".into(),
+        secret_file().display().to_string(),
     ];
     if let Some(id) = id {
         args.extend(["--node-id".to_string(), id.to_string()]);

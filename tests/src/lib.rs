@@ -10,7 +10,7 @@
 
 mod api;
 pub mod chaos;
-mod cluster;
+pub mod cluster;
 pub mod load;
 mod node;
 mod proxy;

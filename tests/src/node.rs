@@ -309,6 +309,8 @@ impl Node {
         let mut cmd = Command::new(strata_bin());
         cmd.args(args)
             .env("STRATA_URL", self.url())
+            // The cluster commands speak the internal API with the test clusters' secret.
+            .env(crate::cluster::SECRET_ENV, crate::cluster::secret_file())
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {

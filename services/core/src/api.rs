@@ -13,6 +13,8 @@ use crate::meta::MetaError;
 pub mod codes {
     /// Malformed body or parameter.
     pub const BAD_REQUEST: u32 = 40001;
+    /// The request carries no valid credentials (on the internal API: no valid cluster secret).
+    pub const UNAUTHENTICATED: u32 = 40101;
     /// Unknown topic.
     pub const TOPIC_NOT_FOUND: u32 = 40401;
     /// Unknown partition.

@@ -18,6 +18,7 @@ use strata_core::meta::{MetaError, MetaQuery};
 use tokio::time::Instant;
 use tracing::debug;
 
+use crate::secret::ClusterSecret;
 use crate::wire::{
     ApplyRequest, ApplyResponse, ChangesResponse, MembershipChange, NotLeader, QueryRequest,
     QueryResponse,
@@ -67,11 +68,13 @@ fn unavailable(reason: String) -> MetaError {
 }
 
 impl QuorumClient {
-    /// Talks to the voters at `peers` (`host:port`); each call gives up after `deadline`.
-    pub fn new(peers: Vec<String>, deadline: Duration) -> Self {
+    /// Talks to the voters at `peers` (`host:port`) with the cluster `secret`; each call gives
+    /// up after `deadline`.
+    pub fn new(peers: Vec<String>, deadline: Duration, secret: Option<&ClusterSecret>) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(2))
+                .default_headers(ClusterSecret::headers(secret))
                 .build()
                 .expect("an http client builds"),
             peers,

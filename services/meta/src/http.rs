@@ -19,20 +19,36 @@ use crate::wire::{
     QueryResponse,
 };
 
-/// Builds the router of the quorum's internal API.
+/// The largest body of a quorum request (apply, query, membership): a command for the commit
+/// of a flush to thousands of partitions is well below it.
+pub const MAX_REQUEST_BYTES: usize = 16 << 20;
+
+/// The largest body of a Raft message: a batch of log entries (up to openraft's 300 commands)
+/// or a snapshot chunk.
+pub const MAX_RAFT_BYTES: usize = 256 << 20;
+
+/// Builds the router of the quorum's internal API. Every route asks for the cluster secret
+/// ([`crate::secret::guard`]) before it reads a body; without a secret, none answers.
 pub fn router(store: Arc<RaftMetaStore>) -> axum::Router {
-    axum::Router::new()
+    let secret = store.secret().cloned();
+    let raft = axum::Router::new()
         .route("/internal/raft/append", post(append))
         .route("/internal/raft/vote", post(vote))
         .route("/internal/raft/snapshot", post(snapshot))
+        .layer(DefaultBodyLimit::max(MAX_RAFT_BYTES));
+    axum::Router::new()
         .route("/internal/meta/apply", post(apply))
         .route("/internal/meta/query", post(query))
         .route("/internal/meta/changes", get(changes))
         .route("/internal/meta/status", get(status))
         .route("/internal/meta/elect", post(elect))
         .route("/internal/meta/membership", post(membership))
-        // Log batches and snapshot chunks are larger than ordinary requests.
-        .layer(DefaultBodyLimit::max(1 << 30))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .merge(raft)
+        .route_layer(axum::middleware::from_fn_with_state(
+            secret,
+            crate::secret::guard,
+        ))
         .with_state(store)
 }
 

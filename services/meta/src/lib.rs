@@ -37,6 +37,7 @@ pub mod log_store;
 pub mod memory;
 pub mod network;
 mod remote;
+pub mod secret;
 pub mod state;
 pub mod state_machine;
 mod store;
@@ -47,6 +48,7 @@ pub mod wire;
 
 pub use client::QuorumClient;
 pub use remote::RemoteMetaStore;
+pub use secret::ClusterSecret;
 pub use store::{LocalWriteError, MetaConfig, RaftMetaStore};
 
 #[cfg(test)]

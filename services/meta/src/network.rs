@@ -14,6 +14,7 @@ use openraft::raft::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::secret::ClusterSecret;
 use crate::types::{RaftNodeId, TypeConfig};
 
 /// Opens HTTP connections to peers, sharing one connection pool.
@@ -22,12 +23,14 @@ pub struct HttpNetwork {
     http: reqwest::Client,
 }
 
-impl Default for HttpNetwork {
-    fn default() -> Self {
+impl HttpNetwork {
+    /// Sends Raft's messages with the cluster `secret`.
+    pub fn new(secret: Option<&ClusterSecret>) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_millis(500))
                 .pool_idle_timeout(Duration::from_secs(30))
+                .default_headers(ClusterSecret::headers(secret))
                 .build()
                 .expect("an http client builds"),
         }

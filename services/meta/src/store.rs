@@ -25,6 +25,7 @@ use crate::client::QuorumClient;
 use crate::kv::{Kv, KvHandle};
 use crate::log_store::LogStore;
 use crate::network::HttpNetwork;
+use crate::secret::ClusterSecret;
 use crate::state_machine::{Shared, StateMachine};
 use crate::types::Raft;
 use crate::wire::ChangesResponse;
@@ -55,6 +56,10 @@ pub struct MetaConfig {
     /// heartbeat.
     #[serde(with = "settings::duration")]
     pub election_timeout: Duration,
+    /// The secret members prove themselves with (`--cluster-secret-file`); without one this
+    /// voter serves no internal API, so it can only be a quorum of one.
+    #[serde(skip)]
+    pub secret: Option<ClusterSecret>,
 }
 
 impl Default for MetaConfig {
@@ -66,6 +71,7 @@ impl Default for MetaConfig {
             snapshot_logs: 10_000,
             write_timeout: Duration::from_secs(10),
             election_timeout: DEFAULT_ELECTION_TIMEOUT,
+            secret: None,
         }
     }
 }
@@ -117,7 +123,10 @@ pub struct RaftMetaStore {
     lease: Duration,
     storage: KvHandle,
     forward: QuorumClient,
+    secret: Option<ClusterSecret>,
     stopping: tokio_util::sync::CancellationToken,
+    /// Cancelled when openraft's core stopped without being asked to (it panicked).
+    failed: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for RaftMetaStore {
@@ -135,6 +144,11 @@ fn internal(what: &str, e: impl std::fmt::Display) -> MetaError {
 }
 
 impl RaftMetaStore {
+    /// The secret this voter's internal API asks of every caller, if it serves one.
+    pub fn secret(&self) -> Option<&ClusterSecret> {
+        self.secret.as_ref()
+    }
+
     /// Opens the quorum's storage in `config.dir` and starts Raft. On a first start the voter
     /// with the lowest id forms the quorum of every voter in `config.peers` (unless a peer
     /// already belongs to one); starting again is harmless. A quorum of one waits until it
@@ -169,7 +183,7 @@ impl RaftMetaStore {
         let raft = Raft::new(
             node.0,
             Arc::new(raft_config),
-            HttpNetwork::default(),
+            HttpNetwork::new(config.secret.as_ref()),
             log,
             sm,
         )
@@ -186,9 +200,13 @@ impl RaftMetaStore {
             forward: QuorumClient::new(
                 peers.values().filter(|a| !a.is_empty()).cloned().collect(),
                 config.write_timeout,
+                config.secret.as_ref(),
             ),
+            secret: config.secret.clone(),
             stopping: tokio_util::sync::CancellationToken::new(),
+            failed: tokio_util::sync::CancellationToken::new(),
         };
+        store.watch_core();
         let initialized = store
             .raft
             .is_initialized()
@@ -274,6 +292,35 @@ impl RaftMetaStore {
     /// HTTP server draining for shutdown is not held up by them.
     pub fn stop_waiting(&self) {
         self.stopping.cancel();
+    }
+
+    /// Watches openraft's core: its metrics channel closes when the core task ends, which
+    /// before [`Self::shutdown`] means it failed (a panic on a message it could not handle).
+    /// Such a voter can neither vote nor apply again; [`Self::failed`] tells the node, which
+    /// stops so that its supervisor restarts it on its intact storage.
+    fn watch_core(&self) {
+        let mut metrics = self.raft.metrics();
+        let (stopping, failed) = (self.stopping.clone(), self.failed.clone());
+        tokio::spawn(async move {
+            while metrics.changed().await.is_ok() {}
+            if !stopping.is_cancelled() {
+                tracing::error!(
+                    "the quorum's Raft core stopped unexpectedly; this voter can no longer take part"
+                );
+                failed.cancel();
+            }
+        });
+    }
+
+    /// Resolves if openraft's core stops without being asked to: the voter is dead in the
+    /// water and its process should stop.
+    pub async fn failed(&self) {
+        self.failed.cancelled().await;
+    }
+
+    /// Whether openraft's core stopped without being asked to.
+    pub fn has_failed(&self) -> bool {
+        self.failed.is_cancelled()
     }
 
     pub(crate) fn raft(&self) -> &Raft {

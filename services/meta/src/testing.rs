@@ -33,6 +33,11 @@ pub struct LocalCluster {
     snapshot_logs: u64,
 }
 
+/// The cluster secret of every [`LocalCluster`].
+pub fn secret() -> crate::ClusterSecret {
+    crate::ClusterSecret::parse("local-cluster-secret-0123456789abcdef").expect("long enough")
+}
+
 async fn start_voter(
     id: usize,
     addrs: &[String],
@@ -51,6 +56,7 @@ async fn start_voter(
         snapshot_logs,
         write_timeout: Duration::from_secs(5),
         election_timeout: crate::store::DEFAULT_ELECTION_TIMEOUT,
+        secret: Some(secret()),
     };
     let store = Arc::new(
         RaftMetaStore::open(config, Arc::new(SystemClock))
@@ -170,6 +176,7 @@ impl LocalCluster {
             self.addrs.clone(),
             Duration::from_secs(10),
             Arc::new(SystemClock),
+            Some(&secret()),
         )
     }
 

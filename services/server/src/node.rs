@@ -73,6 +73,7 @@ pub async fn run(
             node: config.voter_id(),
             dir: config.data_dir.join("meta"),
             peers: config.meta_peers.clone(),
+            secret: config.cluster_secret.clone(),
             ..config.meta.clone()
         };
         Some(Arc::new(
@@ -90,6 +91,7 @@ pub async fn run(
             config.meta_peers.iter().map(|(_, a)| a.clone()).collect(),
             Duration::from_secs(10),
             clock.clone(),
+            config.cluster_secret.as_ref(),
         ))
     });
     let meta: Arc<dyn MetaStore> = match (&raft, &remote) {
@@ -159,12 +161,23 @@ pub async fn run(
     }
     // A fenced process stops: whichever process next runs on this data directory ships what
     // it staged.
+    // So does a voter whose Raft core failed: restarted, it recovers from its storage.
     let fenced = {
-        let (fence, shutdown) = (fence.clone(), shutdown.clone());
+        let (fence, shutdown, raft) = (fence.clone(), shutdown.clone(), raft.clone());
         state.tasks.spawn(async move {
+            let core_failed = async {
+                match &raft {
+                    Some(r) => r.failed().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = fence.fenced() => {
                     error!(reason = fence.reason().unwrap_or_default(), "this process was fenced by another one; stopping");
+                    shutdown.cancel();
+                }
+                _ = core_failed => {
+                    error!("the quorum's Raft core failed; stopping so that a supervisor restarts this voter");
                     shutdown.cancel();
                 }
                 _ = shutdown.cancelled() => {}
@@ -198,6 +211,7 @@ pub async fn run(
         }
     }
     drop(meta);
+    let core_failed = raft.as_ref().is_some_and(|r| r.has_failed());
     if let Some(r) = raft {
         r.shutdown().await;
     }
@@ -206,6 +220,9 @@ pub async fn run(
     }
     if let Some(reason) = fence.reason() {
         bail!("this process was fenced: {reason}");
+    }
+    if core_failed {
+        bail!("the quorum's Raft core failed; restart this voter (its storage is intact)");
     }
     info!("stopped");
     Ok(())

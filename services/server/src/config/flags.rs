@@ -29,6 +29,10 @@ pub struct Overrides {
     /// Voters of the quorum: 1=HOST:PORT,2=HOST:PORT,...
     #[arg(long)]
     pub meta_peers: Option<String>,
+    /// File holding the cluster secret members prove themselves with on the internal API
+    /// (required with more than one process; the same file on every member)
+    #[arg(long)]
+    pub cluster_secret_file: Option<PathBuf>,
     /// How long SIGTERM waits for staged records to ship, e.g. 30s
     #[arg(long)]
     pub shutdown_timeout: Option<String>,
@@ -87,6 +91,11 @@ impl Overrides {
             "meta-peers",
             self.meta_peers.as_deref().map(text),
             "meta-peers",
+        );
+        flag(
+            "cluster-secret-file",
+            path_text(&self.cluster_secret_file),
+            "cluster-secret-file",
         );
         flag(
             "shutdown-timeout",

@@ -107,6 +107,13 @@ pub struct Config {
     /// Voters of the quorum, `id=host:port`.
     #[serde(with = "forms::peers")]
     pub meta_peers: Vec<(NodeId, String)>,
+    /// The file holding the cluster secret every member proves itself with on the internal
+    /// API; required in a cluster of more than one process.
+    #[serde(with = "forms::optional_text")]
+    pub cluster_secret_file: Option<String>,
+    /// The secret read from `cluster_secret_file`.
+    #[serde(skip)]
+    pub cluster_secret: Option<strata_meta::ClusterSecret>,
     /// How long `SIGTERM` waits for staged records to ship.
     #[serde(with = "settings::duration")]
     pub shutdown_timeout: Duration,
@@ -143,6 +150,8 @@ impl Default for Config {
             roles: vec![Role::Meta, Role::Ingest, Role::Compactor, Role::Archiver],
             node_id: None,
             meta_peers: Vec::new(),
+            cluster_secret_file: None,
+            cluster_secret: None,
             shutdown_timeout: Duration::from_secs(30),
             log_format: LogFormat::Text,
             http: HttpConfig::default(),
@@ -322,6 +331,22 @@ impl Config {
                 "a voter of a quorum needs its id, the one --meta-peers lists it under",
             ));
         }
+        let source = || layers.sources.get("cluster-secret-file").cloned();
+        match &c.cluster_secret_file {
+            Some(path) => {
+                let secret = strata_meta::ClusterSecret::from_file(Path::new(path))
+                    .map_err(|e| ConfigError::new("cluster-secret-file", source(), e))?;
+                c.cluster_secret = Some(secret);
+            }
+            None if c.is_cluster() => {
+                return Err(ConfigError::new(
+                    "cluster-secret-file",
+                    None,
+                    "a cluster of more than one process needs a cluster secret, the same file on every member (make one with `openssl rand -hex 32 > cluster-secret`): members prove themselves with it on the internal API",
+                ));
+            }
+            None => {}
+        }
         Ok(c)
     }
 
@@ -339,6 +364,16 @@ impl Config {
             return a.clone();
         }
         bound.to_string()
+    }
+
+    /// Whether this node is one of several processes (voters listed besides it, or a quorum
+    /// elsewhere): its members need the cluster secret to talk to each other.
+    pub fn is_cluster(&self) -> bool {
+        if self.has_role(Role::Meta) {
+            self.meta_peers.iter().any(|(id, _)| *id != self.voter_id())
+        } else {
+            !self.meta_peers.is_empty()
+        }
     }
 
     /// Returns this voter's Raft id: `--node-id`, else 1 (a single node on its own).
