@@ -127,8 +127,9 @@ async fn bodies_of_unknown_length_reserve_what_arrives_not_the_whole_limit() -> 
     }
     assert_eq!(api.high_watermarks("chunked").await?, [12]);
     // A chunked body grows its reservation only while the budget has room: with 200 KiB, a
-    // slow client holding 100 KB and a chunked body growing past the 100 KiB left, the
-    // growth is refused with 503 and nothing is stored.
+    // slow client that sent 99 KB of its body and paused (a reservation grows as a body
+    // arrives, to 128 KiB here), and a chunked body growing past the 72 KiB left, the growth
+    // is refused with 503 and nothing is stored.
     use tokio::io::AsyncWriteExt;
     let small = Node::start(opts_with_config(
         "[http]\nmax-buffered-request-bytes = \"200KiB\"\n",
@@ -139,6 +140,7 @@ async fn bodies_of_unknown_length_reserve_what_arrives_not_the_whole_limit() -> 
     let mut slow =
         tokio::net::TcpStream::connect(small.url().trim_start_matches("http://")).await?;
     slow.write_all(b"POST /v1/topics/t/records HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{\"records\": [").await?;
+    slow.write_all(&[b' '; 99_000]).await?;
     eventually(
         Duration::from_secs(10),
         "the slow body to hold its budget",

@@ -25,6 +25,8 @@ pub mod codes {
     pub const ROUTE_NOT_FOUND: u32 = 40404;
     /// Method not allowed on the route.
     pub const METHOD_NOT_ALLOWED: u32 = 40501;
+    /// The request body arrived slower than the node's minimum rate.
+    pub const REQUEST_TIMEOUT: u32 = 40801;
     /// Topic already exists.
     pub const TOPIC_EXISTS: u32 = 40901;
     /// A background job (compaction, archiving) of the topic is already running.

@@ -129,14 +129,13 @@ pub async fn run(
         });
     }
     println!("listening on {bound}");
-    let server = tokio::spawn(
-        axum::serve(
-            http::transport::JsonErrorsListener(listener),
-            axum::ServiceExt::<axum::extract::Request>::into_make_service(http::normalized(router)),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future(),
-    );
+    let server = {
+        let (limits, stop) = (config.http.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            http::limits::serve(listener, http::normalized(router), &limits, stop).await;
+            Ok::<(), std::io::Error>(())
+        })
+    };
     let startup = start_roles(
         &config,
         &ident,

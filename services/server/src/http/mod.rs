@@ -2,6 +2,7 @@
 
 mod groups;
 pub mod idempotency;
+pub mod limits;
 mod ops;
 pub(crate) mod records;
 pub mod settings;
@@ -346,6 +347,12 @@ pub async fn drain(body: axum::body::Body) {
 }
 
 /// Reads a request body, turning the body-limit rejection into our `413`.
+/// The refusal of a body that could not be read: `408` when it arrived too slowly, else `400`.
+pub(crate) fn body_error(e: &axum::Error) -> ApiError {
+    limits::too_slow(e)
+        .unwrap_or_else(|| ApiError::bad_request(format!("could not read the request body: {e}")))
+}
+
 pub async fn read_body(body: axum::body::Body, limit: u64) -> ApiResult<bytes::Bytes> {
     axum::body::to_bytes(body, limit as usize)
         .await
@@ -360,9 +367,7 @@ pub async fn read_body(body: axum::body::Body, limit: u64) -> ApiResult<bytes::B
                     format!("request body is over this node's limit of {limit} bytes; split it"),
                 ))
             } else {
-                HttpError(ApiError::bad_request(format!(
-                    "could not read the request body: {e}"
-                )))
+                HttpError(body_error(&e))
             }
         })
 }

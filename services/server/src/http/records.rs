@@ -113,16 +113,18 @@ pub(crate) fn reserve(s: &Shared, headers: &HeaderMap) -> ApiResult<(Arc<Ingesto
         .into());
     }
     // Bound the memory of bodies being received and parsed, before reading any of them. A
-    // body of unknown length (chunked, as Node.js's http module sends by default) reserves a
-    // first slice here and the rest as it arrives ([`read_reserved`]), never the whole limit
-    // up front: four chunked requests must not fill a 256 MiB budget with nothing.
-    let want = declared.unwrap_or(UNKNOWN_LENGTH_FIRST.min(limit));
+    // body reserves a first slice here and the rest as it arrives ([`read_reserved`]), never
+    // its declared length or the whole limit up front: clients that declare large bodies and
+    // trickle them must not fill the budget with nothing.
+    let want = declared
+        .map_or(FIRST_SLICE, |n| n.min(FIRST_SLICE))
+        .min(limit);
     let receiving = s.request_budget.try_take(want).map_err(receiving_full)?;
     Ok((ingest, receiving))
 }
 
-/// What a body of unknown length reserves before its first byte is read.
-const UNKNOWN_LENGTH_FIRST: u64 = 64 << 10;
+/// What a body reserves before its first byte is read.
+const FIRST_SLICE: u64 = 64 << 10;
 
 /// Reads a produce body within `limit`, growing `receiving` (the budget it holds) as a body of
 /// unknown length arrives; `503` when the node's budget cannot hold what arrived.
@@ -135,8 +137,7 @@ pub(crate) async fn read_reserved(
     let mut stream = body.into_data_stream();
     let mut out = bytes::BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(|e| super::body_error(&e))?;
         let len = (out.len() + chunk.len()) as u64;
         if len > limit {
             return Err(ApiError::new(

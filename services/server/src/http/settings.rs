@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use strata_core::settings::{
-    self, Invalid, Section, duration_at_least, duration_between, size_between,
+    self, Invalid, Section, at_least, duration_at_least, duration_between, size_between,
 };
 
 /// Request limits of the HTTP API: the `[http]` section.
@@ -17,6 +17,23 @@ pub struct HttpConfig {
     /// Request bytes being received and parsed at once, across requests, before `503`.
     #[serde(with = "settings::size")]
     pub max_buffered_request_bytes: u64,
+    /// A request's header section must arrive within this long, and an idle connection is
+    /// closed after it.
+    #[serde(with = "settings::duration")]
+    pub header_timeout: Duration,
+    /// A request body may take this long, plus its size at `min-body-rate`; a slower one is
+    /// refused with `408`.
+    #[serde(with = "settings::duration")]
+    pub body_timeout: Duration,
+    /// The slowest a body may arrive once `body-timeout` has passed, in bytes per second.
+    #[serde(with = "settings::size")]
+    pub min_body_rate: u64,
+    /// Connections served at once for the API; beyond them, requests get `503`, except those
+    /// of the internal API, `/readyz`, `/healthz` and `/metrics`.
+    pub max_connections: usize,
+    /// Connections kept beyond `max-connections` for the internal API, `/readyz`, `/healthz`
+    /// and `/metrics`; beyond both, new connections wait to be accepted.
+    pub reserved_connections: usize,
 }
 
 impl Default for HttpConfig {
@@ -24,11 +41,24 @@ impl Default for HttpConfig {
         Self {
             max_request_bytes: 64 << 20,
             max_buffered_request_bytes: 256 << 20,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            min_body_rate: 64 << 10,
+            max_connections: 4096,
+            reserved_connections: 64,
         }
     }
 }
 
-impl Section for HttpConfig {}
+impl Section for HttpConfig {
+    fn check(&self) -> Result<(), Invalid> {
+        let shortest = Duration::from_millis(100);
+        duration_at_least("header-timeout", self.header_timeout, shortest)?;
+        duration_at_least("body-timeout", self.body_timeout, shortest)?;
+        at_least("min-body-rate", self.min_body_rate, 1)?;
+        at_least("max-connections", self.max_connections, 1)
+    }
+}
 
 /// REST Proxy v2 consumer instances: the `[consumers]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

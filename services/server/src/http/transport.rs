@@ -14,24 +14,6 @@ use std::task::{Context, Poll, ready};
 
 use strata_core::api::{ApiError, codes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A listener whose connections answer hyper's own refusals with JSON bodies.
-pub struct JsonErrorsListener(pub TcpListener);
-
-impl axum::serve::Listener for JsonErrorsListener {
-    type Io = JsonErrorsIo<TcpStream>;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = axum::serve::Listener::accept(&mut self.0).await;
-        (JsonErrorsIo::new(io), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
 
 /// A connection that rewrites hyper's bodiless error heads (see the module's text).
 pub struct JsonErrorsIo<T> {
