@@ -43,6 +43,8 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /strata /usr/local/bin/strata
 COPY --from=build --chown=65532:65532 /data-dir /var/lib/strata
 USER 65532:65532
+# It listens beyond loopback, so `serve` needs --auth-bootstrap-token-file (or
+# STRATA_AUTH_BOOTSTRAP_TOKEN_FILE), or STRATA_ALLOW_ANONYMOUS=true to serve anyone.
 ENV STRATA_DATA_DIR=/var/lib/strata \
     STRATA_LISTEN=0.0.0.0:8080 \
     STRATA_LOG_FORMAT=json

@@ -172,7 +172,7 @@ pub(crate) async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> 
     if args.batch == 0 || (args.concurrency == 0 && args.backfill == 0) {
         bail!("batch must be at least 1, and concurrency too unless --backfill reads");
     }
-    let c = Client::new(&target.url);
+    let c = Client::new(target)?;
     let create = json!({"name": args.topic, "partitions": args.partitions});
     match c.call(Method::POST, "/v1/topics", Some(&create)).await {
         Ok(_) => {}

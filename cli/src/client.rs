@@ -14,12 +14,21 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// Targets the node at `url`.
-    pub(crate) fn new(url: &str) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: url.trim_end_matches('/').to_string(),
+    /// Targets the node of `target`, with its token if it has one.
+    pub(crate) fn new(target: &crate::Target) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &target.token {
+            let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                .map_err(|_| anyhow::anyhow!("--token: not a valid token (printable ASCII)"))?;
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
         }
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()?,
+            base: target.url.trim_end_matches('/').to_string(),
+        })
     }
 
     /// Returns the underlying HTTP client and base URL.

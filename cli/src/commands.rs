@@ -146,7 +146,7 @@ fn config_cell(key: &str, v: &serde_json::Value) -> String {
 }
 
 pub(crate) async fn topic(target: &Target, cmd: TopicCommand) -> anyhow::Result<()> {
-    let c = Client::new(&target.url);
+    let c = Client::new(target)?;
     match cmd {
         TopicCommand::Create {
             name,
@@ -271,7 +271,7 @@ pub enum GroupCommand {
 }
 
 pub(crate) async fn group(target: &Target, cmd: GroupCommand) -> anyhow::Result<()> {
-    let c = Client::new(&target.url);
+    let c = Client::new(target)?;
     match cmd {
         GroupCommand::List => {
             let v = c.call(Method::GET, "/v1/groups", None).await?;
@@ -458,7 +458,7 @@ pub(crate) async fn cluster(
 ) -> anyhow::Result<()> {
     use strata_meta::wire::MembershipChange;
     use strata_meta::{ClusterSecret, QuorumClient};
-    let c = Client::new(&target.url);
+    let c = Client::new(target)?;
     let secret = secret_file
         .map(ClusterSecret::from_file)
         .transpose()

@@ -163,7 +163,7 @@ pub(crate) async fn consume(target: &Target, a: ConsumeArgs) -> anyhow::Result<(
     if a.key_separator.is_some() && a.format != Format::Raw {
         return Err(Usage("--key-separator goes with --format raw".into()).into());
     }
-    let c = Client::new(&target.url);
+    let c = Client::new(target)?;
     let topic = c
         .call(Method::GET, &format!("/v1/topics/{}", a.topic), None)
         .await?;

@@ -26,6 +26,9 @@ pub struct Target {
     /// Print JSON for scripts instead of tables and messages for people
     #[arg(long, global = true)]
     pub json: bool,
+    /// The token to authenticate with, when the node has authentication on
+    #[arg(long, env = "STRATA_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// The client commands.

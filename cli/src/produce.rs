@@ -171,7 +171,7 @@ impl Tally {
 }
 
 pub(crate) async fn produce(target: &Target, a: ProduceArgs) -> anyhow::Result<()> {
-    let c = Client::new(&target.url);
+    let c = Client::new(target)?;
     let path = format!("/v1/topics/{}/records?acks={}", a.topic, a.acks);
     let mut headers = serde_json::Map::new();
     for h in &a.headers {

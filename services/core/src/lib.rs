@@ -35,6 +35,7 @@ pub mod meta;
 pub mod object;
 pub mod record;
 pub mod rng;
+pub mod secret;
 pub mod settings;
 pub mod stats;
 pub mod storage;

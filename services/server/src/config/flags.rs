@@ -33,6 +33,13 @@ pub struct Overrides {
     /// (required with more than one process; the same file on every member)
     #[arg(long)]
     pub cluster_secret_file: Option<PathBuf>,
+    /// File holding the bootstrap token: turns authentication on, and the token is a
+    /// superuser's (principal `bootstrap`)
+    #[arg(long)]
+    pub auth_bootstrap_token_file: Option<PathBuf>,
+    /// Serve without authentication on a listen address beyond this host
+    #[arg(long)]
+    pub allow_anonymous: bool,
     /// How long SIGTERM waits for staged records to ship, e.g. 30s
     #[arg(long)]
     pub shutdown_timeout: Option<String>,
@@ -96,6 +103,16 @@ impl Overrides {
             "cluster-secret-file",
             path_text(&self.cluster_secret_file),
             "cluster-secret-file",
+        );
+        flag(
+            "auth-bootstrap-token-file",
+            path_text(&self.auth_bootstrap_token_file),
+            "auth-bootstrap-token-file",
+        );
+        flag(
+            "allow-anonymous",
+            self.allow_anonymous.then_some(toml::Value::Boolean(true)),
+            "allow-anonymous",
         );
         flag(
             "shutdown-timeout",

@@ -114,6 +114,14 @@ pub struct Config {
     /// The secret read from `cluster_secret_file`.
     #[serde(skip)]
     pub cluster_secret: Option<strata_meta::ClusterSecret>,
+    /// The file holding the bootstrap token: it turns authentication on and is a superuser's.
+    #[serde(with = "forms::optional_text")]
+    pub auth_bootstrap_token_file: Option<String>,
+    /// The token read from `auth_bootstrap_token_file`.
+    #[serde(skip)]
+    pub auth_bootstrap_token: Option<strata_core::secret::Secret>,
+    /// Serve anyone who can reach a listen address beyond this host, without authentication.
+    pub allow_anonymous: bool,
     /// How long `SIGTERM` waits for staged records to ship.
     #[serde(with = "settings::duration")]
     pub shutdown_timeout: Duration,
@@ -152,6 +160,9 @@ impl Default for Config {
             meta_peers: Vec::new(),
             cluster_secret_file: None,
             cluster_secret: None,
+            auth_bootstrap_token_file: None,
+            auth_bootstrap_token: None,
+            allow_anonymous: false,
             shutdown_timeout: Duration::from_secs(30),
             log_format: LogFormat::Text,
             http: HttpConfig::default(),
@@ -346,6 +357,22 @@ impl Config {
                 ));
             }
             None => {}
+        }
+        if let Some(path) = &c.auth_bootstrap_token_file {
+            let source = layers.sources.get("auth-bootstrap-token-file").cloned();
+            let token = strata_core::secret::Secret::from_file(Path::new(path))
+                .map_err(|e| ConfigError::new("auth-bootstrap-token-file", source, e))?;
+            c.auth_bootstrap_token = Some(token);
+        }
+        if c.auth_bootstrap_token.is_none() && !c.allow_anonymous && !c.listen.ip().is_loopback() {
+            return Err(ConfigError::new(
+                "listen",
+                layers.sources.get("listen").cloned(),
+                format!(
+                    "{} is reachable beyond this host and authentication is off: give --auth-bootstrap-token-file (make one with `openssl rand -hex 32 > token`), or --allow-anonymous to serve anyone who can reach it",
+                    c.listen
+                ),
+            ));
         }
         Ok(c)
     }

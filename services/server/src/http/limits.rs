@@ -133,7 +133,9 @@ pub async fn serve<S>(
                 if over && !is_reserved(req.uri().path()) {
                     return Ok::<_, std::convert::Infallible>(too_many(max));
                 }
-                let req = req.map(|b| Body::new(SlowBody::new(b, rate, grace)));
+                let mut req = req.map(|b| Body::new(SlowBody::new(b, rate, grace)));
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 app.oneshot(req).await
             }
         });

@@ -1,5 +1,6 @@
 //! The HTTP API (API.md): routes, shared state, and the JSON error contract.
 
+pub mod auth;
 mod groups;
 pub mod idempotency;
 pub mod limits;
@@ -225,6 +226,10 @@ pub fn router(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),

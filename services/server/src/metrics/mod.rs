@@ -66,6 +66,8 @@ pub struct Metrics {
     pub fetch_records: IntCounter,
     /// Record bytes fetched.
     pub fetch_bytes: IntCounter,
+    /// Requests refused for want of valid credentials.
+    pub auth_failures: IntCounter,
     /// Object-store requests by operation.
     pub store_requests: IntCounterVec,
     /// Object-store errors by operation.
@@ -166,6 +168,11 @@ impl Metrics {
             ),
             fetch_records: counter(&r, "strata_fetch_records_total", "Records fetched"),
             fetch_bytes: counter(&r, "strata_fetch_bytes_total", "Record bytes fetched"),
+            auth_failures: counter(
+                &r,
+                "strata_auth_failures_total",
+                "Requests refused for want of valid credentials (401)",
+            ),
             store_requests: counter_vec(
                 &r,
                 "strata_object_store_requests_total",
