@@ -206,3 +206,43 @@ async fn a_connection_flood_leaves_health_and_metrics_answering() -> anyhow::Res
     );
     Ok(())
 }
+
+/// The case: the REST Proxy `base_uri` trusted any client's `X-Forwarded-Host` and
+/// `X-Forwarded-Proto`, so a client could make the node hand out links to a host of its
+/// choosing. Now they count only from `http.trusted-proxies`.
+#[tokio::test]
+async fn forwarded_headers_count_only_from_trusted_proxies() -> anyhow::Result<()> {
+    let base_uri = |node: &Node, group: &'static str| {
+        let api = node.api();
+        async move {
+            let (s, b) = api
+                .request(
+                    reqwest::Method::POST,
+                    &format!("/consumers/{group}"),
+                    &[
+                        ("content-type", "application/vnd.kafka.v2+json"),
+                        ("x-forwarded-host", "evil.example"),
+                        ("x-forwarded-proto", "https"),
+                    ],
+                    Some(json!({"name": "c", "format": "json"}).to_string()),
+                )
+                .await?;
+            anyhow::ensure!(s == 200, "{b}");
+            Ok::<_, anyhow::Error>(b["base_uri"].as_str().unwrap_or_default().to_string())
+        }
+    };
+    let open = node(&[]).await?;
+    let uri = base_uri(&open, "g").await?;
+    assert!(
+        uri.starts_with(&format!("{}/consumers/g/", open.url())),
+        "an untrusted client's forwarded host is ignored: {uri}"
+    );
+    let behind = Node::start(NodeOptions {
+        config: Some("[http]\ntrusted-proxies = [\"127.0.0.0/8\"]\n".to_string()),
+        ..NodeOptions::default()
+    })
+    .await?;
+    let uri = base_uri(&behind, "g").await?;
+    assert_eq!(uri, "https://evil.example/consumers/g/instances/c");
+    Ok(())
+}

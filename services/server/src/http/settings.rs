@@ -1,5 +1,6 @@
 //! The HTTP front's own settings: the `[http]` and `[consumers]` sections of the config file.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,48 @@ pub struct HttpConfig {
     /// Connections kept beyond `max-connections` for the internal API, `/readyz`, `/healthz`
     /// and `/metrics`; beyond both, new connections wait to be accepted.
     pub reserved_connections: usize,
+    /// Addresses (`10.0.0.5`) or networks (`10.0.0.0/8`) of the reverse proxies whose
+    /// `X-Forwarded-Host` and `X-Forwarded-Proto` the node believes; from anyone else they are
+    /// ignored.
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Whether `peer` is in `net`, an address or `address/prefix`.
+fn within(net: &str, peer: IpAddr) -> Option<bool> {
+    let (addr, bits) = match net.split_once('/') {
+        Some((a, b)) => (a.parse::<IpAddr>().ok()?, Some(b.parse::<u32>().ok()?)),
+        None => (net.parse::<IpAddr>().ok()?, None),
+    };
+    let mask = |len: u32, bits: u32| -> Option<u128> {
+        (bits <= len).then(|| {
+            if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            }
+        })
+    };
+    match (addr, peer) {
+        (IpAddr::V4(a), IpAddr::V4(p)) => {
+            let m = mask(32, bits.unwrap_or(32))?;
+            let (a, p) = (u128::from(a.to_bits()) << 96, u128::from(p.to_bits()) << 96);
+            Some(a & m == p & m)
+        }
+        (IpAddr::V6(a), IpAddr::V6(p)) => {
+            let m = mask(128, bits.unwrap_or(128))?;
+            Some(a.to_bits() & m == p.to_bits() & m)
+        }
+        _ => Some(false),
+    }
+}
+
+impl HttpConfig {
+    /// Whether `peer` is one of the trusted proxies.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|n| within(n, peer) == Some(true))
+    }
 }
 
 impl Default for HttpConfig {
@@ -46,6 +89,7 @@ impl Default for HttpConfig {
             min_body_rate: 64 << 10,
             max_connections: 4096,
             reserved_connections: 64,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -56,7 +100,19 @@ impl Section for HttpConfig {
         duration_at_least("header-timeout", self.header_timeout, shortest)?;
         duration_at_least("body-timeout", self.body_timeout, shortest)?;
         at_least("min-body-rate", self.min_body_rate, 1)?;
-        at_least("max-connections", self.max_connections, 1)
+        at_least("max-connections", self.max_connections, 1)?;
+        let probe = IpAddr::from([0, 0, 0, 0]);
+        match self
+            .trusted_proxies
+            .iter()
+            .find(|n| within(n, probe).is_none())
+        {
+            Some(bad) => Err(Invalid::new(
+                "trusted-proxies",
+                format!("{bad:?} is not an address or a network like 10.0.0.0/8"),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -101,5 +157,36 @@ impl Section for ConsumersConfig {
             Duration::ZERO,
             Duration::from_secs(300),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let c = HttpConfig {
+            trusted_proxies: vec!["10.0.0.0/8".into(), "192.168.1.7".into(), "fd00::/8".into()],
+            ..HttpConfig::default()
+        };
+        assert!(c.check().is_ok());
+        let ip = |s: &str| s.parse::<IpAddr>().expect("an address");
+        assert!(c.trusts(ip("10.1.2.3")));
+        assert!(c.trusts(ip("192.168.1.7")));
+        assert!(!c.trusts(ip("192.168.1.8")));
+        assert!(c.trusts(ip("fd12::1")));
+        assert!(!c.trusts(ip("127.0.0.1")));
+        assert!(!HttpConfig::default().trusts(ip("127.0.0.1")));
+        for bad in ["10.0.0.0/33", "proxy.example", "10.0.0.0/x"] {
+            let c = HttpConfig {
+                trusted_proxies: vec![bad.into()],
+                ..HttpConfig::default()
+            };
+            assert!(
+                c.check().is_err_and(|e| e.key == "trusted-proxies"),
+                "{bad}"
+            );
+        }
     }
 }

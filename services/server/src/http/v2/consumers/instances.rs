@@ -137,8 +137,9 @@ fn segment(s: &str) -> String {
 }
 
 /// The URL clients used to reach this node: `X-Forwarded-Proto`/`X-Forwarded-Host` from a
-/// proxy, else `Host`, else the advertised address.
-fn base_url(s: &Shared, headers: &HeaderMap) -> String {
+/// trusted proxy (`http.trusted-proxies`), else `Host`, else the advertised address.
+fn base_url(s: &Shared, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> String {
+    let trusted = peer.is_some_and(|p| s.config.http.trusts(p));
     let first = |name: &str| {
         headers
             .get(name)
@@ -147,10 +148,11 @@ fn base_url(s: &Shared, headers: &HeaderMap) -> String {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let host = first("x-forwarded-host")
+    let forwarded = |name: &str| first(name).filter(|_| trusted);
+    let host = forwarded("x-forwarded-host")
         .or_else(|| first(header::HOST.as_str()))
         .unwrap_or_else(|| s.advertise.clone());
-    let scheme = first("x-forwarded-proto").unwrap_or_else(|| "http".to_string());
+    let scheme = forwarded("x-forwarded-proto").unwrap_or_else(|| "http".to_string());
     format!("{scheme}://{host}")
 }
 
@@ -175,6 +177,7 @@ struct CreateOut {
 pub(crate) async fn create(
     State(s): State<Shared>,
     Path(group): Path<String>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     b: axum::body::Body,
 ) -> V2Result<Response> {
@@ -194,7 +197,7 @@ pub(crate) async fn create(
     let out = CreateOut {
         base_uri: format!(
             "{}/consumers/{}/instances/{}",
-            base_url(&s, &headers),
+            base_url(&s, &headers, peer.map(|p| p.0.0.ip())),
             segment(&group),
             segment(&view.instance)
         ),
