@@ -35,6 +35,21 @@ async fn call(
         .await
 }
 
+/// Basic credentials: `principal` with the bootstrap token.
+fn basic(principal: &str) -> String {
+    let pair = format!("{principal}:{TOKEN}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// A produce answered `200` with its one record at `offset`.
+fn placed_at(status: u16, body: &Value, offset: i64) {
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["offsets"][0]["offset"], json!(offset), "{body}");
+}
+
 fn refused(what: &str, (status, body): &(u16, Value)) {
     assert_eq!(*status, 401, "{what}: {body}");
     assert_eq!(body["error_code"], json!(40101), "{what}: {body}");
@@ -123,35 +138,21 @@ async fn without_valid_credentials_every_route_but_health_answers_401() -> anyho
         Some(produce.clone()),
     )
     .await?;
-    assert_eq!(
-        (s, b["offsets"][0]["offset"].clone()),
-        (200, json!(0)),
-        "{b}"
-    );
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("bootstrap:{TOKEN}"))
-    );
+    placed_at(s, &b, 0);
+    let bootstrap = basic("bootstrap");
     let (s, b) = api
         .request(
             Method::POST,
             "/topics/t",
             &[
                 ("content-type", "application/vnd.kafka.json.v2+json"),
-                ("authorization", &basic),
+                ("authorization", &bootstrap),
             ],
             Some(json!({"records": [{"value": {"v": 2}}]}).to_string()),
         )
         .await?;
-    assert_eq!(
-        (s, b["offsets"][0]["offset"].clone()),
-        (200, json!(1)),
-        "{b}"
-    );
-    let wrong_principal = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("alice:{TOKEN}"))
-    );
+    placed_at(s, &b, 1);
+    let wrong_principal = basic("alice");
     refused(
         "another principal's name",
         &call(

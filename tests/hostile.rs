@@ -20,6 +20,15 @@ fn addr(node: &Node) -> String {
     node.url().trim_start_matches("http://").to_string()
 }
 
+/// A node with `settings` and topic `t` (one partition); its API and its `host:port`.
+async fn node_with_topic(settings: &[&str]) -> anyhow::Result<(Node, strata_tests::Api, String)> {
+    let node = node(settings).await?;
+    let api = node.api();
+    api.create_topic("t", 1, json!({})).await?;
+    let target = addr(&node);
+    Ok((node, api, target))
+}
+
 /// Reads until the node closes the connection (or `within` passes); returns what it sent.
 async fn until_closed(s: &mut TcpStream, within: Duration) -> anyhow::Result<String> {
     let mut got = Vec::new();
@@ -43,10 +52,7 @@ async fn until_closed(s: &mut TcpStream, within: Duration) -> anyhow::Result<Str
 #[tokio::test]
 async fn connections_that_trickle_their_headers_are_closed_and_others_are_served()
 -> anyhow::Result<()> {
-    let node = node(&["http.header-timeout=1s"]).await?;
-    let api = node.api();
-    api.create_topic("t", 1, json!({})).await?;
-    let target = addr(&node);
+    let (_node, api, target) = node_with_topic(&["http.header-timeout=1s"]).await?;
     let mut tricklers = Vec::new();
     for _ in 0..64 {
         let target = target.clone();
@@ -88,10 +94,8 @@ async fn connections_that_trickle_their_headers_are_closed_and_others_are_served
 /// once they fall behind the minimum rate.
 #[tokio::test]
 async fn bodies_that_trickle_hold_nothing_and_are_refused_with_408() -> anyhow::Result<()> {
-    let node = node(&["http.body-timeout=2s", "http.min-body-rate=1KiB"]).await?;
-    let api = node.api();
-    api.create_topic("t", 1, json!({})).await?;
-    let target = addr(&node);
+    let (_node, api, target) =
+        node_with_topic(&["http.body-timeout=2s", "http.min-body-rate=1KiB"]).await?;
     let mut tricklers = Vec::new();
     for _ in 0..6 {
         let target = target.clone();

@@ -113,24 +113,15 @@ async fn the_internal_api_refuses_whoever_lacks_the_cluster_secret() -> anyhow::
     for v in &c.voters {
         let voter = v.api();
         for secret in [None, Some(wrong)] {
-            let (s, b) = post(&voter, "/internal/meta/apply", secret, DELETE_T.into()).await?;
-            refused(s, &b);
-            let (s, b) = post(
-                &voter,
-                "/internal/raft/vote",
-                secret,
-                forged_vote(term + 1000),
-            )
-            .await?;
-            refused(s, &b);
-            let (s, b) = post(
-                &voter,
-                "/internal/raft/append",
-                secret,
-                forged_append(term + 2000),
-            )
-            .await?;
-            refused(s, &b);
+            let forged = [
+                ("/internal/meta/apply", DELETE_T.to_string()),
+                ("/internal/raft/vote", forged_vote(term + 1000)),
+                ("/internal/raft/append", forged_append(term + 2000)),
+            ];
+            for (path, body) in forged {
+                let (s, b) = post(&voter, path, secret, body).await?;
+                refused(s, &b);
+            }
             let (s, b) = voter.get("/internal/meta/status").await?;
             refused(s, &b);
         }
