@@ -3,6 +3,7 @@
 //! by kind of failure ([`output::exit`]). `strata serve` lives in `strata-server`, which links
 //! this crate into the one binary.
 
+mod access;
 mod bench;
 mod client;
 mod commands;
@@ -73,6 +74,20 @@ pub enum Command {
         #[arg(long, env = "STRATA_CLUSTER_SECRET_FILE", global = true)]
         cluster_secret_file: Option<std::path::PathBuf>,
     },
+    /// Make, list and revoke API tokens (authentication on)
+    Token {
+        #[command(subcommand)]
+        command: access::TokenCommand,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Add, list and remove ACLs: who may do what to which topics, groups and the cluster
+    Acl {
+        #[command(subcommand)]
+        command: access::AclCommand,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Load-test a node: produce 1 KiB JSON records and report throughput and latency
     Bench {
         #[command(flatten)]
@@ -89,6 +104,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Produce { args, target } => produce::produce(&target, args).await,
         Command::Consume { args, target } => consume::consume(&target, args).await,
         Command::Group { command, target } => commands::group(&target, command).await,
+        Command::Token { command, target } => access::token(&target, command).await,
+        Command::Acl { command, target } => access::acl(&target, command).await,
         Command::Cluster {
             command,
             target,

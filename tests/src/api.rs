@@ -36,9 +36,24 @@ impl Api {
 
     /// Targets `base` (`http://HOST:PORT`).
     pub fn new(base: &str) -> Self {
+        Self::with_headers(base, reqwest::header::HeaderMap::new())
+    }
+
+    /// Targets `base`, sending `Authorization: {authorization}` with every request.
+    pub fn authorized(base: &str, authorization: &str) -> Self {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            authorization.parse().expect("a header value"),
+        );
+        Self::with_headers(base, h)
+    }
+
+    fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(120))
+                .default_headers(headers)
                 .build()
                 .expect("client builds"),
             base: base.to_string(),

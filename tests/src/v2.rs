@@ -41,6 +41,11 @@ impl V2Client {
         }
     }
 
+    /// Speaks v2 over `api` (for example one with credentials).
+    pub fn over(api: crate::Api) -> Self {
+        Self { api }
+    }
+
     /// Sends a request with exactly these headers and body.
     pub async fn call(
         &self,

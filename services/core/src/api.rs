@@ -15,6 +15,8 @@ pub mod codes {
     pub const BAD_REQUEST: u32 = 40001;
     /// The request carries no valid credentials (on the internal API: no valid cluster secret).
     pub const UNAUTHENTICATED: u32 = 40101;
+    /// The credentials are valid but the principal may not do this (ACLs).
+    pub const FORBIDDEN: u32 = 40301;
     /// Unknown topic.
     pub const TOPIC_NOT_FOUND: u32 = 40401;
     /// Unknown partition.
@@ -23,6 +25,10 @@ pub mod codes {
     pub const GROUP_NOT_FOUND: u32 = 40403;
     /// Unknown route.
     pub const ROUTE_NOT_FOUND: u32 = 40404;
+    /// Unknown API token id.
+    pub const TOKEN_NOT_FOUND: u32 = 40405;
+    /// Unknown ACL id.
+    pub const ACL_NOT_FOUND: u32 = 40406;
     /// Method not allowed on the route.
     pub const METHOD_NOT_ALLOWED: u32 = 40501;
     /// The request body arrived slower than the node's minimum rate.
@@ -207,6 +213,8 @@ impl From<MetaError> for ApiError {
                 Self::new(404, codes::PARTITION_NOT_FOUND, message)
             }
             MetaError::GroupNotFound { .. } => Self::new(404, codes::GROUP_NOT_FOUND, message),
+            MetaError::TokenNotFound { .. } => Self::new(404, codes::TOKEN_NOT_FOUND, message),
+            MetaError::AclNotFound { .. } => Self::new(404, codes::ACL_NOT_FOUND, message),
             MetaError::ConsumerNotFound { .. } => {
                 Self::new(404, confluent::CONSUMER_INSTANCE_NOT_FOUND, message)
             }

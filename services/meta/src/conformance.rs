@@ -49,7 +49,8 @@ macro_rules! meta_conformance {
             trims_raise_the_log_start_under_the_lease,
             rewrites_swap_current_extents_under_the_lease,
             archive_files_are_planned_then_committed_in_order,
-            consumer_instances_share_a_groups_partitions);
+            consumer_instances_share_a_groups_partitions,
+            tokens_and_acls_are_stored_versioned_and_removed);
     };
 }
 
@@ -423,7 +424,9 @@ pub async fn group_offsets_round_trip(store: Arc<dyn MetaStore>) {
     );
 }
 
+mod access;
 mod consumers;
 mod leases;
+pub use access::*;
 pub use consumers::*;
 pub use leases::*;

@@ -129,6 +129,9 @@ pub struct MetaState {
     /// existed are recounted once when loaded).
     #[serde(default)]
     refs_counted: bool,
+    /// API tokens (their hashes) and ACLs.
+    #[serde(default)]
+    access: access::AccessState,
 }
 
 impl MetaState {
@@ -252,6 +255,10 @@ impl MetaState {
             | Command::ForgetObjects { .. }
             | Command::PlanArchive { .. }
             | Command::CommitArchive { .. } => self.check_job(cmd),
+            Command::CreateToken { .. }
+            | Command::RevokeToken { .. }
+            | Command::CreateAcl { .. }
+            | Command::DeleteAcl { .. } => self.check_access(cmd),
         }
     }
 
@@ -360,6 +367,10 @@ impl MetaState {
             | Command::ForgetObjects { .. }
             | Command::PlanArchive { .. }
             | Command::CommitArchive { .. } => self.apply_job(cmd),
+            Command::CreateToken { .. }
+            | Command::RevokeToken { .. }
+            | Command::CreateAcl { .. }
+            | Command::DeleteAcl { .. } => self.apply_access(cmd),
         }
     }
 
@@ -387,6 +398,7 @@ impl MetaState {
     }
 }
 
+mod access;
 mod archive;
 mod commit;
 mod consumers;

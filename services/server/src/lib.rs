@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod health;

@@ -115,7 +115,14 @@ pub async fn run(
         clock: clock.clone(),
         tasks: tokio_util::task::TaskTracker::new(),
         request_budget: strata_core::budget::Budget::new(config.http.max_buffered_request_bytes),
+        access: config
+            .auth_bootstrap_token
+            .is_some()
+            .then(|| Arc::new(crate::access::AccessCache::new(meta.clone()))),
     });
+    if let Some(a) = &state.access {
+        state.tasks.spawn(a.clone().follow(shutdown.clone()));
+    }
     let mut router = http::router(state.clone());
     if let Some(r) = &raft {
         router = router.merge(strata_meta::http::router(r.clone()));

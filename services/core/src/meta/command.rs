@@ -120,6 +120,23 @@ pub enum Command {
         file: ArchiveFile,
         now_ms: i64,
     },
+    /// Store a new API token's hash (the token itself never reaches the quorum). Expired
+    /// tokens are dropped first.
+    CreateToken {
+        principal: String,
+        hash: String,
+        expires_at: Option<i64>,
+        now_ms: i64,
+    },
+    /// Revoke a token.
+    RevokeToken { id: String, now_ms: i64 },
+    /// Store an ACL.
+    CreateAcl {
+        spec: super::access::AclSpec,
+        now_ms: i64,
+    },
+    /// Delete an ACL.
+    DeleteAcl { id: String },
 }
 
 /// The node record of [`Command::RegisterNode`], kept so that old log entries still read.
@@ -153,6 +170,10 @@ pub enum CommandResult {
     Consumer(super::consumer::ConsumerView),
     /// A registered process's incarnation.
     Registered(Registration),
+    /// A stored token (without its hash).
+    Token(super::access::TokenInfo),
+    /// A stored ACL.
+    Acl(super::access::Acl),
     /// The command was refused; the state is unchanged.
     Refused(MetaError),
 }

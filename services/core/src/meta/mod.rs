@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::ids::{FlushSeq, Incarnation, NodeId, Offset, PartitionId, TopicId};
 use crate::topic_config::{ConfigError, TopicConfig};
 
+pub mod access;
 mod command;
 pub mod consumer;
 pub mod idempotency;
@@ -263,6 +264,8 @@ pub enum MetaQuery {
     },
     /// Stored bytes by tier and consumer-group lag.
     Usage,
+    /// Every token and ACL, unless their version is still `since`.
+    Access { since: Option<u64> },
 }
 
 /// The answer to a [`MetaQuery`].
@@ -294,6 +297,8 @@ pub enum QueryResult {
     ArchiveFiles(jobs::ArchivePage),
     /// Stored bytes by tier and consumer-group lag.
     Usage(ClusterUsage),
+    /// Tokens and ACLs (`None`: unchanged since the version asked about).
+    Access(Option<access::Access>),
 }
 
 /// What a node knows of the quorum right now.
@@ -492,6 +497,12 @@ pub enum MetaError {
         addr: String,
         seen_ms_ago: i64,
     },
+    /// No token has this id (never made, revoked, or expired and dropped).
+    #[error("token {id:?} does not exist")]
+    TokenNotFound { id: String },
+    /// No ACL has this id.
+    #[error("ACL {id:?} does not exist")]
+    AclNotFound { id: String },
     /// The quorum cannot be reached or has no leader; retrying may succeed.
     #[error("metadata quorum unavailable: {reason}")]
     Unavailable { reason: String },

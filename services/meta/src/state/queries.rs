@@ -165,6 +165,7 @@ impl MetaState {
                 limit,
             } => QueryResult::ArchiveFiles(self.archive_files(topic, *partition, *from, *limit)?),
             MetaQuery::Usage => QueryResult::Usage(self.usage()),
+            MetaQuery::Access { since } => QueryResult::Access(self.access(*since)),
         })
     }
 

@@ -88,13 +88,38 @@ pub fn unauthenticated(message: &str) -> Response {
     r
 }
 
-/// Checks `presented` against the node's credentials.
+/// Checks `presented` against the bootstrap token.
 fn verify(bootstrap: &Secret, p: &Presented<'_>) -> Option<Principal> {
     let named = p.principal.as_deref().unwrap_or(BOOTSTRAP_PRINCIPAL);
     (bootstrap.matches(&p.token) && named == BOOTSTRAP_PRINCIPAL).then(|| Principal {
         name: BOOTSTRAP_PRINCIPAL.to_string(),
         superuser: true,
     })
+}
+
+/// Checks `presented` against the bootstrap token, then the quorum's tokens. `Err` when the
+/// node could never read the quorum's tokens.
+async fn verify_any(
+    s: &Shared,
+    bootstrap: &Secret,
+    p: &Presented<'_>,
+) -> Result<Option<Principal>, ApiError> {
+    if bootstrap.matches(&p.token) {
+        return Ok(verify(bootstrap, p));
+    }
+    let Some(cache) = &s.access else {
+        return Ok(None);
+    };
+    let Some(t) = cache.token(&p.token, s.clock.now_ms()).await? else {
+        return Ok(None);
+    };
+    Ok(p.principal
+        .as_deref()
+        .is_none_or(|named| named == t.principal)
+        .then_some(Principal {
+            name: t.principal,
+            superuser: false,
+        }))
 }
 
 /// The middleware: authenticates every request that needs it, or answers `401`.
@@ -106,7 +131,10 @@ pub async fn authenticate(State(s): State<Shared>, mut req: Request, next: Next)
         return next.run(req).await;
     }
     let outcome = match presented(req.headers()) {
-        Ok(Some(p)) => verify(bootstrap, &p).ok_or("the credentials are not valid"),
+        Ok(Some(p)) => match verify_any(&s, bootstrap, &p).await {
+            Ok(found) => found.ok_or("the credentials are not valid"),
+            Err(e) => return HttpError(e).into_response(),
+        },
         Ok(None) => Err(
             "this node requires authentication: send `Authorization: Bearer <token>` (or Basic `principal:token`)",
         ),

@@ -8,7 +8,9 @@ use strata_core::api::ApiError;
 use strata_core::ids::{Offset, PartitionId};
 use strata_core::meta::{GroupOffset, MetaQuery, QueryResult};
 
+use super::access::Caller;
 use super::{ApiResult, Shared, json, json_body, read_body};
+use strata_core::meta::access::{Operation, ResourceType};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +40,7 @@ struct OffsetOut {
 
 pub(super) async fn commit(
     State(s): State<Shared>,
+    caller: Caller,
     Path(group): Path<String>,
     body: axum::body::Body,
 ) -> ApiResult<StatusCode> {
@@ -51,17 +54,25 @@ pub(super) async fn commit(
             partition: PartitionId(o.partition),
             offset: Offset(o.offset),
         })
-        .collect();
+        .collect::<Vec<GroupOffset>>();
+    for o in &offsets {
+        caller.require_topic(Operation::Read, &o.topic)?;
+    }
     s.meta.commit_group_offsets(&group, offsets).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn list(
     State(s): State<Shared>,
+    caller: Caller,
     Path(group): Path<String>,
 ) -> ApiResult<Response> {
     let mut out = Vec::new();
-    for o in s.meta.group_offsets(&group).await? {
+    let offsets = s.meta.group_offsets(&group).await?;
+    for o in offsets
+        .into_iter()
+        .filter(|o| caller.may_topic(Operation::Describe, &o.topic))
+    {
         let hwm = s
             .meta
             .partitions(&o.topic)
@@ -87,7 +98,7 @@ struct GroupOut {
 }
 
 /// `GET /v1/groups`: every group with committed offsets, its partitions and total lag.
-pub(super) async fn groups(State(s): State<Shared>) -> ApiResult<Response> {
+pub(super) async fn groups(State(s): State<Shared>, caller: Caller) -> ApiResult<Response> {
     let usage = match s.meta.ask(MetaQuery::Usage).await? {
         QueryResult::Usage(u) => u,
         other => {
@@ -98,7 +109,8 @@ pub(super) async fn groups(State(s): State<Shared>) -> ApiResult<Response> {
         }
     };
     let mut out: Vec<GroupOut> = Vec::new();
-    for l in usage.lag {
+    let lags = usage.lag.into_iter();
+    for l in lags.filter(|l| caller.may(Operation::Describe, ResourceType::Group, &l.group)) {
         match out.last_mut() {
             Some(g) if g.group == l.group => {
                 g.partitions += 1;

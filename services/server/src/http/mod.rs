@@ -1,10 +1,12 @@
 //! The HTTP API (API.md): routes, shared state, and the JSON error contract.
 
+pub mod access;
 pub mod auth;
 mod groups;
 pub mod idempotency;
 pub mod limits;
 mod ops;
+mod principals;
 pub(crate) mod records;
 pub mod settings;
 mod topics;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub tasks: tokio_util::task::TaskTracker,
     /// Bytes of produce bodies being received and parsed right now.
     pub request_budget: strata_core::budget::Budget,
+    /// The quorum's tokens and ACLs, as this node enforces them (with authentication on).
+    pub access: Option<Arc<crate::access::AccessCache>>,
 }
 
 /// What a node has once its roles are up.
@@ -222,7 +226,27 @@ pub fn router(state: Shared) -> Router {
             "/v1/groups/{group}/offsets",
             post(groups::commit).get(groups::list),
         )
+        .route(
+            "/v1/tokens",
+            post(principals::create_token).get(principals::tokens),
+        )
+        .route(
+            "/v1/tokens/{id}",
+            axum::routing::delete(principals::revoke_token),
+        )
+        .route(
+            "/v1/acls",
+            post(principals::create_acl).get(principals::acls),
+        )
+        .route(
+            "/v1/acls/{id}",
+            axum::routing::delete(principals::delete_acl),
+        )
         .merge(v2::routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

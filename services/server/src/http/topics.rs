@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use strata_core::api::ApiError;
 use strata_core::ids::{Offset, PartitionId};
-use strata_core::meta::{PartitionInfo, TopicInfo};
+use strata_core::meta::access::Operation;
+use strata_core::meta::{MetaError, PartitionInfo, TopicInfo};
 
+use super::access::Caller;
 use super::{ApiResult, Params, Shared, json, json_body, read_body};
 
 #[derive(Deserialize)]
@@ -154,21 +156,37 @@ async fn described(s: &Shared, name: &str) -> ApiResult<TopicOut> {
     Ok(topic_out(s.display_id(), t, parts))
 }
 
-pub(super) async fn create(State(s): State<Shared>, body: axum::body::Body) -> ApiResult<Response> {
+pub(super) async fn create(
+    State(s): State<Shared>,
+    caller: Caller,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
     let body = read_body(body, 1 << 20).await?;
     let req: CreateTopic = json_body(&body)?;
+    caller.require_topic(Operation::Create, &req.name)?;
     let config = config_strings(req.config)?;
-    let t = s
-        .meta
-        .create_topic(&req.name, req.partitions, config)
-        .await?;
+    let t = match s.meta.create_topic(&req.name, req.partitions, config).await {
+        // Whether a topic exists is for those who may describe it.
+        Err(MetaError::TopicExists { .. }) if !caller.may_topic(Operation::Describe, &req.name) => {
+            return Err(caller
+                .require_topic(Operation::Describe, &req.name)
+                .expect_err("may not describe")
+                .into());
+        }
+        other => other?,
+    };
+    caller.audit_change("topic.create", &t.name);
     let out = described(&s, &t.name).await?;
     Ok(json(StatusCode::CREATED, &out))
 }
 
-pub(super) async fn list(State(s): State<Shared>) -> ApiResult<Response> {
+pub(super) async fn list(State(s): State<Shared>, caller: Caller) -> ApiResult<Response> {
     let mut topics = Vec::new();
-    for t in s.meta.list_topics().await? {
+    let all = s.meta.list_topics().await?;
+    for t in all
+        .into_iter()
+        .filter(|t| caller.may_topic(Operation::Describe, &t.name))
+    {
         let parts = s.meta.partitions(&t.name).await?;
         topics.push(topic_out(s.display_id(), t, parts));
     }
@@ -187,6 +205,7 @@ pub(super) async fn describe(
 
 pub(super) async fn update_config(
     State(s): State<Shared>,
+    caller: Caller,
     Path(topic): Path<String>,
     body: axum::body::Body,
 ) -> ApiResult<Response> {
@@ -198,14 +217,17 @@ pub(super) async fn update_config(
     s.meta
         .update_topic_config(&topic, config_strings(changes)?)
         .await?;
+    caller.audit_change("topic.config", &topic);
     Ok(json(StatusCode::OK, &described(&s, &topic).await?))
 }
 
 pub(super) async fn delete(
     State(s): State<Shared>,
+    caller: Caller,
     Path(topic): Path<String>,
 ) -> ApiResult<StatusCode> {
     s.meta.delete_topic(&topic).await?;
+    caller.audit_change("topic.delete", &topic);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -68,6 +68,10 @@ pub struct Metrics {
     pub fetch_bytes: IntCounter,
     /// Requests refused for want of valid credentials.
     pub auth_failures: IntCounter,
+    /// Authenticated requests the ACLs refused (403).
+    pub access_denied: IntCounter,
+    /// Changes of topics, configs, tokens, ACLs and membership, by action.
+    pub audit_changes: IntCounterVec,
     /// Object-store requests by operation.
     pub store_requests: IntCounterVec,
     /// Object-store errors by operation.
@@ -172,6 +176,17 @@ impl Metrics {
                 &r,
                 "strata_auth_failures_total",
                 "Requests refused for want of valid credentials (401)",
+            ),
+            access_denied: counter(
+                &r,
+                "strata_access_denied_total",
+                "Authenticated requests the ACLs refused (403)",
+            ),
+            audit_changes: counter_vec(
+                &r,
+                "strata_audit_changes_total",
+                "Changes of topics, configs, tokens, ACLs and membership, by action",
+                &["action"],
             ),
             store_requests: counter_vec(
                 &r,

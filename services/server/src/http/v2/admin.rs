@@ -66,7 +66,11 @@ async fn one_partition(s: &Shared, topic: &str, partition: &str) -> V2Result<Par
 }
 
 /// `GET /topics`: topic names.
-pub(super) async fn list_topics(State(s): State<Shared>, headers: HeaderMap) -> V2Result<Response> {
+pub(super) async fn list_topics(
+    State(s): State<Shared>,
+    caller: crate::http::access::Caller,
+    headers: HeaderMap,
+) -> V2Result<Response> {
     let ct = negotiate(&headers)?;
     let names: Vec<String> = s
         .meta
@@ -74,6 +78,7 @@ pub(super) async fn list_topics(State(s): State<Shared>, headers: HeaderMap) -> 
         .await?
         .into_iter()
         .map(|t| t.name)
+        .filter(|n| caller.may_topic(strata_core::meta::access::Operation::Describe, n))
         .collect();
     Ok(reply(StatusCode::OK, ct, &names))
 }

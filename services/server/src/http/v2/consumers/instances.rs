@@ -176,6 +176,7 @@ struct CreateOut {
 /// `POST /consumers/{group}`.
 pub(crate) async fn create(
     State(s): State<Shared>,
+    caller: Caller,
     Path(group): Path<String>,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
@@ -193,7 +194,7 @@ pub(crate) async fn create(
         }
         None => generated_name(&s),
     };
-    let view = run(&s, &group, &name, ConsumerOp::Create { config }).await?;
+    let view = run(&s, &caller, &group, &name, ConsumerOp::Create { config }).await?;
     let out = CreateOut {
         base_uri: format!(
             "{}/consumers/{}/instances/{}",

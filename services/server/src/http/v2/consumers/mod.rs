@@ -47,21 +47,53 @@ use strata_core::meta::consumer::{
 use strata_core::record::StoredRecord;
 
 use super::{V2Error, V2Result, body, check_plain_request, negotiate, negotiate_records, reply};
+use crate::http::access::Caller;
 use crate::http::groups::OffsetIn;
 use crate::http::{Params, Shared, read_body};
+use strata_core::meta::access::Operation;
 
 /// Largest body of a consumer request.
 const BODY_LIMIT: u64 = 4 << 20;
 
-async fn run(s: &Shared, group: &str, instance: &str, op: ConsumerOp) -> V2Result<ConsumerView> {
+/// Applies `op` to an instance, if the caller may read every topic it names; a fetch's
+/// partitions are checked once the quorum says which they are.
+async fn run(
+    s: &Shared,
+    caller: &Caller,
+    group: &str,
+    instance: &str,
+    op: ConsumerOp,
+) -> V2Result<ConsumerView> {
+    let named: Vec<&str> = match &op {
+        ConsumerOp::Subscribe {
+            subscription: Subscription::Topics(topics),
+        } => topics.iter().map(String::as_str).collect(),
+        ConsumerOp::Assign { partitions } => partitions.iter().map(|p| p.topic.as_str()).collect(),
+        ConsumerOp::Seek { positions } => positions.iter().map(|(p, _)| p.topic.as_str()).collect(),
+        ConsumerOp::Commit {
+            offsets: Some(offsets),
+        } => offsets.iter().map(|o| o.topic.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    for topic in named {
+        caller.require_topic(Operation::Read, topic)?;
+    }
+    let poll = matches!(op, ConsumerOp::Poll);
     let now_ms = s.clock.now_ms();
-    Ok(operate(s.meta.as_ref(), group, instance, op, now_ms).await?)
+    let view = operate(s.meta.as_ref(), group, instance, op, now_ms).await?;
+    if poll {
+        for o in &view.partitions {
+            caller.require_topic(Operation::Read, &o.tp.topic)?;
+        }
+    }
+    Ok(view)
 }
 
 /// A request to one consumer instance (`/consumers/{group}/instances/{instance}/…`): the
 /// node, the names from the path, the headers and the body.
 pub(crate) struct Call {
     s: Shared,
+    caller: Caller,
     group: String,
     instance: String,
     headers: HeaderMap,
@@ -77,8 +109,12 @@ impl axum::extract::FromRequest<Shared> for Call {
         let Path((group, instance)) = Path::<(String, String)>::from_request_parts(&mut parts, s)
             .await
             .map_err(IntoResponse::into_response)?;
+        let caller = Caller::from_request_parts(&mut parts, s)
+            .await
+            .map_err(IntoResponse::into_response)?;
         Ok(Self {
             s: s.clone(),
+            caller,
             group,
             instance,
             headers: parts.headers,
@@ -91,8 +127,8 @@ impl Call {
     /// Applies `op` to this instance. (It borrows the names, not the whole call: the body is
     /// not `Sync`, so a future holding `&Call` would not be `Send`.)
     fn run(&self, op: ConsumerOp) -> impl Future<Output = V2Result<ConsumerView>> + Send + '_ {
-        let (s, group, instance) = (&self.s, &self.group, &self.instance);
-        async move { run(s, group, instance, op).await }
+        let (s, caller, group, instance) = (&self.s, &self.caller, &self.group, &self.instance);
+        async move { run(s, caller, group, instance, op).await }
     }
 
     /// Reads the body, which must be there.

@@ -81,6 +81,7 @@ pub(crate) async fn committed(mut call: Call) -> V2Result<Response> {
         // One metadata read per topic named (the set is in topic order).
         let mut counts: Option<(&str, u32)> = None;
         for tp in wanted {
+            call.caller.require_topic(Operation::Describe, &tp.topic)?;
             let count = match counts {
                 Some((t, n)) if t == tp.topic => n,
                 _ => call.s.meta.topic(&tp.topic).await?.partitions,
@@ -99,6 +100,7 @@ pub(crate) async fn committed(mut call: Call) -> V2Result<Response> {
     let offsets: Vec<CommittedOut> = view
         .committed
         .into_iter()
+        .filter(|o| call.caller.may_topic(Operation::Describe, &o.topic))
         .filter(|o| {
             wanted.as_ref().is_none_or(|w| {
                 w.contains(&TopicPartition {

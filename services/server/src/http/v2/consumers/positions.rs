@@ -34,6 +34,7 @@ pub(crate) async fn seek(mut call: Call) -> V2Result<Response> {
                 ),
             ))
         })?;
+        call.caller.require_topic(Operation::Read, &t.topic)?;
         let read = &call.s.started().map_err(|e| V2Error(e.0))?.read;
         let opts = FetchOptions {
             start: StartAt::Timestamp(ms),

@@ -77,11 +77,12 @@ struct Reading {
 /// positions, waiting up to the timeout for `fetch.min.bytes` (by default, any record).
 pub(crate) async fn records(
     State(s): State<Shared>,
+    caller: Caller,
     Path((group, instance)): Path<(String, String)>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> V2Result<Response> {
-    fetch(s, group, instance, q, headers, None).await
+    fetch(s, caller, group, instance, q, headers, None).await
 }
 
 /// `GET .../topics/{topic}?max_bytes=` (API v1): records of `topic` only. As v1 does, an
@@ -89,12 +90,13 @@ pub(crate) async fn records(
 /// it already has), which may rebalance its group.
 pub(crate) async fn records_v1(
     State(s): State<Shared>,
+    caller: Caller,
     Path((group, instance, topic)): Path<(String, String, String)>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> V2Result<Response> {
     s.meta.topic(&topic).await?;
-    let view = run(&s, &group, &instance, ConsumerOp::Touch).await?;
+    let view = run(&s, &caller, &group, &instance, ConsumerOp::Touch).await?;
     let subscription = match view.subscription {
         None if !view.manual => Some(vec![topic.clone()]),
         Some(Subscription::Topics(mut topics)) if !topics.contains(&topic) => {
@@ -107,13 +109,14 @@ pub(crate) async fn records_v1(
         let op = ConsumerOp::Subscribe {
             subscription: Subscription::Topics(topics),
         };
-        run(&s, &group, &instance, op).await?;
+        run(&s, &caller, &group, &instance, op).await?;
     }
-    fetch(s, group, instance, q, headers, Some(topic)).await
+    fetch(s, caller, group, instance, q, headers, Some(topic)).await
 }
 
 async fn fetch(
     s: Shared,
+    caller: Caller,
     group: String,
     instance: String,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -135,7 +138,7 @@ async fn fetch(
     } else {
         (max_bytes as u64).min(64 << 20)
     };
-    let view = run(&s, &group, &instance, ConsumerOp::Poll).await?;
+    let view = run(&s, &caller, &group, &instance, ConsumerOp::Poll).await?;
     let ct = negotiate_records(&headers, view.config.format)?;
     let timeout = Duration::from_millis(
         view.config
@@ -245,11 +248,17 @@ async fn fetch(
     let moved: BTreeSet<TopicPartition> = if moves.is_empty() {
         BTreeSet::new()
     } else {
-        run(&s, &group, &instance, ConsumerOp::Advance { moves })
-            .await?
-            .moved
-            .into_iter()
-            .collect()
+        run(
+            &s,
+            &caller,
+            &group,
+            &instance,
+            ConsumerOp::Advance { moves },
+        )
+        .await?
+        .moved
+        .into_iter()
+        .collect()
     };
     let format = view.config.format;
     let mut out = Vec::new();

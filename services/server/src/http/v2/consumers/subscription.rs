@@ -46,7 +46,7 @@ pub(crate) async fn subscription(call: Call) -> V2Result<Response> {
                 .await?
                 .into_iter()
                 .map(|t| t.name)
-                .filter(|n| re.is_match(n))
+                .filter(|n| re.is_match(n) && call.caller.may_topic(Operation::Describe, n))
                 .collect()
         }
     };
