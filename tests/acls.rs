@@ -14,15 +14,7 @@ const BOOTSTRAP: &str = "bootstrap-token-for-tests-0123456789abcdef";
 
 /// The bootstrap token's file (one per test process).
 fn bootstrap_file() -> std::path::PathBuf {
-    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    FILE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("strata-acls-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let path = dir.join("bootstrap-token");
-        std::fs::write(&path, format!("{BOOTSTRAP}\n")).expect("the token is written");
-        path
-    })
-    .clone()
+    strata_tests::file_once("bootstrap-token", &format!("{BOOTSTRAP}\n"))
 }
 
 fn with_auth(mut opts: NodeOptions) -> NodeOptions {
@@ -708,5 +700,121 @@ async fn the_cli_makes_tokens_and_acls() -> anyhow::Result<()> {
         .cli(&["acl", "remove", "acl-1", "--token", BOOTSTRAP], None)
         .await?;
     assert!(ok, "{err}");
+    Ok(())
+}
+
+/// A P-256 key, and the JWKS that publishes it.
+fn jwt_key(kid: &str) -> (aws_lc_rs::signature::EcdsaKeyPair, Value) {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("a key");
+    let point = pair.public_key().as_ref().to_vec();
+    let jwk = json!({"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig",
+        "x": B64.encode(&point[1..33]), "y": B64.encode(&point[33..])});
+    (pair, jwk)
+}
+
+/// An ES256 JWT of `claims`, signed by `pair`.
+fn sign_jwt(pair: &aws_lc_rs::signature::EcdsaKeyPair, kid: &str, claims: &Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let header = json!({"alg": "ES256", "typ": "JWT", "kid": kid});
+    let signed = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let sig = pair
+        .sign(&aws_lc_rs::rand::SystemRandom::new(), signed.as_bytes())
+        .expect("signs");
+    format!("{signed}.{}", B64.encode(sig.as_ref()))
+}
+
+#[tokio::test]
+async fn jwts_signed_by_the_jwks_authenticate_their_subject() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (key, jwk) = jwt_key("k1");
+    let (stranger, _) = jwt_key("k1");
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, json!({"keys": [jwk]}).to_string())?;
+    let mut opts = with_auth(NodeOptions::default());
+    opts.args.extend([
+        "--auth-jwks-file".to_string(),
+        jwks.display().to_string(),
+        "--auth-jwt-issuer".to_string(),
+        "https://idp.test".to_string(),
+        "--auth-jwt-audience".to_string(),
+        "strata".to_string(),
+    ]);
+    let node = Node::start(opts).await?;
+    let root = admin(&node);
+    root.create_topic("t", 1, json!({})).await?;
+    root.create_topic("u", 1, json!({})).await?;
+    acl(
+        &root,
+        acl_of("erin", "topic", "t", "literal", &["write"], "allow"),
+    )
+    .await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let claims = |exp: i64, aud: &str| json!({"iss": "https://idp.test", "aud": aud, "sub": "erin", "exp": exp, "iat": now});
+    let produce = json!({"records": [{"value": 1}]});
+    let as_jwt = |jwt: &str| Api::authorized(&node.url(), &format!("Bearer {jwt}"));
+    let valid = sign_jwt(&key, "k1", &claims(now + 600, "strata"));
+    let (s, v) = send(
+        &as_jwt(&valid),
+        Method::POST,
+        "/v1/topics/t/records",
+        Some(produce.clone()),
+    )
+    .await?;
+    assert_eq!(s, 200, "{v}");
+    forbidden(
+        "the subject's ACLs apply",
+        &send(
+            &as_jwt(&valid),
+            Method::POST,
+            "/v1/topics/u/records",
+            Some(produce.clone()),
+        )
+        .await?,
+    );
+    for (what, jwt, reason) in [
+        (
+            "expired",
+            sign_jwt(&key, "k1", &claims(now - 120, "strata")),
+            "expired",
+        ),
+        (
+            "wrong audience",
+            sign_jwt(&key, "k1", &claims(now + 600, "other")),
+            "audience",
+        ),
+        (
+            "wrong key",
+            sign_jwt(&stranger, "k1", &claims(now + 600, "strata")),
+            "signature",
+        ),
+    ] {
+        let (s, v) = send(
+            &as_jwt(&jwt),
+            Method::POST,
+            "/v1/topics/t/records",
+            Some(produce.clone()),
+        )
+        .await?;
+        assert_eq!((s, &v["error_code"]), (401, &json!(40101)), "{what}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| m.contains(reason)),
+            "{what}: {v}"
+        );
+    }
+    let log = node.log_text();
+    assert!(
+        !log.contains(&valid) && !log.contains(&valid[valid.len() - 20..]),
+        "a JWT in the log"
+    );
     Ok(())
 }

@@ -252,6 +252,12 @@ async fn a_dead_voter_is_replaced_from_the_command_line() -> anyhow::Result<()> 
         .cli(&["cluster", "remove-voter", "3"], None)
         .await?;
     assert!(ok, "remove-voter: {err}");
+    // Membership changes are audit lines.
+    let logs: String = c.voters.iter().map(|v| v.log_text()).collect();
+    assert!(
+        logs.contains("strata::audit") && logs.contains("AddVoter") && logs.contains("RemoveVoter"),
+        "no audit line of the membership changes"
+    );
     c.voters[3].wait_ready(Duration::from_secs(60)).await?;
     let status = c.status().await?;
     assert_eq!(status["quorum"]["voters"], json!([1, 2, 4]), "{status}");

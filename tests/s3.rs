@@ -145,3 +145,99 @@ async fn a_second_cluster_cannot_take_over_a_bucket_prefix() -> anyhow::Result<(
     s3_node(&s3, "s3://shared/staging", None).await?;
     Ok(())
 }
+
+/// Every object the node wrote, with its `x-amz-server-side-encryption*` headers as S3 reports
+/// them on a `HEAD`.
+async fn encryption_of_every_object(
+    s3: &S3Server,
+    bucket: &str,
+) -> anyhow::Result<Vec<(String, Option<String>, Option<String>)>> {
+    let keys: Vec<String> = s3
+        .store(bucket)?
+        .list(None)
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await?;
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for key in keys {
+        // moto refuses anonymous reads and does not check signatures.
+        let r = http
+            .head(format!("http://{}/{bucket}/{key}", s3.addr()))
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "HEAD {key}: {}", r.status());
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        out.push((
+            key,
+            header("x-amz-server-side-encryption"),
+            header("x-amz-server-side-encryption-aws-kms-key-id"),
+        ));
+    }
+    Ok(out)
+}
+
+#[tokio::test]
+async fn server_side_encryption_covers_every_object_the_node_writes() -> anyhow::Result<()> {
+    let s3 = S3Server::start().await?;
+    for (bucket, sse, kms_key) in [
+        ("sse-s3", "AES256", None),
+        ("sse-kms", "aws:kms", Some("strata-test-key")),
+    ] {
+        s3.create_bucket(bucket).await?;
+        let mut env = S3Server::env(&s3.addr());
+        env.push(("AWS_SERVER_SIDE_ENCRYPTION".to_string(), sse.to_string()));
+        if let Some(k) = kms_key {
+            env.push(("AWS_SSE_KMS_KEY_ID".to_string(), k.to_string()));
+        }
+        let node = Node::start(NodeOptions {
+            object_store: Some(format!("s3://{bucket}/c")),
+            env,
+            ..NodeOptions::default()
+        })
+        .await?;
+        let api = node.api();
+        api.create_topic("t", 2, json!({"archive": "true"})).await?;
+        let records: Vec<Value> = (0..50)
+            .map(|i| json!({"key": format!("k{i}"), "value": {"i": i}}))
+            .collect();
+        api.produce("t", "all", &records).await?;
+        let (s, v) = api.post("/v1/topics/t/archive", &json!({})).await?;
+        assert_eq!(s, 200, "{v}");
+        let objects = encryption_of_every_object(&s3, bucket).await?;
+        assert!(
+            objects.iter().any(|(k, _, _)| k.contains("segments/")),
+            "{objects:?}"
+        );
+        assert!(
+            objects.iter().any(|(k, _, _)| k.ends_with(".parquet")),
+            "{objects:?}"
+        );
+        let plain: Vec<_> = objects
+            .iter()
+            .filter(|o| o.1.as_deref() != Some(sse))
+            .collect();
+        assert!(
+            plain.is_empty(),
+            "not encrypted in {bucket}: {plain:?} of {objects:?}"
+        );
+        for (key, _, key_id) in &objects {
+            if let Some(k) = kms_key {
+                assert!(
+                    key_id.as_deref().is_some_and(|id| id.contains(k)),
+                    "{key}: {key_id:?}"
+                );
+            }
+        }
+    }
+    Ok(())
+}

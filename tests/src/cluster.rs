@@ -28,15 +28,7 @@ pub const SECRET_ENV: &str = "STRATA_CLUSTER_SECRET_FILE";
 
 /// The file holding [`SECRET`] (written once per test process).
 pub fn secret_file() -> std::path::PathBuf {
-    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    FILE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("strata-tests-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let path = dir.join("cluster-secret");
-        std::fs::write(&path, format!("{SECRET}\n")).expect("the secret is written");
-        path
-    })
-    .clone()
+    crate::file_once("cluster-secret", &format!("{SECRET}\n"))
 }
 
 fn peers(ports: &[u16]) -> String {

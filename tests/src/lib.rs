@@ -44,6 +44,20 @@ where
     }
 }
 
+/// A file `name` holding `contents` in this test process's temporary directory, written once
+/// (atomically, so tests running side by side never read half of it).
+pub fn file_once(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("strata-tests-{}", std::process::id()));
+    let path = dir.join(name);
+    if !path.exists() {
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let tmp = dir.join(format!("{name}.{:?}", std::thread::current().id()));
+        std::fs::write(&tmp, contents).expect("the file is written");
+        std::fs::rename(&tmp, &path).expect("the file is moved into place");
+    }
+    path
+}
+
 /// Returns a free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

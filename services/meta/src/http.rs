@@ -150,13 +150,24 @@ async fn status(State(s): S) -> Response {
 
 async fn elect(State(s): S) -> Response {
     match s.elect().await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(()) => {
+            tracing::info!(target: "strata::audit", result = "changed", action = "membership.elect", "change made");
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }
 
 async fn membership(State(s): S, Json(change): Json<MembershipChange>) -> Response {
-    match s.change_membership(&change).await {
+    let result = s.change_membership(&change).await;
+    tracing::info!(
+        target: "strata::audit",
+        result = if result.is_ok() { "changed" } else { "failed" },
+        action = "membership",
+        change = ?change,
+        "membership change"
+    );
+    match result {
         Ok(()) => Json(ChangesResponse {
             applied_index: s.applied_index(),
             status: s.status(),

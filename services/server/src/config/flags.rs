@@ -37,6 +37,16 @@ pub struct Overrides {
     /// superuser's (principal `bootstrap`)
     #[arg(long)]
     pub auth_bootstrap_token_file: Option<PathBuf>,
+    /// A JWKS file: bearer JWTs signed by its keys authenticate as their `sub` (needs
+    /// --auth-jwt-issuer and --auth-jwt-audience)
+    #[arg(long)]
+    pub auth_jwks_file: Option<PathBuf>,
+    /// The issuer (`iss`) every JWT must name
+    #[arg(long)]
+    pub auth_jwt_issuer: Option<String>,
+    /// The audience (`aud`) every JWT must name
+    #[arg(long)]
+    pub auth_jwt_audience: Option<String>,
     /// Serve without authentication on a listen address beyond this host
     #[arg(long)]
     pub allow_anonymous: bool,
@@ -108,6 +118,21 @@ impl Overrides {
             "auth-bootstrap-token-file",
             path_text(&self.auth_bootstrap_token_file),
             "auth-bootstrap-token-file",
+        );
+        flag(
+            "auth-jwks-file",
+            path_text(&self.auth_jwks_file),
+            "auth-jwks-file",
+        );
+        flag(
+            "auth-jwt-issuer",
+            self.auth_jwt_issuer.as_deref().map(text),
+            "auth-jwt-issuer",
+        );
+        flag(
+            "auth-jwt-audience",
+            self.auth_jwt_audience.as_deref().map(text),
+            "auth-jwt-audience",
         );
         flag(
             "allow-anonymous",

@@ -120,6 +120,18 @@ pub struct Config {
     /// The token read from `auth_bootstrap_token_file`.
     #[serde(skip)]
     pub auth_bootstrap_token: Option<strata_core::secret::Secret>,
+    /// A JWKS file: bearer JWTs signed by its keys authenticate as their `sub`.
+    #[serde(with = "forms::optional_text")]
+    pub auth_jwks_file: Option<String>,
+    /// The issuer (`iss`) every JWT must name.
+    #[serde(with = "forms::optional_text")]
+    pub auth_jwt_issuer: Option<String>,
+    /// The audience (`aud`) every JWT must name.
+    #[serde(with = "forms::optional_text")]
+    pub auth_jwt_audience: Option<String>,
+    /// The verifier made from `auth_jwks_file`.
+    #[serde(skip)]
+    pub jwt: Option<crate::http::jwt::JwtVerifier>,
     /// Serve anyone who can reach a listen address beyond this host, without authentication.
     pub allow_anonymous: bool,
     /// How long `SIGTERM` waits for staged records to ship.
@@ -162,6 +174,10 @@ impl Default for Config {
             cluster_secret: None,
             auth_bootstrap_token_file: None,
             auth_bootstrap_token: None,
+            auth_jwks_file: None,
+            auth_jwt_issuer: None,
+            auth_jwt_audience: None,
+            jwt: None,
             allow_anonymous: false,
             shutdown_timeout: Duration::from_secs(30),
             log_format: LogFormat::Text,
@@ -363,6 +379,23 @@ impl Config {
             let token = strata_core::secret::Secret::from_file(Path::new(path))
                 .map_err(|e| ConfigError::new("auth-bootstrap-token-file", source, e))?;
             c.auth_bootstrap_token = Some(token);
+        }
+        if let Some(path) = &c.auth_jwks_file {
+            let source = layers.sources.get("auth-jwks-file").cloned();
+            if c.auth_bootstrap_token.is_none() {
+                return Err(ConfigError::new(
+                    "auth-jwks-file",
+                    source,
+                    "JWTs are a way to authenticate: turn authentication on with --auth-bootstrap-token-file too",
+                ));
+            }
+            let verifier = crate::http::jwt::JwtVerifier::from_file(
+                Path::new(path),
+                c.auth_jwt_issuer.as_deref().unwrap_or_default(),
+                c.auth_jwt_audience.as_deref().unwrap_or_default(),
+            )
+            .map_err(|e| ConfigError::new("auth-jwks-file", source, e))?;
+            c.jwt = Some(verifier);
         }
         if c.auth_bootstrap_token.is_none() && !c.allow_anonymous && !c.listen.ip().is_loopback() {
             return Err(ConfigError::new(

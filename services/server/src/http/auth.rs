@@ -97,21 +97,33 @@ fn verify(bootstrap: &Secret, p: &Presented<'_>) -> Option<Principal> {
     })
 }
 
-/// Checks `presented` against the bootstrap token, then the quorum's tokens. `Err` when the
-/// node could never read the quorum's tokens.
+/// Checks `presented` against the bootstrap token, the JWKS (a bearer JWT), then the quorum's
+/// tokens: the principal, or why not. `Err` when the node could never read the quorum's tokens.
 async fn verify_any(
     s: &Shared,
     bootstrap: &Secret,
     p: &Presented<'_>,
-) -> Result<Option<Principal>, ApiError> {
+) -> Result<Result<Principal, &'static str>, ApiError> {
+    const INVALID: &str = "the credentials are not valid";
     if bootstrap.matches(&p.token) {
-        return Ok(verify(bootstrap, p));
+        return Ok(verify(bootstrap, p).ok_or(INVALID));
+    }
+    if let Some(jwt) = &s.config.jwt
+        && p.principal.is_none()
+        && super::jwt::JwtVerifier::looks_like_jwt(&p.token)
+    {
+        return Ok(jwt
+            .verify(&p.token, s.clock.now_ms())
+            .map(|name| Principal {
+                name,
+                superuser: false,
+            }));
     }
     let Some(cache) = &s.access else {
-        return Ok(None);
+        return Ok(Err(INVALID));
     };
     let Some(t) = cache.token(&p.token, s.clock.now_ms()).await? else {
-        return Ok(None);
+        return Ok(Err(INVALID));
     };
     Ok(p.principal
         .as_deref()
@@ -119,7 +131,8 @@ async fn verify_any(
         .then_some(Principal {
             name: t.principal,
             superuser: false,
-        }))
+        })
+        .ok_or(INVALID))
 }
 
 /// The middleware: authenticates every request that needs it, or answers `401`.
@@ -132,7 +145,7 @@ pub async fn authenticate(State(s): State<Shared>, mut req: Request, next: Next)
     }
     let outcome = match presented(req.headers()) {
         Ok(Some(p)) => match verify_any(&s, bootstrap, &p).await {
-            Ok(found) => found.ok_or("the credentials are not valid"),
+            Ok(found) => found,
             Err(e) => return HttpError(e).into_response(),
         },
         Ok(None) => Err(

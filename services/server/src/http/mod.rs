@@ -4,6 +4,7 @@ pub mod access;
 pub mod auth;
 mod groups;
 pub mod idempotency;
+pub mod jwt;
 pub mod limits;
 mod ops;
 mod principals;
