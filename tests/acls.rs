@@ -1,6 +1,6 @@
 //! Tokens and ACLs (issue 20): principals made by the API, each doing only what its ACLs
 //! allow on every route, refusals that say nothing of what exists, and revocation and expiry
-//! that reach every node.
+//! that reach every node; every node here serves HTTPS with certificates made for the test.
 
 use std::time::Duration;
 
@@ -17,16 +17,26 @@ fn bootstrap_file() -> std::path::PathBuf {
     strata_tests::file_once("bootstrap-token", &format!("{BOOTSTRAP}\n"))
 }
 
+/// `opts` with authentication on, serving HTTPS (a certificate of this process's test CA,
+/// whose client certificates authenticate too).
 fn with_auth(mut opts: NodeOptions) -> NodeOptions {
+    let pki = strata_tests::pki::shared();
+    if opts.tls_ca.is_none() {
+        let (args, ca) = strata_tests::pki::https(pki).expect("openssl makes certificates");
+        opts.args.extend(args);
+        opts.tls_ca = Some(ca);
+    }
     opts.args.extend([
         "--auth-bootstrap-token-file".to_string(),
         bootstrap_file().display().to_string(),
+        "--tls-client-ca-file".to_string(),
+        pki.ca().display().to_string(),
     ]);
     opts
 }
 
 fn admin(node: &Node) -> Api {
-    Api::authorized(&node.url(), &format!("Bearer {BOOTSTRAP}"))
+    node.authorized(&format!("Bearer {BOOTSTRAP}"))
 }
 
 /// Makes a token for `principal` through the API; returns (id, token).
@@ -106,7 +116,7 @@ async fn a_principal_does_only_what_its_acls_allow() -> anyhow::Result<()> {
         root.create_topic(t, 1, json!({})).await?;
     }
     let (id, token) = token_for(&root, "alice", None).await?;
-    let alice = Api::authorized(&node.url(), &format!("Bearer {token}"));
+    let alice = node.authorized(&format!("Bearer {token}"));
     // Listed without secrets.
     let (s, listed) = root.get("/v1/tokens").await?;
     assert_eq!(s, 200, "{listed}");
@@ -298,7 +308,7 @@ async fn every_route_is_closed_to_a_principal_without_acls() -> anyhow::Result<(
     let root = admin(&node);
     root.create_topic("t", 1, json!({})).await?;
     let (_, token) = token_for(&root, "nobody", None).await?;
-    let nobody = Api::authorized(&node.url(), &format!("Bearer {token}"));
+    let nobody = node.authorized(&format!("Bearer {token}"));
     let produce = json!({"records": [{"value": 1}]});
     let commit = json!({"offsets": [{"topic": "t", "partition": 0, "offset": 0}]});
     let routes = |topic: &'static str| -> Vec<(Method, String, Option<Value>)> {
@@ -467,7 +477,7 @@ async fn every_route_is_closed_to_a_principal_without_acls() -> anyhow::Result<(
         assert_eq!((s, v), (200, empty), "{path}");
     }
     // Its own credentials still count: a wrong token is a 401, not a 403.
-    let wrong = Api::authorized(&node.url(), "Bearer strata_not-a-token");
+    let wrong = node.authorized("Bearer strata_not-a-token");
     assert_eq!(wrong.get("/v1/topics").await?.0, 401);
     Ok(())
 }
@@ -504,7 +514,7 @@ async fn basic_credentials_carry_a_rest_proxy_v2_consumer_flow() -> anyhow::Resu
             base64::engine::general_purpose::STANDARD.encode(pair)
         )
     };
-    let v2 = V2Client::over(Api::authorized(&node.url(), &basic("alice")));
+    let v2 = V2Client::over(node.authorized(&basic("alice")));
     let r = v2
         .call(
             Method::POST,
@@ -555,14 +565,14 @@ async fn basic_credentials_carry_a_rest_proxy_v2_consumer_flow() -> anyhow::Resu
     let r = v2.post("/consumers/g2", &json!({"name": "c1"})).await?;
     assert_eq!((r.status, r.code()), (403, Some(40301)), "{r:?}");
     // Basic names the token's principal, or is refused.
-    let mallory = V2Client::over(Api::authorized(&node.url(), &basic("mallory")));
+    let mallory = V2Client::over(node.authorized(&basic("mallory")));
     assert_eq!(mallory.get("/topics").await?.status, 401);
     Ok(())
 }
 
 #[tokio::test]
 async fn revocation_and_expiry_reach_every_ingest_node_within_seconds() -> anyhow::Result<()> {
-    let cluster = Cluster::start(1, 0, "").await?;
+    let cluster = Cluster::start_over_https(1, 0, "", strata_tests::pki::shared()).await?;
     let a = Node::start(with_auth(cluster.node_options("ingest", None))).await?;
     let b = Node::start(with_auth(cluster.node_options("ingest", None))).await?;
     let root = admin(&a);
@@ -577,7 +587,7 @@ async fn revocation_and_expiry_reach_every_ingest_node_within_seconds() -> anyho
     let produce = json!({"records": [{"value": 1}]});
     for token in [&carol, &bob] {
         // Made on node a a moment ago, known at once on node b.
-        let on_b = Api::authorized(&b.url(), &format!("Bearer {token}"));
+        let on_b = b.authorized(&format!("Bearer {token}"));
         let (s, v) = send(
             &on_b,
             Method::POST,
@@ -597,7 +607,7 @@ async fn revocation_and_expiry_reach_every_ingest_node_within_seconds() -> anyho
     assert_eq!(s, 204);
     let started = tokio::time::Instant::now();
     for token in [&carol, &bob] {
-        let on_b = Api::authorized(&b.url(), &format!("Bearer {token}"));
+        let on_b = b.authorized(&format!("Bearer {token}"));
         eventually(
             Duration::from_secs(15),
             "node b to refuse the token",
@@ -761,7 +771,7 @@ async fn jwts_signed_by_the_jwks_authenticate_their_subject() -> anyhow::Result<
         .as_secs() as i64;
     let claims = |exp: i64, aud: &str| json!({"iss": "https://idp.test", "aud": aud, "sub": "erin", "exp": exp, "iat": now});
     let produce = json!({"records": [{"value": 1}]});
-    let as_jwt = |jwt: &str| Api::authorized(&node.url(), &format!("Bearer {jwt}"));
+    let as_jwt = |jwt: &str| node.authorized(&format!("Bearer {jwt}"));
     let valid = sign_jwt(&key, "k1", &claims(now + 600, "strata"));
     let (s, v) = send(
         &as_jwt(&valid),

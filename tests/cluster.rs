@@ -258,6 +258,15 @@ async fn a_dead_voter_is_replaced_from_the_command_line() -> anyhow::Result<()> 
         logs.contains("strata::audit") && logs.contains("AddVoter") && logs.contains("RemoveVoter"),
         "no audit line of the membership changes"
     );
+    // And counted by the voter that made them (the leader at the time).
+    for action in ["membership.add-voter", "membership.remove-voter"] {
+        let name = format!("strata_audit_changes_total{{action=\"{action}\"}}");
+        let mut total = 0.0;
+        for v in c.voters.iter().filter(|v| v.is_running()) {
+            total += v.api().metrics().await?.get(&name).copied().unwrap_or(0.0);
+        }
+        assert_eq!(total, 1.0, "{name}");
+    }
     c.voters[3].wait_ready(Duration::from_secs(60)).await?;
     let status = c.status().await?;
     assert_eq!(status["quorum"]["voters"], json!([1, 2, 4]), "{status}");

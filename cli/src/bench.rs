@@ -55,6 +55,10 @@ pub struct BenchArgs {
     /// (a backfill); report their throughput. With --concurrency 0, only read.
     #[arg(long, default_value_t = 0)]
     backfill: usize,
+    /// Speak HTTP/1.1 only, one connection per request in flight, also over https:// (where
+    /// HTTP/2 is negotiated otherwise, all requests on one connection)
+    #[arg(long)]
+    http1: bool,
 }
 
 /// What the timestamp of a bench record looks like before its request is sent.
@@ -113,14 +117,18 @@ fn bodies(args: &BenchArgs) -> Vec<Bytes> {
 
 async fn scrape(c: &Client) -> anyhow::Result<Vec<(String, f64)>> {
     let (http, base) = c.parts();
-    let text = http
+    let r = http
         .get(format!("{base}/metrics"))
         .send()
         .await
-        .context("cannot read /metrics")?
-        .text()
-        .await?;
-    Ok(strata_core::stats::parse_text(&text))
+        .context("cannot read /metrics")?;
+    if !r.status().is_success() {
+        anyhow::bail!(
+            "cannot read /metrics: the node answered {} (with authentication on, the token needs describe on the cluster)",
+            r.status()
+        );
+    }
+    Ok(strata_core::stats::parse_text(&r.text().await?))
 }
 
 fn metric(m: &[(String, f64)], name: &str) -> f64 {
@@ -172,7 +180,7 @@ pub(crate) async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> 
     if args.batch == 0 || (args.concurrency == 0 && args.backfill == 0) {
         bail!("batch must be at least 1, and concurrency too unless --backfill reads");
     }
-    let c = Client::new(target)?;
+    let c = Client::speaking(target, args.http1)?;
     let create = json!({"name": args.topic, "partitions": args.partitions});
     match c.call(Method::POST, "/v1/topics", Some(&create)).await {
         Ok(_) => {}
@@ -340,7 +348,15 @@ pub(crate) async fn run(target: &Target, args: BenchArgs) -> anyhow::Result<()> 
         Some(t) => Some(t.finish().await?),
         None => None,
     };
-    let after = scrape(&c).await?;
+    let after = match scrape(&c).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!(
+                "warning: {e:#}; the node's figures (object store, cost, RSS) are shown as zero"
+            );
+            Vec::new()
+        }
+    };
     let before = before.get().cloned().unwrap_or_default();
     latencies.sort_unstable();
     let records = requests * args.batch as u64;

@@ -16,6 +16,11 @@ pub(crate) struct Client {
 impl Client {
     /// Targets the node of `target`, with its token if it has one.
     pub(crate) fn new(target: &crate::Target) -> anyhow::Result<Self> {
+        Self::speaking(target, false)
+    }
+
+    /// Targets the node of `target`; with `http1`, over HTTP/1.1 only (no HTTP/2 over TLS).
+    pub(crate) fn speaking(target: &crate::Target, http1: bool) -> anyhow::Result<Self> {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(token) = &target.token {
             let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
@@ -23,10 +28,15 @@ impl Client {
             v.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, v);
         }
+        let mut http = reqwest::Client::builder().default_headers(headers);
+        if http1 {
+            http = http.http1_only();
+        }
+        if let Some(pem) = target.ca_pem()? {
+            http = http.tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem)?);
+        }
         Ok(Self {
-            http: reqwest::Client::builder()
-                .default_headers(headers)
-                .build()?,
+            http: http.build()?,
             base: target.url.trim_end_matches('/').to_string(),
         })
     }

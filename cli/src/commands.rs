@@ -457,14 +457,19 @@ pub(crate) async fn cluster(
     cmd: ClusterCommand,
 ) -> anyhow::Result<()> {
     use strata_meta::wire::MembershipChange;
-    use strata_meta::{ClusterSecret, QuorumClient};
+    use strata_meta::{ClusterSecret, Peering, QuorumClient};
     let c = Client::new(target)?;
     let secret = secret_file
         .map(ClusterSecret::from_file)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--cluster-secret-file: {e}"))?;
+    let peering = Peering {
+        tls: target.url.starts_with("https://"),
+        ca_pem: target.ca_pem()?,
+        secret: secret.clone(),
+    };
     let quorum = |deadline: std::time::Duration| {
-        QuorumClient::new(vec![host_port(&target.url)], deadline, secret.as_ref())
+        QuorumClient::new(vec![host_port(&target.url)], deadline, &peering)
     };
     // The quorum's errors are sentences; one that says no voter answered is exit 4.
     let quorum_error = |e: strata_core::meta::MetaError| -> anyhow::Error {

@@ -30,6 +30,24 @@ pub struct Target {
     /// The token to authenticate with, when the node has authentication on
     #[arg(long, env = "STRATA_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM certificates of the authorities to trust for an https:// --url, instead of the
+    /// system's
+    #[arg(long, env = "STRATA_CA_FILE", global = true)]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Target {
+    /// The certificates of `--ca-file`, read and checked, if given.
+    pub fn ca_pem(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(path) = &self.ca_file else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?;
+        strata_meta::Peering::check_ca(&pem)
+            .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?;
+        Ok(Some(pem))
+    }
 }
 
 /// The client commands.

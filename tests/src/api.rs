@@ -19,6 +19,8 @@ pub struct Produced {
 pub struct Api {
     http: reqwest::Client,
     base: String,
+    /// Sent as `Authorization` with every request.
+    authorization: Option<String>,
 }
 
 impl Api {
@@ -36,33 +38,42 @@ impl Api {
 
     /// Targets `base` (`http://HOST:PORT`).
     pub fn new(base: &str) -> Self {
-        Self::with_headers(base, reqwest::header::HeaderMap::new())
+        Self::over(
+            base,
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(120))
+                .build()
+                .expect("client builds"),
+        )
     }
 
     /// Targets `base`, sending `Authorization: {authorization}` with every request.
     pub fn authorized(base: &str, authorization: &str) -> Self {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(
-            reqwest::header::AUTHORIZATION,
-            authorization.parse().expect("a header value"),
-        );
-        Self::with_headers(base, h)
+        Self::new(base).with_authorization(authorization)
     }
 
-    fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> Self {
+    /// The same client, sending `Authorization: {authorization}` with every request.
+    pub fn with_authorization(mut self, authorization: &str) -> Self {
+        self.authorization = Some(authorization.to_string());
+        self
+    }
+
+    /// Targets `base` with a client made elsewhere (one that trusts a test CA, say).
+    pub fn over(base: &str, http: reqwest::Client) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(120))
-                .default_headers(headers)
-                .build()
-                .expect("client builds"),
+            http,
             base: base.to_string(),
+            authorization: None,
         }
     }
 
     /// Starts a request to `path` on this node.
     pub(crate) fn start(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base))
+        let r = self.http.request(method, format!("{}{path}", self.base));
+        match &self.authorization {
+            Some(a) => r.header(reqwest::header::AUTHORIZATION, a),
+            None => r,
+        }
     }
 
     /// Sends a request; returns status and JSON body (Null when empty).
@@ -100,7 +111,15 @@ impl Api {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> anyhow::Result<(u16, Value)> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        // A request's own Authorization replaces the client's.
+        let mut req = if headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
+            self.http.request(method, format!("{}{path}", self.base))
+        } else {
+            self.start(method, path)
+        };
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -230,8 +249,7 @@ impl Api {
     /// Reads `/metrics` into name -> value.
     pub async fn metrics(&self) -> anyhow::Result<BTreeMap<String, f64>> {
         let text = self
-            .http
-            .get(format!("{}/metrics", self.base))
+            .start(reqwest::Method::GET, "/metrics")
             .send()
             .await?
             .text()

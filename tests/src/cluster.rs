@@ -18,6 +18,8 @@ pub struct Cluster {
     pub ingest: Vec<Node>,
     config: String,
     peers: String,
+    /// Every node serves HTTPS: its flags, and the CA clients trust.
+    https: Option<(Vec<String>, std::path::PathBuf)>,
 }
 
 /// The cluster secret every node of a [`Cluster`] is started with.
@@ -72,18 +74,53 @@ fn node_opts(
         port,
         wait_ready: ready,
         data_dir: None,
+        tls_ca: None,
     }
+}
+
+/// `opts`, serving HTTPS when `https` says how.
+fn with_https(
+    mut opts: NodeOptions,
+    https: Option<&(Vec<String>, std::path::PathBuf)>,
+) -> NodeOptions {
+    if let Some((args, ca)) = https {
+        opts.args.extend(args.iter().cloned());
+        opts.tls_ca = Some(ca.clone());
+    }
+    opts
 }
 
 impl Cluster {
     /// Starts `voters` voters and `ingest` ingest nodes; `config` is every node's TOML.
     pub async fn start(voters: usize, ingest: usize, config: &str) -> anyhow::Result<Self> {
+        Self::start_with(voters, ingest, config, None).await
+    }
+
+    /// Starts a cluster whose every node serves HTTPS with a certificate of `pki`.
+    pub async fn start_over_https(
+        voters: usize,
+        ingest: usize,
+        config: &str,
+        pki: &crate::pki::Pki,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(voters, ingest, config, Some(crate::pki::https(pki)?)).await
+    }
+
+    async fn start_with(
+        voters: usize,
+        ingest: usize,
+        config: &str,
+        https: Option<(Vec<String>, std::path::PathBuf)>,
+    ) -> anyhow::Result<Self> {
         let s3 = S3Server::start().await?;
         s3.create_bucket("cluster").await?;
         let ports: Vec<u16> = (0..voters).map(|_| free_port()).collect();
         let peers = peers(&ports);
         let opts = |role: &str, id: usize, port: Option<u16>, ready: bool| {
-            node_opts(&s3, config, role, Some(id as u64), port, ready, &peers)
+            with_https(
+                node_opts(&s3, config, role, Some(id as u64), port, ready, &peers),
+                https.as_ref(),
+            )
         };
         // Voters alone cannot be ready: start them all, then wait.
         let mut vs = Vec::new();
@@ -103,6 +140,7 @@ impl Cluster {
             ingest: is,
             config: config.to_string(),
             peers,
+            https,
         })
     }
 
@@ -123,7 +161,8 @@ impl Cluster {
             false,
             peers,
         );
-        self.voters.push(Node::start(opts).await?);
+        self.voters
+            .push(Node::start(with_https(opts, self.https.as_ref())).await?);
         Ok(())
     }
 
@@ -137,7 +176,10 @@ impl Cluster {
     /// Returns the options of a node with `role` and node id `id` (none: a nameless node that
     /// gets a fresh writer identity at every start) in this cluster, ready to adjust.
     pub fn node_options(&self, role: &str, id: Option<u64>) -> NodeOptions {
-        node_opts(&self.s3, &self.config, role, id, None, true, &self.peers)
+        with_https(
+            node_opts(&self.s3, &self.config, role, id, None, true, &self.peers),
+            self.https.as_ref(),
+        )
     }
 
     /// Returns `/v1/cluster` as seen by the first running voter.

@@ -13,6 +13,7 @@ pub mod chaos;
 pub mod cluster;
 pub mod load;
 mod node;
+pub mod pki;
 mod proxy;
 mod s3;
 pub mod v2;

@@ -51,6 +51,8 @@ pub struct NodeOptions {
     pub wait_ready: bool,
     /// Run on this data directory instead of a fresh one.
     pub data_dir: Option<PathBuf>,
+    /// The node serves HTTPS with a certificate this CA (PEM) signed.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Default for NodeOptions {
@@ -63,6 +65,7 @@ impl Default for NodeOptions {
             port: None,
             wait_ready: true,
             data_dir: None,
+            tls_ca: None,
         }
     }
 }
@@ -103,14 +106,34 @@ impl Node {
         &self.data_dir
     }
 
-    /// Returns `http://HOST:PORT`.
+    /// Returns `http://HOST:PORT`, or `https://` when it serves HTTPS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.opts.tls_ca.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// A client of this node: one that trusts its CA when it serves HTTPS.
+    pub fn http(&self) -> reqwest::Client {
+        let mut b = reqwest::Client::builder().timeout(Duration::from_secs(120));
+        if let Some(ca) = &self.opts.tls_ca {
+            let pem = std::fs::read(ca).expect("the test CA is readable");
+            b = b.tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem).expect("PEM"));
+        }
+        b.build().expect("client builds")
     }
 
     /// Returns an API client for this node.
     pub fn api(&self) -> Api {
-        Api::new(&self.url())
+        Api::over(&self.url(), self.http())
+    }
+
+    /// Returns an API client for this node that sends `Authorization: {authorization}`.
+    pub fn authorized(&self, authorization: &str) -> Api {
+        Api::over(&self.url(), self.http()).with_authorization(authorization)
     }
 
     /// Returns the object store URL the node uses.
@@ -180,7 +203,7 @@ impl Node {
 
     /// Waits until `/readyz` answers `200`; fails at once if the process exits.
     pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
-        let http = reqwest::Client::new();
+        let http = self.http();
         let url = format!("{}/readyz", self.url());
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -311,6 +334,7 @@ impl Node {
             .env("STRATA_URL", self.url())
             // The cluster commands speak the internal API with the test clusters' secret.
             .env(crate::cluster::SECRET_ENV, crate::cluster::secret_file())
+            .envs(self.opts.tls_ca.iter().map(|ca| ("STRATA_CA_FILE", ca)))
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {

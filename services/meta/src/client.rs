@@ -18,7 +18,7 @@ use strata_core::meta::{MetaError, MetaQuery};
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::secret::ClusterSecret;
+use crate::peering::Peering;
 use crate::wire::{
     ApplyRequest, ApplyResponse, ChangesResponse, MembershipChange, NotLeader, QueryRequest,
     QueryResponse,
@@ -38,6 +38,7 @@ pub const SUSPECT_FOR: Duration = Duration::from_secs(3);
 #[derive(Debug)]
 pub struct QuorumClient {
     http: reqwest::Client,
+    peering: Peering,
     peers: Vec<String>,
     leader: Mutex<Option<String>>,
     deadline: Duration,
@@ -68,15 +69,12 @@ fn unavailable(reason: String) -> MetaError {
 }
 
 impl QuorumClient {
-    /// Talks to the voters at `peers` (`host:port`) with the cluster `secret`; each call gives
-    /// up after `deadline`.
-    pub fn new(peers: Vec<String>, deadline: Duration, secret: Option<&ClusterSecret>) -> Self {
+    /// Talks to the voters at `peers` (`host:port`) as `peering` says; each call gives up
+    /// after `deadline`.
+    pub fn new(peers: Vec<String>, deadline: Duration, peering: &Peering) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .default_headers(ClusterSecret::headers(secret))
-                .build()
-                .expect("an http client builds"),
+            http: peering.client(Duration::from_secs(2)),
+            peering: peering.clone(),
             peers,
             leader: Mutex::new(None),
             deadline,
@@ -131,10 +129,11 @@ impl QuorumClient {
             }
         }
         let (http, suspects, addr) = (self.http.clone(), self.suspects.clone(), addr.to_string());
+        let peering = self.peering.clone();
         tokio::spawn(async move {
             let leads = async {
                 let r = http
-                    .get(format!("http://{addr}/internal/meta/status"))
+                    .get(peering.url(&addr, "/internal/meta/status"))
                     .timeout(PROBE_TIMEOUT)
                     .send()
                     .await
@@ -155,7 +154,7 @@ impl QuorumClient {
     async fn probe(&self, addr: &str) -> Option<ChangesResponse> {
         let r = self
             .http
-            .get(format!("http://{addr}/internal/meta/status"))
+            .get(self.peering.url(addr, "/internal/meta/status"))
             .timeout(PROBE_TIMEOUT)
             .send()
             .await
@@ -261,7 +260,7 @@ impl QuorumClient {
     ) -> Attempt<T> {
         let resp = self
             .http
-            .post(format!("http://{addr}{path}"))
+            .post(self.peering.url(addr, path))
             .json(body)
             .timeout(timeout)
             .send()
@@ -435,9 +434,12 @@ impl QuorumClient {
             let poll = async {
                 let resp = self
                     .http
-                    .get(format!(
-                        "http://{addr}/internal/meta/changes?after={after}&wait_ms={}",
-                        wait.as_millis()
+                    .get(self.peering.url(
+                        &addr,
+                        &format!(
+                            "/internal/meta/changes?after={after}&wait_ms={}",
+                            wait.as_millis()
+                        ),
                     ))
                     .timeout(wait + Duration::from_secs(5))
                     .send()

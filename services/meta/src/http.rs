@@ -27,9 +27,20 @@ pub const MAX_REQUEST_BYTES: usize = 16 << 20;
 /// or a snapshot chunk.
 pub const MAX_RAFT_BYTES: usize = 256 << 20;
 
-/// Builds the router of the quorum's internal API. Every route asks for the cluster secret
-/// ([`crate::secret::guard`]) before it reads a body; without a secret, none answers.
+/// Told of every change of the quorum's membership made through this voter's API, by action
+/// (`membership.elect`, `membership.add-voter`, `membership.remove-voter`): the server counts
+/// them in its metrics.
+pub type OnChange = Arc<dyn Fn(&'static str) + Send + Sync>;
+
+/// Builds the router of the quorum's internal API, logging membership changes as audit lines.
 pub fn router(store: Arc<RaftMetaStore>) -> axum::Router {
+    router_with(store, Arc::new(|_| {}))
+}
+
+/// Builds the router of the quorum's internal API; `on_change` hears of each membership change
+/// as well as the audit log. Every route asks for the cluster secret
+/// ([`crate::secret::guard`]) before it reads a body; without a secret, none answers.
+pub fn router_with(store: Arc<RaftMetaStore>, on_change: OnChange) -> axum::Router {
     let secret = store.secret().cloned();
     let raft = axum::Router::new()
         .route("/internal/raft/append", post(append))
@@ -49,6 +60,7 @@ pub fn router(store: Arc<RaftMetaStore>) -> axum::Router {
             secret,
             crate::secret::guard,
         ))
+        .layer(axum::Extension(on_change))
         .with_state(store)
 }
 
@@ -148,25 +160,37 @@ async fn status(State(s): S) -> Response {
     .into_response()
 }
 
-async fn elect(State(s): S) -> Response {
+async fn elect(State(s): S, axum::Extension(on_change): axum::Extension<OnChange>) -> Response {
     match s.elect().await {
         Ok(()) => {
             tracing::info!(target: "strata::audit", result = "changed", action = "membership.elect", "change made");
+            on_change("membership.elect");
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }
 
-async fn membership(State(s): S, Json(change): Json<MembershipChange>) -> Response {
+async fn membership(
+    State(s): S,
+    axum::Extension(on_change): axum::Extension<OnChange>,
+    Json(change): Json<MembershipChange>,
+) -> Response {
     let result = s.change_membership(&change).await;
+    let action = match change {
+        MembershipChange::AddVoter { .. } => "membership.add-voter",
+        MembershipChange::RemoveVoter { .. } => "membership.remove-voter",
+    };
     tracing::info!(
         target: "strata::audit",
         result = if result.is_ok() { "changed" } else { "failed" },
-        action = "membership",
+        action,
         change = ?change,
         "membership change"
     );
+    if result.is_ok() {
+        on_change(action);
+    }
     match result {
         Ok(()) => Json(ChangesResponse {
             applied_index: s.applied_index(),

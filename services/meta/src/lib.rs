@@ -36,6 +36,7 @@ pub mod log_store;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod network;
+pub mod peering;
 mod remote;
 pub mod secret;
 pub mod state;
@@ -47,6 +48,7 @@ pub mod types;
 pub mod wire;
 
 pub use client::QuorumClient;
+pub use peering::Peering;
 pub use remote::RemoteMetaStore;
 pub use secret::ClusterSecret;
 pub use store::{LocalWriteError, MetaConfig, RaftMetaStore};

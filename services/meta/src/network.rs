@@ -14,25 +14,26 @@ use openraft::raft::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::secret::ClusterSecret;
+use crate::peering::Peering;
 use crate::types::{RaftNodeId, TypeConfig};
 
 /// Opens HTTP connections to peers, sharing one connection pool.
 #[derive(Debug, Clone)]
 pub struct HttpNetwork {
     http: reqwest::Client,
+    peering: Peering,
 }
 
 impl HttpNetwork {
-    /// Sends Raft's messages with the cluster `secret`.
-    pub fn new(secret: Option<&ClusterSecret>) -> Self {
+    /// Sends Raft's messages as `peering` says (the cluster secret, HTTPS).
+    pub fn new(peering: &Peering) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_millis(500))
+            http: peering
+                .builder(Duration::from_millis(500))
                 .pool_idle_timeout(Duration::from_secs(30))
-                .default_headers(ClusterSecret::headers(secret))
                 .build()
-                .expect("an http client builds"),
+                .expect("an http client builds: its certificates were checked when configured"),
+            peering: peering.clone(),
         }
     }
 }
@@ -41,6 +42,7 @@ impl HttpNetwork {
 #[derive(Debug, Clone)]
 pub struct HttpPeer {
     http: reqwest::Client,
+    peering: Peering,
     target: RaftNodeId,
     addr: String,
 }
@@ -51,6 +53,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     async fn new_client(&mut self, target: RaftNodeId, node: &BasicNode) -> Self::Network {
         HttpPeer {
             http: self.http.clone(),
+            peering: self.peering.clone(),
             target,
             addr: node.addr.clone(),
         }
@@ -71,7 +74,10 @@ impl HttpPeer {
     {
         let resp = self
             .http
-            .post(format!("http://{}/internal/raft/{path}", self.addr))
+            .post(
+                self.peering
+                    .url(&self.addr, &format!("/internal/raft/{path}")),
+            )
             .json(req)
             .timeout(option.hard_ttl())
             .send()

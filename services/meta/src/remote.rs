@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use crate::client::QuorumClient;
-use crate::secret::ClusterSecret;
+use crate::peering::Peering;
 
 /// A [`MetaStore`](strata_core::meta::MetaStore) that reaches the quorum over HTTP.
 #[derive(Debug)]
@@ -45,16 +45,16 @@ impl Drop for RemoteMetaStore {
 }
 
 impl RemoteMetaStore {
-    /// Reaches the voters at `peers` (`host:port`) with the cluster `secret`; requests give up
-    /// after `deadline`.
+    /// Reaches the voters at `peers` (`host:port`) as `peering` says; requests give up after
+    /// `deadline`.
     pub fn new(
         node: NodeId,
         peers: Vec<String>,
         deadline: Duration,
         clock: Arc<dyn Clock>,
-        secret: Option<&ClusterSecret>,
+        peering: &Peering,
     ) -> Self {
-        let client = Arc::new(QuorumClient::new(peers, deadline, secret));
+        let client = Arc::new(QuorumClient::new(peers, deadline, peering));
         let seen = Arc::new(AtomicU64::new(0));
         let version = watch::channel(0).0;
         let status = Arc::new(Mutex::new(QuorumStatus {

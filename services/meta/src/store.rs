@@ -25,6 +25,7 @@ use crate::client::QuorumClient;
 use crate::kv::{Kv, KvHandle};
 use crate::log_store::LogStore;
 use crate::network::HttpNetwork;
+use crate::peering::Peering;
 use crate::secret::ClusterSecret;
 use crate::state_machine::{Shared, StateMachine};
 use crate::types::Raft;
@@ -56,10 +57,11 @@ pub struct MetaConfig {
     /// heartbeat.
     #[serde(with = "settings::duration")]
     pub election_timeout: Duration,
-    /// The secret members prove themselves with (`--cluster-secret-file`); without one this
-    /// voter serves no internal API, so it can only be a quorum of one.
+    /// How members reach each other: the secret they prove themselves with
+    /// (`--cluster-secret-file`; without one this voter serves no internal API, so it can only
+    /// be a quorum of one), and whether over HTTPS.
     #[serde(skip)]
-    pub secret: Option<ClusterSecret>,
+    pub peering: Peering,
 }
 
 impl Default for MetaConfig {
@@ -71,7 +73,7 @@ impl Default for MetaConfig {
             snapshot_logs: 10_000,
             write_timeout: Duration::from_secs(10),
             election_timeout: DEFAULT_ELECTION_TIMEOUT,
-            secret: None,
+            peering: Peering::default(),
         }
     }
 }
@@ -123,7 +125,7 @@ pub struct RaftMetaStore {
     lease: Duration,
     storage: KvHandle,
     forward: QuorumClient,
-    secret: Option<ClusterSecret>,
+    peering: Peering,
     stopping: tokio_util::sync::CancellationToken,
     /// Cancelled when openraft's core stopped without being asked to (it panicked).
     failed: tokio_util::sync::CancellationToken,
@@ -146,7 +148,7 @@ fn internal(what: &str, e: impl std::fmt::Display) -> MetaError {
 impl RaftMetaStore {
     /// The secret this voter's internal API asks of every caller, if it serves one.
     pub fn secret(&self) -> Option<&ClusterSecret> {
-        self.secret.as_ref()
+        self.peering.secret.as_ref()
     }
 
     /// Opens the quorum's storage in `config.dir` and starts Raft. On a first start the voter
@@ -183,7 +185,7 @@ impl RaftMetaStore {
         let raft = Raft::new(
             node.0,
             Arc::new(raft_config),
-            HttpNetwork::new(config.secret.as_ref()),
+            HttpNetwork::new(&config.peering),
             log,
             sm,
         )
@@ -200,9 +202,9 @@ impl RaftMetaStore {
             forward: QuorumClient::new(
                 peers.values().filter(|a| !a.is_empty()).cloned().collect(),
                 config.write_timeout,
-                config.secret.as_ref(),
+                &config.peering,
             ),
-            secret: config.secret.clone(),
+            peering: config.peering.clone(),
             stopping: tokio_util::sync::CancellationToken::new(),
             failed: tokio_util::sync::CancellationToken::new(),
         };
@@ -239,14 +241,16 @@ impl RaftMetaStore {
 
     /// Asks the other voters (all at once, briefly) whether one already belongs to a quorum.
     async fn a_peer_has_a_quorum(&self, peers: &BTreeMap<u64, String>) -> bool {
-        let http = reqwest::Client::new();
+        let http = self.peering.client(Duration::from_millis(500));
         let asks = peers
             .iter()
             .filter(|(id, a)| **id != self.node.0 && !a.is_empty())
             .map(|(_, addr)| {
                 let http = http.clone();
                 async move {
-                    let url = format!("http://{addr}/internal/meta/changes?after=0&wait_ms=0");
+                    let url = self
+                        .peering
+                        .url(addr, "/internal/meta/changes?after=0&wait_ms=0");
                     let r = http
                         .get(url)
                         .timeout(Duration::from_millis(500))

@@ -56,7 +56,7 @@ async fn start_voter(
         snapshot_logs,
         write_timeout: Duration::from_secs(5),
         election_timeout: crate::store::DEFAULT_ELECTION_TIMEOUT,
-        secret: Some(secret()),
+        peering: crate::Peering::plain(Some(secret())),
     };
     let store = Arc::new(
         RaftMetaStore::open(config, Arc::new(SystemClock))
@@ -176,7 +176,7 @@ impl LocalCluster {
             self.addrs.clone(),
             Duration::from_secs(10),
             Arc::new(SystemClock),
-            Some(&secret()),
+            &crate::Peering::plain(Some(secret())),
         )
     }
 

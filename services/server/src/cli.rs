@@ -32,10 +32,10 @@ enum Command {
         #[arg(long, env = "STRATA_CONFIG")]
         config: Option<PathBuf>,
         #[command(flatten)]
-        overrides: Overrides,
+        overrides: Box<Overrides>,
     },
     #[command(flatten)]
-    Client(strata_cli::Command),
+    Client(Box<strata_cli::Command>),
     /// Print a shell completion script, e.g. strata completions bash > /etc/bash_completion.d/strata
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -55,8 +55,8 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { config, overrides } => serve(config, overrides).await,
-            Command::Client(command) => strata_cli::run(command).await,
+            Command::Serve { config, overrides } => serve(config, *overrides).await,
+            Command::Client(command) => strata_cli::run(*command).await,
             Command::Completions { shell } => {
                 let mut cmd = <Cli as clap::CommandFactory>::command();
                 clap_complete::generate(shell, &mut cmd, "strata", &mut std::io::stdout());

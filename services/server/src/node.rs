@@ -73,7 +73,7 @@ pub async fn run(
             node: config.voter_id(),
             dir: config.data_dir.join("meta"),
             peers: config.meta_peers.clone(),
-            secret: config.cluster_secret.clone(),
+            peering: config.peering(),
             ..config.meta.clone()
         };
         Some(Arc::new(
@@ -91,7 +91,7 @@ pub async fn run(
             config.meta_peers.iter().map(|(_, a)| a.clone()).collect(),
             Duration::from_secs(10),
             clock.clone(),
-            config.cluster_secret.as_ref(),
+            &config.peering(),
         ))
     });
     let meta: Arc<dyn MetaStore> = match (&raft, &remote) {
@@ -125,7 +125,13 @@ pub async fn run(
     }
     let mut router = http::router(state.clone());
     if let Some(r) = &raft {
-        router = router.merge(strata_meta::http::router(r.clone()));
+        let metrics = state.metrics.clone();
+        router = router.merge(strata_meta::http::router_with(
+            r.clone(),
+            Arc::new(move |action| {
+                metrics.audit_changes.with_label_values(&[action]).inc();
+            }),
+        ));
     }
     if let Some(r) = &raft {
         // Long-polls of other nodes must not hold up this node's HTTP drain.
@@ -135,11 +141,14 @@ pub async fn run(
             r.stop_waiting();
         });
     }
+    if let Some(tls) = &config.tls {
+        state.tasks.spawn(tls.clone().watch(shutdown.clone()));
+    }
     println!("listening on {bound}");
     let server = {
-        let (limits, stop) = (config.http.clone(), shutdown.clone());
+        let (limits, tls, stop) = (config.http.clone(), config.tls.clone(), shutdown.clone());
         tokio::spawn(async move {
-            http::limits::serve(listener, http::normalized(router), &limits, stop).await;
+            http::limits::serve(listener, http::normalized(router), &limits, tls, stop).await;
             Ok::<(), std::io::Error>(())
         })
     };

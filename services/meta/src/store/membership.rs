@@ -54,7 +54,7 @@ impl RaftMetaStore {
                     .await
                     .map_err(fail)?;
                 if let Err(lag) = self.wait_caught_up(*id, wait).await {
-                    let why = probe_reason(addr).await;
+                    let why = probe_reason(&self.peering, addr).await;
                     let removed = self
                         .raft
                         .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([*id])), false)
@@ -130,10 +130,10 @@ impl RaftMetaStore {
 }
 
 /// Says whether a prospective voter answers at all, for an error message.
-async fn probe_reason(addr: &str) -> String {
-    let http = reqwest::Client::new();
+async fn probe_reason(peering: &crate::peering::Peering, addr: &str) -> String {
+    let http = peering.client(Duration::from_secs(2));
     match http
-        .get(format!("http://{addr}/internal/meta/status"))
+        .get(peering.url(addr, "/internal/meta/status"))
         .timeout(Duration::from_secs(2))
         .send()
         .await

@@ -47,6 +47,21 @@ pub struct Overrides {
     /// The audience (`aud`) every JWT must name
     #[arg(long)]
     pub auth_jwt_audience: Option<String>,
+    /// Serve HTTPS on --listen with this certificate chain (PEM, leaf first); read again
+    /// whenever it changes
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert-file
+    #[arg(long)]
+    pub tls_key_file: Option<PathBuf>,
+    /// Authorities (PEM) whose client certificates authenticate as the principal they name
+    /// (mTLS; the subject's CN, else a DNS name or email of its alternative names)
+    #[arg(long)]
+    pub tls_client_ca_file: Option<PathBuf>,
+    /// Authorities (PEM) trusted when this node calls other members over HTTPS [default: the
+    /// system's]
+    #[arg(long)]
+    pub tls_ca_file: Option<PathBuf>,
     /// Serve without authentication on a listen address beyond this host
     #[arg(long)]
     pub allow_anonymous: bool,
@@ -134,6 +149,14 @@ impl Overrides {
             self.auth_jwt_audience.as_deref().map(text),
             "auth-jwt-audience",
         );
+        for (key, value) in [
+            ("tls-cert-file", &self.tls_cert_file),
+            ("tls-key-file", &self.tls_key_file),
+            ("tls-client-ca-file", &self.tls_client_ca_file),
+            ("tls-ca-file", &self.tls_ca_file),
+        ] {
+            flag(key, path_text(value), key);
+        }
         flag(
             "allow-anonymous",
             self.allow_anonymous.then_some(toml::Value::Boolean(true)),

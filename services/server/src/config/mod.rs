@@ -132,6 +132,27 @@ pub struct Config {
     /// The verifier made from `auth_jwks_file`.
     #[serde(skip)]
     pub jwt: Option<crate::http::jwt::JwtVerifier>,
+    /// The certificate chain (PEM, leaf first) HTTPS is served with on `listen`; read again
+    /// whenever it changes.
+    #[serde(with = "forms::optional_text")]
+    pub tls_cert_file: Option<String>,
+    /// The private key (PEM) of `tls_cert_file`.
+    #[serde(with = "forms::optional_text")]
+    pub tls_key_file: Option<String>,
+    /// The authorities (PEM) whose client certificates authenticate as the principal they
+    /// name (mTLS).
+    #[serde(with = "forms::optional_text")]
+    pub tls_client_ca_file: Option<String>,
+    /// The authorities (PEM) this node trusts when it calls other members over HTTPS (default:
+    /// the system's).
+    #[serde(with = "forms::optional_text")]
+    pub tls_ca_file: Option<String>,
+    /// HTTPS, made from the `tls_*` files.
+    #[serde(skip)]
+    pub tls: Option<std::sync::Arc<crate::http::tls::Tls>>,
+    /// The certificates read from `tls_ca_file`.
+    #[serde(skip)]
+    pub tls_ca_pem: Option<Vec<u8>>,
     /// Serve anyone who can reach a listen address beyond this host, without authentication.
     pub allow_anonymous: bool,
     /// How long `SIGTERM` waits for staged records to ship.
@@ -178,6 +199,12 @@ impl Default for Config {
             auth_jwt_issuer: None,
             auth_jwt_audience: None,
             jwt: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
+            tls_ca_file: None,
+            tls: None,
+            tls_ca_pem: None,
             allow_anonymous: false,
             shutdown_timeout: Duration::from_secs(30),
             log_format: LogFormat::Text,
@@ -397,6 +424,7 @@ impl Config {
             .map_err(|e| ConfigError::new("auth-jwks-file", source, e))?;
             c.jwt = Some(verifier);
         }
+        c.load_tls(&layers.sources)?;
         if c.auth_bootstrap_token.is_none() && !c.allow_anonymous && !c.listen.ip().is_loopback() {
             return Err(ConfigError::new(
                 "listen",
@@ -408,6 +436,86 @@ impl Config {
             ));
         }
         Ok(c)
+    }
+
+    /// Loads the `tls-*` files: HTTPS on `listen`, mTLS, and the authorities trusted for calls
+    /// to other members.
+    fn load_tls(
+        &mut self,
+        sources: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ConfigError> {
+        let at = |key: &str| sources.get(key).cloned();
+        if let Some(path) = &self.tls_ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| ConfigError::new("tls-ca-file", at("tls-ca-file"), e.to_string()))
+                .and_then(|pem| {
+                    strata_meta::Peering::check_ca(&pem)
+                        .map(|()| pem)
+                        .map_err(|e| ConfigError::new("tls-ca-file", at("tls-ca-file"), e))
+                })?;
+            self.tls_ca_pem = Some(pem);
+        }
+        let (cert, key) = match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(c), Some(k)) => (c, k),
+            (None, None) => {
+                if self.tls_client_ca_file.is_some() {
+                    return Err(ConfigError::new(
+                        "tls-client-ca-file",
+                        at("tls-client-ca-file"),
+                        "client certificates are part of HTTPS: give --tls-cert-file and --tls-key-file too",
+                    ));
+                }
+                return Ok(());
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "tls-key-file",
+                    None,
+                    "HTTPS needs the certificate's private key too",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "tls-cert-file",
+                    None,
+                    "HTTPS needs the certificate of the key too",
+                ));
+            }
+        };
+        if self.tls_client_ca_file.is_some() && self.auth_bootstrap_token.is_none() {
+            return Err(ConfigError::new(
+                "tls-client-ca-file",
+                at("tls-client-ca-file"),
+                "client certificates are a way to authenticate: turn authentication on with --auth-bootstrap-token-file too",
+            ));
+        }
+        let tls = crate::http::tls::Tls::load(
+            Path::new(cert),
+            Path::new(key),
+            self.tls_client_ca_file.as_deref().map(Path::new),
+        )
+        .map_err(|e| {
+            let key = if e.contains("client CA") {
+                "tls-client-ca-file"
+            } else if e.contains("key file") {
+                "tls-key-file"
+            } else {
+                "tls-cert-file"
+            };
+            ConfigError::new(key, at(key), e)
+        })?;
+        self.tls = Some(std::sync::Arc::new(tls));
+        Ok(())
+    }
+
+    /// How this node calls the other members: the cluster secret, and HTTPS when it serves
+    /// HTTPS itself (every member of a cluster serves the same scheme).
+    pub fn peering(&self) -> strata_meta::Peering {
+        strata_meta::Peering {
+            secret: self.cluster_secret.clone(),
+            tls: self.tls.is_some(),
+            ca_pem: self.tls_ca_pem.clone(),
+        }
     }
 
     /// Returns the address this node tells others to reach it at.

@@ -326,3 +326,46 @@ fn bad_values_are_refused_with_the_key_and_its_source_named() {
         assert!(e.contains(needle), "{text:?}: {e} should mention {needle}");
     }
 }
+
+#[test]
+fn tls_files_that_do_not_load_stop_the_node_naming_their_key() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").expect("writes");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef\n").expect("writes");
+    let missing = dir.path().join("missing.pem");
+    let with = |cert: Option<&Path>, key: Option<&Path>, client_ca: Option<&Path>| Overrides {
+        tls_cert_file: cert.map(Path::to_path_buf),
+        tls_key_file: key.map(Path::to_path_buf),
+        tls_client_ca_file: client_ca.map(Path::to_path_buf),
+        auth_bootstrap_token_file: Some(token.clone()),
+        ..Default::default()
+    };
+    for (o, needle) in [
+        (
+            with(Some(&missing), Some(&junk), None),
+            "tls-cert-file (--tls-cert-file): cannot read the certificate file",
+        ),
+        (
+            with(Some(&junk), Some(&junk), None),
+            "tls-cert-file (--tls-cert-file): the certificate file holds no PEM certificate",
+        ),
+        (with(Some(&junk), None, None), "tls-key-file"),
+        (with(None, Some(&junk), None), "tls-cert-file"),
+        (
+            with(None, None, Some(&junk)),
+            "tls-client-ca-file (--tls-client-ca-file): client certificates are part of HTTPS",
+        ),
+        (
+            Overrides {
+                tls_ca_file: Some(junk.clone()),
+                ..Default::default()
+            },
+            "tls-ca-file (--tls-ca-file): holds no PEM certificate",
+        ),
+    ] {
+        let e = load(None, &o, &[]).expect_err("refused").to_string();
+        assert!(e.contains(needle), "{e} should mention {needle}");
+    }
+}

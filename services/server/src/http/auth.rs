@@ -1,8 +1,9 @@
 //! Authentication of API requests (issue 20), on when the node has a bootstrap token
 //! (`--auth-bootstrap-token-file`).
 //!
-//! A request proves who it is with `Authorization: Bearer <token>` or, for REST Proxy clients
-//! that only know Basic, `Authorization: Basic base64(principal:token)`. Without valid
+//! A request proves who it is with `Authorization: Bearer <token>` (an API token or a JWT) or,
+//! for REST Proxy clients that only know Basic, `Authorization: Basic base64(principal:token)`;
+//! without that header, by the client certificate its connection presented (mTLS). Without valid
 //! credentials every route answers `401` with the documented JSON error, except `/healthz`
 //! and `/readyz` (load balancers probe them) and the internal API (members prove themselves
 //! with the cluster secret instead). The bootstrap token's principal, `bootstrap`, is a
@@ -135,6 +136,20 @@ async fn verify_any(
         .ok_or(INVALID))
 }
 
+/// The principal a verified client certificate names (mTLS), or why it names none.
+fn from_certificate(c: &super::tls::ClientCertificate) -> Result<Principal, &'static str> {
+    match &c.principal {
+        Ok(name) if name != BOOTSTRAP_PRINCIPAL => Ok(Principal {
+            name: name.clone(),
+            superuser: false,
+        }),
+        Ok(_) => Err("a client certificate cannot name the bootstrap principal"),
+        Err(_) => Err(
+            "the client certificate names no usable principal (a subject CN, DNS name or email without whitespace or `:`)",
+        ),
+    }
+}
+
 /// The middleware: authenticates every request that needs it, or answers `401`.
 pub async fn authenticate(State(s): State<Shared>, mut req: Request, next: Next) -> Response {
     let Some(bootstrap) = s.config.auth_bootstrap_token.as_ref() else {
@@ -148,9 +163,12 @@ pub async fn authenticate(State(s): State<Shared>, mut req: Request, next: Next)
             Ok(found) => found,
             Err(e) => return HttpError(e).into_response(),
         },
-        Ok(None) => Err(
-            "this node requires authentication: send `Authorization: Bearer <token>` (or Basic `principal:token`)",
-        ),
+        Ok(None) => match req.extensions().get::<super::tls::ClientCertificate>() {
+            Some(c) => from_certificate(c),
+            None => Err(
+                "this node requires authentication: send `Authorization: Bearer <token>` (or Basic `principal:token`)",
+            ),
+        },
         Err(e) => Err(e),
     };
     match outcome {

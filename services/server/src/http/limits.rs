@@ -32,6 +32,7 @@ use tracing::{debug, warn};
 
 use super::HttpError;
 use super::settings::HttpConfig;
+use super::tls::{ClientCertificate, Tls};
 use super::transport::JsonErrorsIo;
 
 /// Routes served even when every ordinary connection is taken: the quorum's internal API, so a
@@ -73,6 +74,7 @@ pub async fn serve<S>(
     listener: TcpListener,
     app: S,
     limits: &HttpConfig,
+    tls: Option<Arc<Tls>>,
     shutdown: CancellationToken,
 ) where
     S: Service<Request, Response = Response, Error = std::convert::Infallible>
@@ -124,11 +126,88 @@ pub async fn serve<S>(
         let _ = tcp.set_nodelay(true);
         connections.open.fetch_add(1, Ordering::SeqCst);
         let open = Open(connections.clone());
-        let counts = connections.clone();
-        let app = app.clone();
+        let serve = Serve {
+            app: app.clone(),
+            counts: connections.clone(),
+            max,
+            rate,
+            grace,
+            peer,
+            stop: shutdown.clone(),
+        };
+        let (builder, tls, handshake) = (builder.clone(), tls.clone(), limits.header_timeout);
+        tasks.spawn(async move {
+            let _open = open;
+            let Some(tls) = tls else {
+                return serve.connection(&builder, tcp, None).await;
+            };
+            // The handshake must end within the header deadline, as a request's head must.
+            let stream = tokio::select! {
+                s = tokio::time::timeout(handshake, tls.acceptor().accept(tcp)) => s,
+                _ = serve.stop.cancelled() => return,
+            };
+            match stream {
+                Ok(Ok(stream)) => {
+                    let client = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(|c| ClientCertificate::of(c));
+                    serve.connection(&builder, stream, client).await;
+                }
+                Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => debug!(%peer, "TLS handshake timed out"),
+            }
+        });
+    }
+    drop(listener);
+    tasks.close();
+    tasks.wait().await;
+}
+
+/// What serving one connection needs.
+struct Serve<S> {
+    app: S,
+    counts: Arc<Connections>,
+    max: usize,
+    rate: u64,
+    grace: Duration,
+    peer: std::net::SocketAddr,
+    stop: CancellationToken,
+}
+
+impl<S> Serve<S>
+where
+    S: Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    /// Serves requests on `io` until the client leaves or the node stops; `client` is what the
+    /// connection's client certificate names.
+    async fn connection<I>(
+        self,
+        builder: &Builder<TokioExecutor>,
+        io: I,
+        client: Option<ClientCertificate>,
+    ) where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            app,
+            counts,
+            max,
+            rate,
+            grace,
+            peer,
+            stop,
+        } = self;
         let service = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let app = app.clone();
             let over = counts.open.load(Ordering::SeqCst) > max;
+            let client = client.clone();
             async move {
                 if over && !is_reserved(req.uri().path()) {
                     return Ok::<_, std::convert::Infallible>(too_many(max));
@@ -136,36 +215,32 @@ pub async fn serve<S>(
                 let mut req = req.map(|b| Body::new(SlowBody::new(b, rate, grace)));
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
+                if let Some(c) = client {
+                    req.extensions_mut().insert(c);
+                }
                 app.oneshot(req).await
             }
         });
         let conn = builder
             .serve_connection(
-                TokioIo::new(JsonErrorsIo::new(tcp)),
+                TokioIo::new(JsonErrorsIo::new(io)),
                 TowerToHyperService::new(service),
             )
             .into_owned();
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            let _open = open;
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        debug!(%peer, error = %e, "connection ended");
-                    }
-                    return;
+        let mut conn = std::pin::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    debug!(%peer, error = %e, "connection ended");
                 }
-                _ = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+                return;
             }
-            if let Err(e) = conn.await {
-                debug!(%peer, error = %e, "connection ended");
-            }
-        });
+            _ = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+        }
+        if let Err(e) = conn.await {
+            debug!(%peer, error = %e, "connection ended");
+        }
     }
-    drop(listener);
-    tasks.close();
-    tasks.wait().await;
 }
 
 /// Why a body was cut off: it arrived slower than the node's minimum rate.

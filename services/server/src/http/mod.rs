@@ -10,6 +10,7 @@ mod ops;
 mod principals;
 pub(crate) mod records;
 pub mod settings;
+pub mod tls;
 mod topics;
 pub mod transport;
 pub mod v2;
