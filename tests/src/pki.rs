@@ -44,6 +44,15 @@ impl Issued {
     }
 }
 
+/// `openssl req` arguments for a new P-256 key, unencrypted.
+const NEW_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
 fn openssl(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("openssl")
         .args(args)
@@ -63,26 +72,17 @@ impl Pki {
     /// A new CA whose subject is `CN=name`.
     pub fn new(name: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        openssl(
-            dir.path(),
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.pem"),
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN={name}"),
-            ],
-        )?;
+        let (key, cert, subject) = (
+            format!("{name}.key"),
+            format!("{name}.pem"),
+            format!("/CN={name}"),
+        );
+        let mut args = vec!["req", "-x509"];
+        args.extend(NEW_KEY);
+        args.extend([
+            "-keyout", &key, "-out", &cert, "-days", "2", "-subj", &subject,
+        ]);
+        openssl(dir.path(), &args)?;
         Ok(Self {
             dir,
             name: name.to_string(),
@@ -108,23 +108,10 @@ impl Pki {
             format!("{file}.csr"),
             format!("{file}.pem"),
         );
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                subject,
-            ],
-        )?;
+        let mut args = vec!["req"];
+        args.extend(NEW_KEY);
+        args.extend(["-keyout", &key, "-out", &csr, "-subj", subject]);
+        openssl(d, &args)?;
         let serial = format!("{}", rand_serial());
         openssl(
             d,
