@@ -34,6 +34,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "strata-cli",
         ],
     ),
+    // The fuzz targets: every parser, from the formats to the server's config loader.
+    (
+        "strata-fuzz",
+        &[
+            "strata-core",
+            "strata-meta",
+            "strata-ingest",
+            "strata-server",
+        ],
+    ),
     // The integration tests run the binary; they read formats through the libraries.
     ("strata-tests", &["strata-core", "strata-archiver"]),
 ];
