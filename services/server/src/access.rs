@@ -4,8 +4,9 @@
 //! The copy follows the change feed (at most one read per [`MIN_GAP`], and one every
 //! [`FALLBACK`] whatever happens), so a revoked token or a removed ACL stops working on every
 //! node within a few seconds. A token the copy does not know (made a moment ago on another
-//! node) refreshes it once, at most once per [`MISS_GAP`], so unknown tokens cannot flood
-//! the quorum.
+//! node) refreshes it once, and so does a request the copy's ACLs would refuse (an ACL made a
+//! moment ago), at most once per [`MISS_GAP`] for both, so neither unknown tokens nor refused
+//! requests can flood the quorum: what is added on one node works on every other at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -123,6 +124,14 @@ impl AccessCache {
         if let Some(t) = self.current().as_deref().and_then(find) {
             return Ok(Some(t));
         }
+        self.refresh_if_due().await?;
+        Ok(self.current().as_deref().and_then(find))
+    }
+
+    /// Refreshes the copy for something it does not hold (an unknown token, an ACL a request
+    /// needs), unless that was done within [`MISS_GAP`]; `Err` only while the copy was never
+    /// read and the quorum cannot be.
+    pub async fn refresh_if_due(&self) -> Result<(), MetaError> {
         let mut last = self.last_miss.lock().await;
         if last.is_none_or(|t| t.elapsed() >= MISS_GAP) {
             *last = Some(Instant::now());
@@ -133,8 +142,7 @@ impl AccessCache {
                 debug!(error = %e, "could not refresh tokens and ACLs; using the copy");
             }
         }
-        drop(last);
-        Ok(self.current().as_deref().and_then(find))
+        Ok(())
     }
 
     /// Keeps the copy current until `shutdown`.
