@@ -47,7 +47,7 @@ impl Peering {
             .connect_timeout(connect_timeout)
             .default_headers(ClusterSecret::headers(self.secret.as_ref()));
         if let Some(pem) = &self.ca_pem {
-            // Checked when the node's configuration was read (`Peering::check`).
+            // Checked when the node's configuration was read (`Peering::check_ca`).
             let certs = reqwest::Certificate::from_pem_bundle(pem).unwrap_or_default();
             b = b.tls_certs_only(certs);
         }
