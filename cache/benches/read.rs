@@ -16,14 +16,16 @@ use std::time::Instant;
 use bytes::Bytes;
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
-use strata_cache::{BlockCache, CacheConfig, FetchOptions, ReadPath, StartAt};
+use strata_cache::{BlockCache, CacheConfig, ReadPath};
 use strata_core::clock::ManualClock;
-use strata_core::ids::{Offset, PartitionId};
 use strata_core::meta::MetaStore;
 use strata_core::record::Record;
 use strata_core::rng::XorShift;
 use strata_core::testing::{noise, ship};
 use strata_meta::memory::InMemoryMetaStore;
+
+#[path = "shared/scan.rs"]
+mod scan;
 
 const PARTITIONS: u32 = 8;
 const RECORD: usize = 1024;
@@ -64,25 +66,7 @@ async fn read_all(read: &ReadPath, consumers: u32) -> u64 {
         tasks.push(tokio::spawn(async move {
             let mut bytes = 0u64;
             for p in (0..PARTITIONS).filter(|p| p % consumers == c) {
-                let mut next = Offset(0);
-                loop {
-                    let mut opts = FetchOptions::from(StartAt::Offset(next));
-                    opts.max_records = 5000;
-                    opts.max_bytes = 8 << 20;
-                    let page = read
-                        .fetch("bench", PartitionId(p), opts)
-                        .await
-                        .expect("fetches");
-                    bytes += page
-                        .records
-                        .iter()
-                        .map(|r| r.record.size() as u64)
-                        .sum::<u64>();
-                    next = page.next_offset;
-                    if next >= page.high_watermark {
-                        break;
-                    }
-                }
+                bytes += scan::partition_bytes(&read, p).await;
             }
             bytes
         }));

@@ -18,15 +18,18 @@ use std::time::Instant;
 use bytes::Bytes;
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
-use strata_cache::{BlockCache, CacheConfig, FetchOptions, ReadPath, StartAt};
+use strata_cache::{BlockCache, CacheConfig, ReadPath};
 use strata_compactor::{Compactor, CompactorConfig};
 use strata_core::clock::ManualClock;
-use strata_core::ids::{Incarnation, Offset, PartitionId};
+use strata_core::ids::Incarnation;
 use strata_core::meta::MetaStore;
 use strata_core::record::Record;
 use strata_core::rng::XorShift;
 use strata_core::testing::{self, noise};
 use strata_meta::memory::InMemoryMetaStore;
+
+#[path = "../../cache/benches/shared/scan.rs"]
+mod scan;
 
 const PARTITIONS: u32 = 8;
 const MIB: f64 = (1 << 20) as f64;
@@ -62,25 +65,7 @@ async fn cold_read(store: &Arc<dyn ObjectStore>, meta: &Arc<InMemoryMetaStore>) 
     let t = Instant::now();
     let mut bytes = 0u64;
     for p in 0..PARTITIONS {
-        let mut next = Offset(0);
-        loop {
-            let mut opts = FetchOptions::from(StartAt::Offset(next));
-            opts.max_records = 5000;
-            opts.max_bytes = 8 << 20;
-            let page = read
-                .fetch("bench", PartitionId(p), opts)
-                .await
-                .expect("fetches");
-            bytes += page
-                .records
-                .iter()
-                .map(|r| r.record.size() as u64)
-                .sum::<u64>();
-            next = page.next_offset;
-            if next >= page.high_watermark {
-                break;
-            }
-        }
+        bytes += scan::partition_bytes(&read, p).await;
     }
     let secs = t.elapsed().as_secs_f64();
     let gets = read.stats().store_gets.load(Ordering::Relaxed) as f64;

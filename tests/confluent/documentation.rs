@@ -432,9 +432,8 @@ async fn confluent_documentation_examples_replay_with_their_exact_requests() -> 
         .await?;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json, lenient_json(partitions_body)?);
-    let r = post_v2(
-        format!("{inst}/positions"),
-        r#"{
+    // The documentation's offsets body, sent to both positions and offsets.
+    let offsets_body = r#"{
   "offsets": [
     {
       "topic": "test",
@@ -447,9 +446,8 @@ async fn confluent_documentation_examples_replay_with_their_exact_requests() -> 
       "offset": 30
     }
   ]
-}"#,
-    )
-    .await?;
+}"#;
+    let r = post_v2(format!("{inst}/positions"), offsets_body).await?;
     assert_eq!(r.status, 204, "{r:?}");
     for end in ["end", "beginning"] {
         let r = post_v2(format!("{inst}/positions/{end}"), partitions_body).await?;
@@ -518,24 +516,7 @@ async fn confluent_documentation_examples_replay_with_their_exact_requests() -> 
     assert!(got.iter().all(|r| r["topic"] == json!("test")));
 
     // Commit offsets 20 and 30; the group's committed offsets are 21 and 31.
-    let r = post_v2(
-        format!("{inst}/offsets"),
-        r#"{
-  "offsets": [
-    {
-      "topic": "test",
-      "partition": 0,
-      "offset": 20
-    },
-    {
-      "topic": "test",
-      "partition": 1,
-      "offset": 30
-    }
-  ]
-}"#,
-    )
-    .await?;
+    let r = post_v2(format!("{inst}/offsets"), offsets_body).await?;
     assert_eq!((r.status, r.json.clone()), (200, json!([])), "{r:?}");
     let r = v2
         .call(

@@ -47,31 +47,14 @@ async fn every_confluent_error_code_is_answered_where_it_applies() -> anyhow::Re
             .await
         }
     };
-    expect(
-        "produce to an unknown topic",
-        &produce(
-            "/topics/nope",
-            BINARY,
-            r#"{"records": [{"value": "AA=="}]}"#,
-        )
-        .await?,
-        404,
-        40401,
-    );
+    let one_record = r#"{"records": [{"value": "AA=="}]}"#;
+    for (path, code) in [("/topics/nope", 40401), ("/topics/t/partitions/7", 40402)] {
+        let r = produce(path, BINARY, one_record).await?;
+        expect(&format!("produce to {path}"), &r, 404, code);
+    }
     expect(
         "unknown partition",
         &v2.get("/topics/t/partitions/7").await?,
-        404,
-        40402,
-    );
-    expect(
-        "produce to an unknown partition",
-        &produce(
-            "/topics/t/partitions/7",
-            BINARY,
-            r#"{"records": [{"value": "AA=="}]}"#,
-        )
-        .await?,
         404,
         40402,
     );

@@ -27,15 +27,7 @@ fn create(reset: OffsetReset, auto_commit: bool) -> ConsumerOp {
 }
 
 fn topic(s: &mut MetaState, name: &str, partitions: u32, records_each: u64) {
-    let t = match s.apply(&Command::CreateTopic {
-        name: name.to_string(),
-        partitions,
-        config: BTreeMap::new(),
-        now_ms: 1,
-    }) {
-        CommandResult::Topic(t) => t,
-        other => panic!("unexpected {other:?}"),
-    };
+    let t = super::create(s, name, partitions);
     if records_each == 0 {
         return;
     }

@@ -5,19 +5,9 @@ use strata_core::meta::jobs::{
     ARCHIVE_JOB, ArchiveFile, ArchivePlan, COMPACT_JOB, ExtentRef, NewObject, ObjectStatus,
 };
 
+/// Creates topic `name` with two partitions and `config`.
 fn create(s: &mut MetaState, name: &str, config: &[(&str, &str)]) -> TopicInfo {
-    match s.apply(&Command::CreateTopic {
-        name: name.to_string(),
-        partitions: 2,
-        config: config
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        now_ms: 1,
-    }) {
-        CommandResult::Topic(t) => t,
-        other => panic!("unexpected {other:?}"),
-    }
+    create_with(s, name, 2, config)
 }
 
 /// Commits flush `seq` of node 1 with `n` records for each of `partitions`.
@@ -109,6 +99,17 @@ fn merge_all(s: &MetaState, t: &TopicInfo, token: LeaseToken, key: &str) -> Comm
     }
 }
 
+/// Topic `orders` with three flushes of two records on partition 0, compaction-leased by holder 7.
+fn three_flushes_under_lease() -> (MetaState, TopicInfo, LeaseToken) {
+    let mut s = MetaState::default();
+    let t = create(&mut s, "orders", &[]);
+    for seq in 1..=3 {
+        commit(&mut s, &t, seq, &[0], 2);
+    }
+    let token = lease(&mut s, "orders", 7, 15).expect("free");
+    (s, t, token)
+}
+
 #[test]
 fn a_rewrite_swaps_current_extents_and_frees_objects_no_longer_referenced() {
     let mut s = MetaState::default();
@@ -167,12 +168,7 @@ fn a_rewrite_swaps_current_extents_and_frees_objects_no_longer_referenced() {
 
 #[test]
 fn a_rewrite_must_cover_a_consecutive_run_and_stay_inside_it() {
-    let mut s = MetaState::default();
-    let t = create(&mut s, "orders", &[]);
-    for seq in 1..=3 {
-        commit(&mut s, &t, seq, &[0], 2);
-    }
-    let token = lease(&mut s, "orders", 7, 15).expect("free");
+    let (mut s, t, token) = three_flushes_under_lease();
     let Command::Rewrite {
         mut rewrite,
         now_ms,
@@ -266,12 +262,7 @@ fn one_holder_at_a_time_and_a_stale_holder_cannot_swap() {
 
 #[test]
 fn trimming_drops_whole_extents_and_waits_for_the_archive() {
-    let mut s = MetaState::default();
-    let t = create(&mut s, "orders", &[]);
-    for seq in 1..=3 {
-        commit(&mut s, &t, seq, &[0], 2);
-    }
-    let token = lease(&mut s, "orders", 7, 15).expect("free");
+    let (mut s, t, token) = three_flushes_under_lease();
     let trim = |log_start: i64| Command::TrimLog {
         topic: "orders".into(),
         topic_id: t.id,

@@ -1,15 +1,26 @@
 use super::*;
 use strata_core::ids::NodeId;
 use strata_core::meta::ObjectCommit;
-use strata_core::meta::SectionCommit;
 use strata_core::meta::jobs::{LeaseToken, Rewrite};
 use strata_core::meta::writers::{RegisterRequest, Registration};
 
 fn create(state: &mut MetaState, name: &str, partitions: u32) -> TopicInfo {
+    create_with(state, name, partitions, &[])
+}
+
+fn create_with(
+    state: &mut MetaState,
+    name: &str,
+    partitions: u32,
+    config: &[(&str, &str)],
+) -> TopicInfo {
     match state.apply(&Command::CreateTopic {
         name: name.to_string(),
         partitions,
-        config: BTreeMap::new(),
+        config: config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         now_ms: 1,
     }) {
         CommandResult::Topic(t) => t,
@@ -17,30 +28,10 @@ fn create(state: &mut MetaState, name: &str, partitions: u32) -> TopicInfo {
     }
 }
 
+/// Commits `sections` for writer `node`, flush `seq`, as the conformance suite builds them.
 fn commit(node: u64, seq: u64, sections: &[(TopicId, u32, u64)]) -> Command {
     Command::CommitObject {
-        commit: ObjectCommit {
-            writer: Incarnation(node),
-            by: None,
-            requests: Vec::new(),
-            keep_keys: Default::default(),
-            seq: FlushSeq(seq),
-            key: format!("segments/{node}/{seq}"),
-            size: 100,
-            sections: sections
-                .iter()
-                .enumerate()
-                .map(|(i, (topic_id, p, n))| SectionCommit {
-                    topic_id: *topic_id,
-                    partition: PartitionId(*p),
-                    start: i as u64 * 10,
-                    len: 10,
-                    record_count: *n,
-                    min_timestamp: 5,
-                    max_timestamp: 9 + seq as i64,
-                })
-                .collect(),
-        },
+        commit: crate::conformance::object_commit(node, seq, sections),
         now_ms: 2,
     }
 }
@@ -145,7 +136,7 @@ fn extent_lookup_finds_the_holder_or_the_next_extent() {
             .is_empty()
     );
     let by_time = s
-        .extents_from_timestamp("t", PartitionId(0), 11, 10)
+        .extents_from_timestamp("t", PartitionId(0), 16, 10)
         .expect("exists");
     assert_eq!(by_time.extents[0].base_offset, Offset(5));
 }
@@ -277,7 +268,7 @@ fn usage_sums_objects_by_tier_and_reports_each_groups_lag() {
         .iter()
         .find(|t| t.tier == "flush")
         .expect("flush tier");
-    assert_eq!((flush.objects, flush.bytes), (2, 200));
+    assert_eq!((flush.objects, flush.bytes), (2, 2000));
     assert!(
         u.tiers
             .iter()
