@@ -44,6 +44,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "strata-server",
         ],
     ),
+    // The simulator: the write path, the quorum's state machine and the read path in one process.
+    (
+        "strata-sim",
+        &[
+            "strata-core",
+            "strata-meta",
+            "strata-ingest",
+            "strata-cache",
+        ],
+    ),
     // The integration tests run the binary; they read formats through the libraries.
     ("strata-tests", &["strata-core", "strata-archiver"]),
 ];

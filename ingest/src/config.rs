@@ -53,6 +53,9 @@ pub struct IngestConfig {
     /// Told of every uploaded object.
     #[serde(skip)]
     pub on_uploaded: Option<Arc<dyn UploadObserver>>,
+    /// How the hot tier does its blocking work (the simulator's disk).
+    #[serde(skip)]
+    pub disk: crate::hot::DiskOptions,
     /// A request retried with the same `Idempotency-Key` within this window is stored once.
     #[serde(with = "settings::duration")]
     pub idempotency_window: Duration,
@@ -75,6 +78,7 @@ impl Default for IngestConfig {
             multipart_threshold: 32 << 20,
             commit_timeout: Duration::from_secs(30),
             on_uploaded: None,
+            disk: crate::hot::DiskOptions::default(),
             idempotency_window: Duration::from_secs(600),
             idempotency_max_keys: 200_000,
         }

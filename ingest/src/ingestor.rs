@@ -13,6 +13,7 @@ use strata_core::ids::{FlushSeq, Incarnation, Offset, PartitionId};
 use strata_core::meta::idempotency::{KeyRetention, Replayed, RequestKey};
 use strata_core::meta::writers::{self, Fence, RegisterRequest, Registration};
 use strata_core::meta::{MetaError, MetaStore, TopicInfo};
+use strata_core::planted;
 use strata_core::record::Record;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -92,13 +93,14 @@ impl Ingestor {
     /// Opens and replays the hot tier (torn tails cut). Register the process (adopting
     /// [`Recovered::pending_writers`]), then [`Ingestor::start`] it.
     pub fn recover(config: &IngestConfig) -> Result<Recovered, IngestError> {
-        let (log, replay) = HotLog::open(
+        let (mut log, replay) = HotLog::open(
             &config.dir,
             config.segment_bytes,
             config.retain_bytes,
             config.legacy_writer,
         )
         .map_err(IngestError::HotTier)?;
+        log.set_disk(config.disk.clone());
         Ok(Recovered { log, replay })
     }
 
@@ -175,7 +177,11 @@ impl Ingestor {
             });
         }
         let next_request = replay.requests + 1;
-        let unsealed = staged(replay.unsealed);
+        let unsealed = if planted::active(planted::RECOVERY_DROPS_UNSEALED) {
+            Vec::new()
+        } else {
+            staged(replay.unsealed)
+        };
         if !reship.is_empty() || !unsealed.is_empty() {
             info!(
                 flushes = reship.len(),
@@ -207,13 +213,14 @@ impl Ingestor {
             committed_tx,
             config.max_concurrent_uploads,
         ));
+        let reshipping: Vec<_> = reship.iter().map(|f| (f.writer, f.seq)).collect();
         for flush in reship {
             if sealed_tx.send(flush).await.is_err() {
                 break;
             }
         }
         let (writer_tx, writer_rx) = mpsc::channel(1024);
-        let writer_state = Writer::new(
+        let mut writer_state = Writer::new(
             log,
             writer,
             next_seq,
@@ -224,6 +231,7 @@ impl Ingestor {
             stats.clone(),
             next_request,
         );
+        writer_state.shipping(reshipping);
         let writer_task = tokio::spawn(writer_state.run(writer_rx, committed_rx));
         Ok(Arc::new(Self {
             incarnation: writer,
@@ -505,8 +513,9 @@ impl Ingestor {
         Ok((batches, placement))
     }
 
-    /// Seals what is staged now and waits until it is committed (or `timeout` passes).
-    /// Returns whether everything staged before the call is committed.
+    /// Seals what is staged now and waits until it, and every flush sealed before it, is
+    /// committed (or `timeout` passes). Returns whether everything accepted before the call is
+    /// committed.
     pub async fn flush(&self, timeout: Duration) -> bool {
         let (reply, rx) = oneshot::channel();
         if self.writer.send(WriterMsg::Flush { reply }).await.is_err() {
@@ -540,6 +549,19 @@ impl Ingestor {
             }
         }
         self.cancel.cancel();
+    }
+
+    /// Stops this write path at once, as a crash would: the writer and shipper end at their
+    /// next await, nothing staged is sealed, nothing more is committed, and requests waiting for
+    /// an answer get none. For the simulator; a node stops with [`Ingestor::shutdown`].
+    pub fn kill(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.cancel.cancel();
+        if let Ok(tasks) = self.tasks.try_lock() {
+            for t in tasks.iter() {
+                t.abort();
+            }
+        }
     }
 
     /// Returns whether the node has stopped taking records.

@@ -5,7 +5,7 @@
 //! run off the async runtime), and seals a flush every `flush_interval` or `flush_bytes`.
 //! A sealed flush goes to the shipper only after the fsync that covers its seal marker.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use strata_core::batch::EncodedBatch;
 use strata_core::budget::Held;
 use strata_core::ids::{FlushSeq, Incarnation, Offset, PartitionId, TopicId};
 use strata_core::meta::idempotency::{Replayed, RequestKey};
+use strata_core::planted;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -99,7 +100,8 @@ pub enum WriterMsg {
         key: Option<RequestKey>,
         reply: oneshot::Sender<Result<Appended, IngestError>>,
     },
-    /// Seal now; the reply resolves when that flush is committed (`None`: nothing staged).
+    /// Seal now; the reply resolves when that flush and every one sealed before it are
+    /// committed (`None`: nothing is waiting for a commit).
     Flush {
         reply: oneshot::Sender<Option<oneshot::Receiver<FlushResult>>>,
     },
@@ -133,6 +135,9 @@ struct Staging {
     since: Option<Instant>,
 }
 
+/// Flushes by writer and sequence number.
+type Flushes = BTreeSet<(Incarnation, FlushSeq)>;
+
 /// The writer task's state.
 pub struct Writer {
     log: HotLog,
@@ -147,6 +152,10 @@ pub struct Writer {
     stats: Arc<IngestStats>,
     /// The number of the next keyed request.
     next_request: u64,
+    /// Flushes sealed (or handed over for re-shipping) and not yet reported committed.
+    outstanding: Flushes,
+    /// `Flush` requests waiting for the outstanding flushes they came after.
+    drains: Vec<(Flushes, oneshot::Sender<FlushResult>)>,
 }
 
 impl Writer {
@@ -176,11 +185,19 @@ impl Writer {
             sealed_tx,
             stats,
             next_request,
+            outstanding: BTreeSet::new(),
+            drains: Vec::new(),
         };
         for b in unsealed {
             w.stage(b);
         }
         w
+    }
+
+    /// Counts `flushes` (handed to the shipper before the writer started) as outstanding until
+    /// the shipper reports them committed.
+    pub fn shipping(&mut self, flushes: impl IntoIterator<Item = (Incarnation, FlushSeq)>) {
+        self.outstanding.extend(flushes);
     }
 
     /// Runs until told to shut down (or every sender is gone).
@@ -202,12 +219,14 @@ impl Writer {
                         self.append(batches, acks, permit, key, reply);
                     }
                     Some(WriterMsg::Flush { reply }) => {
-                        let rx = (!self.staging.batches.is_empty()).then(|| {
+                        self.seal();
+                        // Commits are reported in any order; the request waits for every
+                        // flush sealed before it, the one just sealed included.
+                        let rx = (!self.outstanding.is_empty()).then(|| {
                             let (tx, rx) = oneshot::channel();
-                            self.staging.waiters.push(tx);
+                            self.drains.push((self.outstanding.clone(), tx));
                             rx
                         });
-                        self.seal();
                         let _ = reply.send(rx);
                     }
                     Some(WriterMsg::Shutdown) | None => break,
@@ -295,6 +314,9 @@ impl Writer {
                 appended.commit = Some(rx);
                 let _ = reply.send(Ok(appended));
             }
+            Acks::Local if planted::active(planted::LOCAL_ACK_BEFORE_FSYNC) => {
+                let _ = reply.send(Ok(appended));
+            }
             Acks::Local => self.waiting.push(SyncWaiter::Reply(reply, appended)),
             Acks::None => {
                 let _ = reply.send(Ok(appended));
@@ -314,20 +336,34 @@ impl Writer {
             return;
         }
         self.next_seq = FlushSeq(seq.0 + 1);
+        self.outstanding.insert((self.writer, seq));
         let staging = std::mem::take(&mut self.staging);
         IngestStats::add(&self.stats.flushes, 1);
-        self.waiting.push(SyncWaiter::Sealed(SealedFlush {
+        let flush = SealedFlush {
             writer: self.writer,
             seq,
             batches: staging.batches,
             waiters: staging.waiters,
             permits: staging.permits,
-        }));
+        };
+        let flush = if planted::active(planted::SHIP_BEFORE_SEAL_FSYNC) {
+            match self.sealed_tx.try_send(flush) {
+                Ok(()) => return,
+                Err(e) => e.into_inner(),
+            }
+        } else {
+            flush
+        };
+        self.waiting.push(SyncWaiter::Sealed(flush));
     }
 
     fn start_sync(&mut self) {
         let waiters = std::mem::take(&mut self.waiting);
         let handle = match self.log.sync_job() {
+            Some(job) if self.log.inline_io() => {
+                let done = job.run();
+                tokio::spawn(async { done })
+            }
             Some(job) => tokio::task::spawn_blocking(move || job.run()),
             None => tokio::spawn(async { Ok(()) }),
         };
@@ -365,6 +401,17 @@ impl Writer {
     fn committed(&mut self, c: Committed) {
         if let Err(e) = self.log.committed(c.writer, c.seq, c.index) {
             warn!(flush = %c.seq, error = %e, "could not write the commit marker");
+        }
+        let key = (c.writer, c.seq);
+        self.outstanding.remove(&key);
+        let drains = std::mem::take(&mut self.drains);
+        for (mut waits, tx) in drains {
+            waits.remove(&key);
+            if waits.is_empty() {
+                let _ = tx.send(Ok(Arc::default()));
+            } else if !tx.is_closed() {
+                self.drains.push((waits, tx));
+            }
         }
         self.stats
             .hot_tier_bytes

@@ -58,21 +58,45 @@ struct SegmentState {
     unsealed: bool,
 }
 
+/// Told what each fsync of the hot tier made durable: the simulator's disk, which keeps only
+/// that through a power loss.
+pub trait SyncObserver: Send + Sync + std::fmt::Debug {
+    /// The first `len` bytes of each `(segment, len)` of `files` now survive a power loss; with
+    /// `entries`, so do the names of those segment files (the directory was synced).
+    fn synced(&self, files: &[(PathBuf, u64)], entries: Option<&[PathBuf]>);
+}
+
+/// How the hot tier does its blocking work.
+#[derive(Debug, Clone, Default)]
+pub struct DiskOptions {
+    /// Told of every completed fsync.
+    pub observer: Option<Arc<dyn SyncObserver>>,
+    /// Fsyncs and segment deletions run on the task that asks for them instead of the blocking
+    /// pool, so that a simulated run is one thread and replays exactly.
+    pub inline: bool,
+}
+
 /// Fsyncs segment files (and the directory, after a file was created) off the async runtime.
 #[derive(Debug)]
 pub struct SyncJob {
-    files: Vec<Arc<File>>,
-    dir: Option<PathBuf>,
+    files: Vec<(Arc<File>, PathBuf, u64)>,
+    dir: Option<(PathBuf, Vec<PathBuf>)>,
+    observer: Option<Arc<dyn SyncObserver>>,
 }
 
 impl SyncJob {
     /// Runs the fsyncs (blocking).
     pub fn run(self) -> io::Result<()> {
-        for f in &self.files {
+        for (f, _, _) in &self.files {
             f.sync_data()?;
         }
-        if let Some(dir) = self.dir {
+        if let Some((dir, _)) = &self.dir {
             File::open(dir)?.sync_all()?;
+        }
+        if let Some(o) = &self.observer {
+            let files: Vec<(PathBuf, u64)> =
+                self.files.iter().map(|(_, p, l)| (p.clone(), *l)).collect();
+            o.synced(&files, self.dir.as_ref().map(|(_, e)| e.as_slice()));
         }
         Ok(())
     }
@@ -92,6 +116,7 @@ pub struct HotLog {
     dir_dirty: bool,
     committed_through: Option<FlushSeq>,
     poisoned: bool,
+    disk: DiskOptions,
 }
 
 fn segment_path(dir: &Path, id: u64) -> PathBuf {
@@ -201,6 +226,7 @@ impl HotLog {
             dir_dirty: true,
             committed_through: None,
             poisoned: false,
+            disk: DiskOptions::default(),
         };
         Ok((log, replay))
     }
@@ -327,9 +353,32 @@ impl HotLog {
         if self.unsynced.is_empty() && !self.dir_dirty {
             return None;
         }
-        let files = std::mem::take(&mut self.unsynced).into_values().collect();
-        let dir = std::mem::take(&mut self.dir_dirty).then(|| self.dir.clone());
-        Some(SyncJob { files, dir })
+        let files = std::mem::take(&mut self.unsynced)
+            .into_iter()
+            .map(|(id, f)| {
+                let len = self.states.get(&id).map_or(0, |s| s.len);
+                (f, segment_path(&self.dir, id), len)
+            })
+            .collect();
+        let dir = std::mem::take(&mut self.dir_dirty).then(|| {
+            let entries = self.states.keys().map(|id| segment_path(&self.dir, *id));
+            (self.dir.clone(), entries.collect())
+        });
+        Some(SyncJob {
+            files,
+            dir,
+            observer: self.disk.observer.clone(),
+        })
+    }
+
+    /// Sets how the log does its blocking work (the simulator's disk).
+    pub fn set_disk(&mut self, disk: DiskOptions) {
+        self.disk = disk;
+    }
+
+    /// Whether fsyncs run on the asking task rather than the blocking pool.
+    pub fn inline_io(&self) -> bool {
+        self.disk.inline
     }
 
     /// Returns the bytes in all segments.
@@ -410,8 +459,8 @@ impl HotLog {
                 }
             };
             match tokio::runtime::Handle::try_current() {
-                Ok(rt) => drop(rt.spawn_blocking(remove)),
-                Err(_) => remove(),
+                Ok(rt) if !self.disk.inline => drop(rt.spawn_blocking(remove)),
+                _ => remove(),
             }
         }
     }

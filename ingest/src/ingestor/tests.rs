@@ -272,6 +272,27 @@ async fn acks_local_records_survive_a_restart_before_their_flush() {
     assert_eq!(records[0].0, 0);
 }
 
+// Found by the simulator (seed 67): a flush called while an earlier flush was sealed but not
+// yet committed answered "committed" at once, because nothing was staged.
+#[tokio::test]
+async fn flush_waits_for_flushes_sealed_before_it_not_only_for_what_is_staged() {
+    let n = node().await;
+    n.store.hooks().set_down(true);
+    let got = n
+        .ingest
+        .produce("t", body(&[("k", "v1")]), Acks::Local, None)
+        .await
+        .expect("produces");
+    let p = got[0].partition.0;
+    // The first flush seals the record; it cannot ship while the bucket is down.
+    assert!(!n.ingest.flush(Duration::from_millis(200)).await);
+    // Nothing is staged now, and the sealed flush is still not committed.
+    assert!(!n.ingest.flush(Duration::from_millis(200)).await);
+    n.store.hooks().set_down(false);
+    assert!(n.ingest.flush(Duration::from_secs(10)).await);
+    assert_eq!(n.read_all(p).await.len(), 1);
+}
+
 #[tokio::test]
 async fn a_flush_reshipped_after_restart_is_not_committed_twice() {
     let mut n = node().await;

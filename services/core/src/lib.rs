@@ -33,6 +33,7 @@ pub mod json;
 pub mod keys;
 pub mod meta;
 pub mod object;
+pub mod planted;
 pub mod record;
 pub mod rng;
 pub mod secret;

@@ -8,6 +8,7 @@ use strata_core::ids::{Offset, PartitionId};
 use strata_core::meta::idempotency::{KeyRecord, KeyRetention, KeyedBatch, Replayed};
 use strata_core::meta::offset_in_section;
 use strata_core::meta::{CommitOutcome, Extent, MetaError, ObjectCommit, SectionCommit};
+use strata_core::planted;
 
 /// Checks that every keyed batch lies whole inside its section and that no two overlap.
 pub(super) fn check_requests(commit: &ObjectCommit) -> Result<(), MetaError> {
@@ -91,7 +92,9 @@ pub(super) fn pieces(s: &SectionCommit, holes: &[KeyedBatch]) -> Vec<Piece> {
 
 impl MetaState {
     pub(super) fn commit_object(&mut self, commit: &ObjectCommit, now_ms: i64) -> CommitOutcome {
-        if let Some(o) = self.objects.get(&commit.key) {
+        if let Some(o) = self.objects.get(&commit.key)
+            && !planted::active(planted::COMMIT_RETRY_ASSIGNS_AGAIN)
+        {
             return o.outcome.clone();
         }
         self.forget_old_keys(commit.keep_keys, now_ms);
