@@ -98,6 +98,17 @@ fn body(records: &[(&str, &str)]) -> Vec<crate::parse::ProduceRecord> {
     parse_json(format!(r#"{{"records": [{}]}}"#, list.join(",")).as_bytes()).expect("parses")
 }
 
+/// Takes the bucket down and produces record `k`=`v1` with `acks=local`; returns its partition.
+async fn one_local_record_while_the_bucket_is_down(n: &Node) -> u32 {
+    n.store.hooks().set_down(true);
+    let got = n
+        .ingest
+        .produce("t", body(&[("k", "v1")]), Acks::Local, None)
+        .await
+        .expect("produces");
+    got[0].partition.0
+}
+
 #[tokio::test]
 async fn acks_all_returns_dense_offsets_in_request_order_and_ships_one_object_per_flush() {
     let n = node().await;
@@ -277,13 +288,7 @@ async fn acks_local_records_survive_a_restart_before_their_flush() {
 #[tokio::test]
 async fn flush_waits_for_flushes_sealed_before_it_not_only_for_what_is_staged() {
     let n = node().await;
-    n.store.hooks().set_down(true);
-    let got = n
-        .ingest
-        .produce("t", body(&[("k", "v1")]), Acks::Local, None)
-        .await
-        .expect("produces");
-    let p = got[0].partition.0;
+    let p = one_local_record_while_the_bucket_is_down(&n).await;
     // The first flush seals the record; it cannot ship while the bucket is down.
     assert!(!n.ingest.flush(Duration::from_millis(200)).await);
     // Nothing is staged now, and the sealed flush is still not committed.
@@ -401,19 +406,14 @@ async fn a_full_staging_quota_is_refused_with_503_and_frees_up_after_commit() {
 async fn a_restart_adopts_the_previous_incarnation_fences_it_and_ships_under_its_keys() {
     let mut n = node().await;
     let first = n.ingest.incarnation();
-    n.store.hooks().set_down(true);
-    let got = n
-        .ingest
-        .produce("t", body(&[("k", "v1")]), Acks::Local, None)
-        .await
-        .expect("produces");
+    let p = one_local_record_while_the_bucket_is_down(&n).await;
     n.ingest.shutdown(Duration::from_millis(300)).await;
     n.store.hooks().set_down(false);
     n.restart().await;
     let second = n.ingest.incarnation();
     assert_ne!(first, second, "every start is a new incarnation");
     assert!(n.ingest.flush(Duration::from_secs(10)).await);
-    let records = n.read_all(got[0].partition.0).await;
+    let records = n.read_all(p).await;
     assert_eq!(records.len(), 1);
     let keys: Vec<String> = n
         .store
