@@ -64,7 +64,7 @@ pub struct Outcome {
     pub lines: Vec<String>,
     /// Every checker's complaint; empty when the run passed.
     pub failures: Vec<String>,
-    /// Requests acknowledged (`acks=all`, `acks=local`), and faults injected.
+    /// Requests acknowledged: with `acks=all`, and with `acks=local`.
     pub acknowledged: (u64, u64),
     /// Faults the nemesis injected.
     pub faults: u64,

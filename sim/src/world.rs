@@ -8,7 +8,7 @@ use bytes::Bytes;
 use strata_cache::{BlockCache, FetchOptions, ReadPath, StartAt};
 use strata_core::clock::{Clock, RuntimeClock};
 use strata_core::ids::{Offset, PartitionId};
-use strata_core::meta::{MetaStore, MetaTransport};
+use strata_core::meta::MetaStore;
 use strata_core::record::Record;
 use strata_core::rng::XorShift;
 use strata_ingest::hot::DiskOptions;
@@ -455,6 +455,5 @@ async fn read_back(world: &World) -> Result<ReadBack, String> {
         all.push(records);
         high.push(hw);
     }
-    let _ = MetaTransport::status(world.quorum.as_ref());
     Ok((all, high))
 }
