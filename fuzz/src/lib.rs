@@ -31,6 +31,7 @@ pub const TARGETS: &[Target] = &[
     ("config", config),
     ("jwt", jwt),
     ("internal", internal),
+    ("v2-bodies", v2_bodies),
 ];
 
 /// Runs `data` through the target called `name`; `false` when there is none.
@@ -124,6 +125,15 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
             br#"{"vote":{"leader_id":{"term":3,"node_id":1},"committed":false},"last_log_id":{"leader_id":{"term":2,"node_id":1},"index":9}}"#.to_vec(),
             br#"{"command":{"CreateTopic":{"name":"t","partitions":2,"config":{}}}}"#.to_vec(),
             br#"{"AddVoter":{"id":4,"addr":"127.0.0.1:1","catch_up_ms":10}}"#.to_vec(),
+        ],
+        "v2-bodies" => vec![
+            br#"{"records":[{"key":"a2V5","value":"dmFsdWU=","partition":1},{"value":null,"headers":[{"name":"h","value":"dg=="}],"timestamp":5}]}"#.to_vec(),
+            br#"{"value_schema":"{\"type\":\"string\"}","records":[{"key":{"id": 1, "tags": ["a", "b"]},"value":"text"},{"value":[1, 2.5e3, true, null]}]}"#.to_vec(),
+            br#"{"name":"c1","format":"json","auto.offset.reset":"earliest","auto.commit.enable":"false","fetch.min.bytes":"100","consumer.request.timeout.ms":1000,"partition.assignment.strategy":"roundrobin"}"#.to_vec(),
+            br#"{"topic_pattern":"orders-.*"}"#.to_vec(),
+            br#"{"partitions":[{"topic":"t","partition":0}]}"#.to_vec(),
+            br#"{"offsets":[{"topic":"t","partition":0,"offset":9,"metadata":""}],"timestamps":[{"topic":"t","partition":1,"timestamp":"2019-10-25T14:07:30.123Z"},{"topic":"t","partition":2,"timestamp":1700000000000}]}"#.to_vec(),
+            b"application/vnd.kafka.json.v2+json; q=0.9, application/json; q=0.5".to_vec(),
         ],
         _ => Vec::new(),
     }
@@ -266,6 +276,40 @@ pub fn internal(data: &[u8]) {
     let _ = serde_json::from_slice::<strata_meta::wire::MembershipChange>(data);
 }
 
+/// The REST Proxy v2 bodies (produce in each embedded format, the consumer bodies, media
+/// types): every refusal is a 4xx that serializes as the documented error, a schema format
+/// never produces (Strata runs no Schema Registry), and a `json` key or value is stored as
+/// JSON text.
+pub fn v2_bodies(data: &[u8]) {
+    use strata_server::http::v2::{Format, decode_bodies};
+    let (produced, refused) = decode_bodies(data);
+    for e in &refused {
+        assert!(
+            (400..500).contains(&e.status),
+            "a v2 body was refused with {}: {}",
+            e.status,
+            e.message
+        );
+        serde_json::to_string(e).expect("a refusal serializes");
+    }
+    for (format, records) in produced {
+        assert!(
+            !matches!(format, Format::Schema(_)),
+            "a schema format produced"
+        );
+        assert!(!records.is_empty(), "an empty produce body was taken");
+        if format != Format::Json {
+            continue;
+        }
+        for r in &records {
+            for b in [&r.record.key, &r.record.value].into_iter().flatten() {
+                serde_json::from_slice::<serde_json::Value>(b)
+                    .expect("a json key or value is stored as JSON text");
+            }
+        }
+    }
+}
+
 /// Applies `edits` to `data`: `(kind, at, byte)` with `at` taken modulo the length; kinds
 /// 0 flip a byte, 1 cut the input at `at`, 2 insert `byte`, 3 repeat a slice from `at`.
 pub fn mutate(data: &mut Vec<u8>, edits: &[(u8, usize, u8)]) {
@@ -301,5 +345,27 @@ mod tests {
                 f(s);
             }
         }
+    }
+
+    #[test]
+    fn the_v2_seeds_reach_the_binary_and_json_decoders() {
+        use strata_server::http::v2::{Format, decode_bodies};
+        let seeds = seeds("v2-bodies");
+        let formats = |i: usize| -> Vec<Format> {
+            decode_bodies(&seeds[i])
+                .0
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect()
+        };
+        // A base64 string is JSON text too.
+        let both = [Format::Binary, Format::Binary, Format::Json, Format::Json];
+        assert_eq!(formats(0), both);
+        assert_eq!(formats(1), [Format::Json, Format::Json]);
+        let (produced, _) = decode_bodies(&seeds[1]);
+        assert_eq!(
+            produced[0].1[0].record.key.as_deref(),
+            Some(&br#"{"id":1,"tags":["a","b"]}"#[..])
+        );
     }
 }

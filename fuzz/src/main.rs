@@ -1,6 +1,7 @@
 //! `strata-fuzz TARGET SECONDS [SEED]`: runs one fuzz target for SECONDS on random bytes and
 //! seeded mutations of its valid inputs, and prints how many inputs ran. An input that panics
-//! is written to `fuzz/crashes/` and the run exits 1. `strata-fuzz list` names the targets.
+//! is written to `fuzz/crashes/` and the run exits 1. `strata-fuzz list` names the targets;
+//! `strata-fuzz seeds TARGET DIR` writes a target's valid inputs into DIR (a libFuzzer corpus).
 
 #![allow(clippy::disallowed_methods)] // a fuzzing run lasts a real number of seconds
 
@@ -12,6 +13,16 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("list") || args.is_empty() {
         for (name, _) in strata_fuzz::TARGETS {
             println!("{name}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    if args[0] == "seeds" && args.len() == 3 {
+        let dir = std::path::Path::new(&args[2]);
+        for (i, seed) in strata_fuzz::seeds(&args[1]).iter().enumerate() {
+            if let Err(e) = std::fs::write(dir.join(format!("seed-{i}")), seed) {
+                eprintln!("error: cannot write into {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
         }
         return ExitCode::SUCCESS;
     }

@@ -96,6 +96,11 @@ fn internal() {
 }
 
 #[test]
+fn v2_bodies() {
+    check("v2-bodies");
+}
+
+#[test]
 fn every_target_is_checked_here() {
     let here = [
         "batch",
@@ -108,6 +113,7 @@ fn every_target_is_checked_here() {
         "config",
         "jwt",
         "internal",
+        "v2-bodies",
     ];
     let all: Vec<&str> = strata_fuzz::TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(all, here);

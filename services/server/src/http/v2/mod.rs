@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use strata_core::api::{ApiError, codes};
+use strata_ingest::parse::ProduceRecord;
 
 use super::Shared;
 
@@ -392,6 +393,43 @@ pub fn partition_param(p: &str) -> V2Result<u32> {
             format!("HTTP 404 Not Found: partition {p:?} is not a number"),
         ))
     })
+}
+
+/// Runs `data` through every v2 request body's decoder, as the handlers do before they reach
+/// an ingest node or the quorum: the produce body in each embedded format, with and without a
+/// path partition, and each consumer body; `data` as a media type goes through the request and
+/// answer negotiation. Returns the produce bodies' records (by format) and every refusal.
+/// This is the fuzz target `v2-bodies` (issue 21); handlers call the same functions.
+#[doc(hidden)]
+pub fn decode_bodies(data: &[u8]) -> (Vec<(Format, Vec<ProduceRecord>)>, Vec<ApiError>) {
+    let mut produced = Vec::new();
+    let mut refused = Vec::new();
+    for format in [Format::Binary, Format::Json, Format::Schema("avro")] {
+        for partition in [None, Some(3)] {
+            match produce::parse(format, data, partition) {
+                Ok(records) => produced.push((format, records)),
+                Err(V2Error(e)) => refused.push(e),
+            }
+        }
+    }
+    consumers::decode_bodies(data, &mut refused);
+    if let Ok(value) = header::HeaderValue::from_bytes(data) {
+        for name in [header::CONTENT_TYPE, header::ACCEPT] {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, value.clone());
+            let results = [
+                request_format(&headers).map(drop),
+                negotiate(&headers).map(drop),
+                check_plain_request(&headers),
+            ];
+            refused.extend(
+                results
+                    .into_iter()
+                    .filter_map(|r| r.err().map(|V2Error(e)| e)),
+            );
+        }
+    }
+    (produced, refused)
 }
 
 #[cfg(test)]

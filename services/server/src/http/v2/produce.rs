@@ -122,7 +122,12 @@ fn data(
     }
 }
 
-fn parse(format: Format, body: &[u8], partition: Option<u32>) -> V2Result<Vec<ProduceRecord>> {
+/// The records of a produce body in `format`, with the path's partition if any.
+pub(super) fn parse(
+    format: Format,
+    body: &[u8],
+    partition: Option<u32>,
+) -> V2Result<Vec<ProduceRecord>> {
     let req: ProduceIn<'_> =
         strata_core::json::from_slice_borrowed(body).map_err(super::body_error)?;
     if let Format::Schema(name) = format {

@@ -4,7 +4,7 @@ use super::*;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct CreateIn {
+pub(super) struct CreateIn {
     #[serde(default)]
     name: Option<String>,
     /// The v1 name of `name`.
@@ -32,7 +32,8 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn config(req: &CreateIn, s: &Shared) -> V2Result<InstanceConfig> {
+/// The instance configuration a create body asks for, with the server's instance timeout.
+pub(super) fn config(req: &CreateIn, timeout_ms: i64) -> V2Result<InstanceConfig> {
     let format = match req
         .format
         .as_deref()
@@ -119,8 +120,18 @@ fn config(req: &CreateIn, s: &Shared) -> V2Result<InstanceConfig> {
         fetch_min_bytes,
         request_timeout_ms,
         assignor,
-        timeout_ms: s.config.consumers.instance_timeout.as_millis() as i64,
+        timeout_ms,
     })
+}
+
+/// The instance name a create body asks for, if any; as Confluent does, the deprecated `id`
+/// wins over `name`.
+pub(super) fn asked_name(req: &CreateIn) -> V2Result<Option<String>> {
+    let name = req.id.clone().or_else(|| req.name.clone());
+    if let Some(n) = &name {
+        validate_name("consumer instance", n).map_err(invalid_config)?;
+    }
+    Ok(name)
 }
 
 /// Percent-encodes a path segment.
@@ -185,13 +196,9 @@ pub(crate) async fn create(
     let ct = negotiate(&headers)?;
     let req: CreateIn = optional_body(&headers, b).await?.unwrap_or_default();
     validate_name("group", &group).map_err(invalid_config)?;
-    let config = config(&req, &s)?;
-    // As Confluent does, the deprecated `id` wins over `name`.
-    let name = match req.id.clone().or_else(|| req.name.clone()) {
-        Some(n) => {
-            validate_name("consumer instance", &n).map_err(invalid_config)?;
-            n
-        }
+    let config = config(&req, s.config.consumers.instance_timeout.as_millis() as i64)?;
+    let name = match asked_name(&req)? {
+        Some(n) => n,
         None => generated_name(&s),
     };
     let view = run(&s, &caller, &group, &name, ConsumerOp::Create { config }).await?;

@@ -180,7 +180,7 @@ async fn required_body<T: serde::de::DeserializeOwned>(
 
 #[derive(Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
-struct PartitionIn {
+pub(super) struct PartitionIn {
     topic: String,
     partition: u32,
 }
@@ -198,13 +198,13 @@ struct PartitionsOut {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PartitionsIn {
+pub(super) struct PartitionsIn {
     partitions: Vec<Object<PartitionIn>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TimestampIn {
+pub(super) struct TimestampIn {
     topic: String,
     partition: u32,
     /// An ISO-8601 instant (`2019-10-25T14:07:30.123Z`) or milliseconds since the epoch.
@@ -215,9 +215,37 @@ struct TimestampIn {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OffsetsIn {
+pub(super) struct OffsetsIn {
     #[serde(default)]
     offsets: Option<Vec<Object<OffsetIn>>>,
     #[serde(default)]
     timestamps: Option<Vec<Object<TimestampIn>>>,
+}
+
+/// Runs `data` through every consumer body's decoder and the checks the handlers make before
+/// they reach the quorum, and collects each refusal (the fuzz target `v2-bodies`).
+pub(super) fn decode_bodies(data: &[u8], refused: &mut Vec<ApiError>) {
+    let mut check = |r: V2Result<()>| {
+        if let Err(V2Error(e)) = r {
+            refused.push(e);
+        }
+    };
+    check(body::<instances::CreateIn>(data).and_then(|req| {
+        instances::config(&req, 30_000)?;
+        instances::asked_name(&req).map(drop)
+    }));
+    check(
+        body::<subscription::SubscribeIn>(data)
+            .and_then(|r| subscription::subscribe_op(r).map(drop)),
+    );
+    check(body::<PartitionsIn>(data).map(drop));
+    check(body::<OffsetsIn>(data).and_then(|req| {
+        if let Some(list) = &req.offsets {
+            offsets::to_commit(list)?;
+        }
+        for Object(t) in req.timestamps.iter().flatten() {
+            positions::timestamp_ms(t)?;
+        }
+        Ok(())
+    }));
 }

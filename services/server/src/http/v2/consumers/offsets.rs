@@ -8,48 +8,52 @@ use super::*;
 pub(crate) async fn commit(mut call: Call) -> V2Result<Response> {
     let ct = negotiate(&call.headers)?;
     let req: Option<OffsetsIn> = call.optional().await?;
-    let offsets = match req.and_then(|r| r.offsets) {
-        None => None,
-        Some(list) => Some(
-            list.iter()
-                .map(|o| {
-                    if o.offset < 0 {
-                        return Err(V2Error(ApiError::new(
-                            422,
-                            422,
-                            format!(
-                                "offset {} of {}-{} is negative",
-                                o.offset, o.topic, o.partition
-                            ),
-                        )));
-                    }
-                    // The committed offset is the next one to read: one past the given one,
-                    // which must leave room for it.
-                    let next = o.offset.checked_add(1).ok_or_else(|| {
-                        V2Error(ApiError::new(
-                            422,
-                            422,
-                            format!(
-                                "offset {} of {}-{} is too large: the largest offset that can be committed is {}",
-                                o.offset,
-                                o.topic,
-                                o.partition,
-                                i64::MAX - 1
-                            ),
-                        ))
-                    })?;
-                    Ok(GroupOffset {
-                        topic: o.topic.clone(),
-                        partition: PartitionId(o.partition),
-                        offset: Offset(next),
-                    })
-                })
-                .collect::<V2Result<Vec<_>>>()?,
-        ),
-    };
+    let offsets = req
+        .and_then(|r| r.offsets)
+        .map(|l| to_commit(&l))
+        .transpose()?;
     call.run(ConsumerOp::Commit { offsets }).await?;
     // Confluent answers `200` with an empty list.
     Ok(reply(StatusCode::OK, ct, &serde_json::json!([])))
+}
+
+/// The group offsets a commit body's `offsets` name: each one past the given offset, which
+/// must be neither negative nor the largest `i64`.
+pub(super) fn to_commit(list: &[Object<OffsetIn>]) -> V2Result<Vec<GroupOffset>> {
+    list.iter()
+        .map(|o| {
+            if o.offset < 0 {
+                return Err(V2Error(ApiError::new(
+                    422,
+                    422,
+                    format!(
+                        "offset {} of {}-{} is negative",
+                        o.offset, o.topic, o.partition
+                    ),
+                )));
+            }
+            // The committed offset is the next one to read: one past the given one,
+            // which must leave room for it.
+            let next = o.offset.checked_add(1).ok_or_else(|| {
+                V2Error(ApiError::new(
+                    422,
+                    422,
+                    format!(
+                        "offset {} of {}-{} is too large: the largest offset that can be committed is {}",
+                        o.offset,
+                        o.topic,
+                        o.partition,
+                        i64::MAX - 1
+                    ),
+                ))
+            })?;
+            Ok(GroupOffset {
+                topic: o.topic.clone(),
+                partition: PartitionId(o.partition),
+                offset: Offset(next),
+            })
+        })
+        .collect()
 }
 
 #[derive(Serialize)]

@@ -19,21 +19,7 @@ pub(crate) async fn seek(mut call: Call) -> V2Result<Response> {
         })
         .collect();
     for Object(t) in req.timestamps.unwrap_or_default() {
-        let ms = match &t.timestamp {
-            Value::Number(n) => n.as_i64(),
-            Value::String(v) => strata_core::settings::parse_instant(v).or_else(|| v.parse().ok()),
-            _ => None,
-        }
-        .ok_or_else(|| {
-            V2Error(ApiError::new(
-                400,
-                400,
-                format!(
-                    "timestamp {} of {}-{} is not an ISO-8601 instant (2019-10-25T14:07:30.123Z) or milliseconds",
-                    t.timestamp, t.topic, t.partition
-                ),
-            ))
-        })?;
+        let ms = timestamp_ms(&t)?;
         call.caller.require_topic(Operation::Read, &t.topic)?;
         let read = &call.s.started().map_err(|e| V2Error(e.0))?.read;
         let opts = FetchOptions {
@@ -51,6 +37,26 @@ pub(crate) async fn seek(mut call: Call) -> V2Result<Response> {
     }
     call.run(ConsumerOp::Seek { positions }).await?;
     Ok(no_content())
+}
+
+/// A seek's timestamp in milliseconds: an ISO-8601 instant, or milliseconds as a number or a
+/// string.
+pub(super) fn timestamp_ms(t: &TimestampIn) -> V2Result<i64> {
+    match &t.timestamp {
+        Value::Number(n) => n.as_i64(),
+        Value::String(v) => strata_core::settings::parse_instant(v).or_else(|| v.parse().ok()),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        V2Error(ApiError::new(
+            400,
+            400,
+            format!(
+                "timestamp {} of {}-{} is not an ISO-8601 instant (2019-10-25T14:07:30.123Z) or milliseconds",
+                t.timestamp, t.topic, t.partition
+            ),
+        ))
+    })
 }
 
 async fn seek_all(mut call: Call, to: SeekTo) -> V2Result<Response> {

@@ -4,7 +4,7 @@ use super::*;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SubscribeIn {
+pub(super) struct SubscribeIn {
     #[serde(default)]
     topics: Option<Vec<String>>,
     #[serde(default)]
@@ -15,7 +15,13 @@ struct SubscribeIn {
 /// `topics` wins and with neither nothing changes, as Confluent does).
 pub(crate) async fn subscribe(mut call: Call) -> V2Result<Response> {
     let req: SubscribeIn = call.required().await?;
-    let op = match (req.topics, req.topic_pattern) {
+    call.run(subscribe_op(req)?).await?;
+    Ok(no_content())
+}
+
+/// What a subscribe body asks for; a pattern must compile.
+pub(super) fn subscribe_op(req: SubscribeIn) -> V2Result<ConsumerOp> {
+    Ok(match (req.topics, req.topic_pattern) {
         (Some(topics), _) => ConsumerOp::Subscribe {
             subscription: Subscription::Topics(topics),
         },
@@ -26,9 +32,7 @@ pub(crate) async fn subscribe(mut call: Call) -> V2Result<Response> {
             }
         }
         (None, None) => ConsumerOp::Touch,
-    };
-    call.run(op).await?;
-    Ok(no_content())
+    })
 }
 
 /// `GET .../subscription`: `{"topics": [...]}` (for a pattern, the topics it matches now).
