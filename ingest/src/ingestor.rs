@@ -564,6 +564,13 @@ impl Ingestor {
         }
     }
 
+    /// Why this process was fenced, once it was. It writes nothing more; its process should stop
+    /// so that whichever process next runs on the data directory ships what it staged (the
+    /// server does; the simulator plays the supervisor that restarts it).
+    pub fn fenced(&self) -> Option<String> {
+        self.fence.reason().map(str::to_string)
+    }
+
     /// Returns whether the node has stopped taking records.
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)

@@ -24,6 +24,13 @@ pub struct History {
     pub all: BTreeMap<usize, Vec<Vec<Placed>>>,
     /// Values acknowledged with `acks=local` (on the node's disk, offsets to come).
     pub local: Vec<Bytes>,
+    /// The consumer group's commits the quorum acknowledged: (when, offset per partition).
+    pub group_commits: Vec<(u64, Vec<i64>)>,
+    /// The group's offsets as read: (when the read began, offset per partition, if any).
+    pub group_reads: Vec<(u64, Vec<Option<i64>>)>,
+    /// Running nodes the quorum fenced, and why. In a run every process the nemesis did not
+    /// kill stays live (a writer expires after an hour), so each is a failure.
+    pub fenced: Vec<String>,
 }
 
 /// Checks `history` against what the partitions hold at the end: `read[p]` is every
@@ -111,6 +118,28 @@ pub fn check(history: &History, read: &[Vec<(i64, Bytes)>], high: &[i64]) -> Vec
             ));
         }
     }
+    // A committed group offset never moves back: a read sees at least every commit
+    // acknowledged before it began (the consumer never seeks back).
+    for (began, read) in &history.group_reads {
+        for (p, got) in read.iter().enumerate() {
+            let floor = history
+                .group_commits
+                .iter()
+                .filter(|(at, _)| at < began)
+                .filter_map(|(_, c)| c.get(p).copied())
+                .max();
+            if let Some(floor) = floor
+                && got.is_none_or(|g| g < floor)
+            {
+                failures.push(format!(
+                    "group offset of partition {p} read as {got:?} at {began} ms, below the {floor} committed before"
+                ));
+            }
+        }
+    }
+    for f in &history.fenced {
+        failures.push(format!("{f} was fenced while it ran"));
+    }
     failures
 }
 
@@ -177,6 +206,34 @@ mod tests {
             ),
             (vec![(0, b("a")), (1, b("b")), (2, b("x"))], 3, "never sent"),
         ];
+        let read = || vec![(0, b("a")), (1, b("b")), (2, b("c"))];
+        let mut h = history();
+        h.group_commits = vec![(10, vec![2]), (20, vec![3])];
+        h.group_reads = vec![(15, vec![Some(2)]), (30, vec![Some(3)])];
+        assert!(
+            check(&h, &[read()], &[3]).is_empty(),
+            "offsets that only advance pass"
+        );
+        h.group_reads.push((40, vec![Some(2)]));
+        h.group_reads.push((41, vec![None]));
+        let got = check(&h, &[read()], &[3]);
+        assert!(
+            got.iter()
+                .any(|f| f.contains("read as Some(2) at 40 ms, below the 3")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().any(|f| f.contains("read as None at 41 ms")),
+            "{got:?}"
+        );
+        let mut h = history();
+        h.fenced
+            .push("node 1 (incarnation 4: the quorum does not know it)".into());
+        let got = check(&h, &[read()], &[3]);
+        assert!(
+            got.iter().any(|f| f.contains("was fenced while it ran")),
+            "{got:?}"
+        );
         for (read, high, want) in cases {
             let got = check(&history(), &[read], &[high]);
             assert!(got.iter().any(|f| f.contains(want)), "{want}: {got:?}");

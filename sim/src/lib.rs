@@ -29,6 +29,8 @@ pub use trace::Trace;
 pub struct SimConfig {
     /// Ingest nodes.
     pub nodes: usize,
+    /// Voters of the quorum at the start (one more slot is kept for membership changes).
+    pub voters: usize,
     /// Producers, each sending one request at a time.
     pub producers: usize,
     /// Partitions of the one topic.
@@ -43,6 +45,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             nodes: 3,
+            voters: 3,
             producers: 4,
             partitions: 4,
             run_ms: 20_000,

@@ -8,8 +8,8 @@
 
 #![allow(clippy::disallowed_methods)] // the driver measures real time for --minutes
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use strata_sim::{SimConfig, run};
@@ -78,11 +78,23 @@ fn main() {
     let next = Arc::new(AtomicU64::new(from));
     let passed = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
+    // Faults injected and requests acknowledged, over every seed run.
+    let totals = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
     let started = Instant::now();
+    // What each worker runs, and since when: a seed that runs a minute of real time is named,
+    // so a run that hangs says where.
+    type Running = Arc<Mutex<Vec<Option<(u64, Instant)>>>>;
+    let running: Running = Arc::new(Mutex::new(vec![None; jobs]));
     let workers: Vec<_> = (0..jobs)
-        .map(|_| {
-            let (next, passed, failed, config) =
-                (next.clone(), passed.clone(), failed.clone(), config.clone());
+        .map(|job| {
+            let (next, passed, failed, config, running, totals) = (
+                next.clone(),
+                passed.clone(),
+                failed.clone(),
+                config.clone(),
+                running.clone(),
+                totals.clone(),
+            );
             std::thread::spawn(move || {
                 loop {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -92,7 +104,13 @@ fn main() {
                     if seed >= from + seeds {
                         return;
                     }
+                    running.lock().expect("running")[job] = Some((seed, Instant::now()));
                     let out = run(seed, &config);
+                    running.lock().expect("running")[job] = None;
+                    totals.0.fetch_add(out.faults, Ordering::SeqCst);
+                    totals
+                        .1
+                        .fetch_add(out.acknowledged.0 + out.acknowledged.1, Ordering::SeqCst);
                     for line in &out.lines {
                         println!("seed {seed} {line}");
                     }
@@ -110,14 +128,28 @@ fn main() {
             })
         })
         .collect();
+    let mut named = Vec::new();
+    while !workers.iter().all(|w| w.is_finished()) {
+        std::thread::sleep(Duration::from_millis(200));
+        for (seed, since) in running.lock().expect("running").iter().flatten() {
+            if since.elapsed() >= Duration::from_secs(60) && !named.contains(seed) {
+                named.push(*seed);
+                println!("seed {seed} still running after 60 s of real time");
+            }
+        }
+    }
     for w in workers {
         let _ = w.join();
     }
     let (p, f) = (passed.load(Ordering::SeqCst), failed.load(Ordering::SeqCst));
+    let per_seed = |n: &AtomicU64| n.load(Ordering::SeqCst) as f64 / (p + f).max(1) as f64;
     println!(
-        "{p} passed, {f} failed ({:.0} s, seeds {from}..{})",
+        "{p} passed, {f} failed ({:.0} s, seeds {from}..{}; per seed {:.1} faults, {:.0} \
+         requests acknowledged)",
         started.elapsed().as_secs_f64(),
-        from + p + f
+        from + p + f,
+        per_seed(&totals.0),
+        per_seed(&totals.1),
     );
     std::process::exit(i32::from(f > 0));
 }

@@ -8,23 +8,23 @@ use bytes::Bytes;
 use strata_cache::{BlockCache, FetchOptions, ReadPath, StartAt};
 use strata_core::clock::{Clock, RuntimeClock};
 use strata_core::ids::{Offset, PartitionId};
-use strata_core::meta::MetaStore;
+use strata_core::meta::{GroupOffset, MetaError, MetaStore};
 use strata_core::record::Record;
 use strata_core::rng::XorShift;
 use strata_ingest::hot::DiskOptions;
 use strata_ingest::parse::ProduceRecord;
 use strata_ingest::{Acks, IngestConfig, Ingestor};
-use strata_meta::memory::InMemoryMetaStore;
 use tokio::time::{Instant, sleep, timeout};
 
 use crate::bucket::{Bucket, Weather};
 use crate::check::{History, Placed, check};
 use crate::disk::{Disk, tempdir};
-use crate::quorum::Link;
+use crate::quorum::{Link, Quorum};
 use crate::trace::Trace;
 use crate::{Outcome, SimConfig};
 
 const TOPIC: &str = "t";
+const GROUP: &str = "g";
 /// Wall time at the start of every run (2026-01-01): the clock the quorum stamps with.
 const EPOCH_MS: i64 = 1_767_225_600_000;
 
@@ -108,13 +108,42 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Plays the node's supervisor: a fenced process stops (the page cache keeps what it
+    /// wrote) and is started again, and its successor ships what it staged.
+    async fn supervise(&self, world: &World) {
+        let fenced = {
+            let slot = self.ingest.lock().await;
+            slot.as_ref().and_then(|i| i.fenced())
+        };
+        let Some(reason) = fenced else { return };
+        if let Some(i) = self.ingest.lock().await.take() {
+            i.kill();
+        }
+        world.event(format!("node {} was fenced and stopped", self.id));
+        world
+            .history
+            .lock()
+            .expect("lock")
+            .fenced
+            .push(format!("node {} ({reason})", self.id));
+        while !self.start(world).await {
+            sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
 /// Everything a run shares.
 #[derive(Debug)]
 struct World {
     config: SimConfig,
     start: Instant,
     trace: Trace,
-    quorum: Arc<InMemoryMetaStore>,
+    quorum: Arc<Quorum>,
+    /// A link without faults, for the run's setup and its read-back.
+    admin: Arc<Link>,
+    /// The clock of the quorum's clients without a skew of their own.
+    admin_clock: Arc<dyn Clock>,
     bucket: Bucket,
     nodes: Vec<Node>,
     history: Mutex<History>,
@@ -130,6 +159,10 @@ impl World {
     }
 
     fn event(&self, what: String) {
+        let voters = std::mem::take(&mut *self.quorum.log.lock().expect("lock"));
+        for (at, v) in voters {
+            self.trace.event(at, v);
+        }
         self.trace.event(self.now(), what);
     }
 
@@ -139,6 +172,7 @@ impl World {
         for n in &self.nodes {
             n.link.set(false, 0, 0);
         }
+        self.quorum.heal();
     }
 }
 
@@ -156,11 +190,27 @@ fn stream(seed: u64, part: u64) -> XorShift {
 pub(crate) async fn run(seed: u64, config: SimConfig) -> Outcome {
     let mut rng = stream(seed, 0);
     let clock: Arc<dyn Clock> = Arc::new(RuntimeClock::new(EPOCH_MS));
-    let quorum = Arc::new(InMemoryMetaStore::new(clock.clone()));
-    quorum
+    let quorum = Quorum::new(
+        clock.clone(),
+        config.voters + 1,
+        config.voters,
+        stream(seed, 3).next(),
+    );
+    quorum.start_all().await;
+    let admin = Arc::new(Link::new(
+        quorum.clone(),
+        clock.clone(),
+        stream(seed, 4).next(),
+    ));
+    // A write whose leader loses its lease before the answer is retried, and may have been
+    // applied: the retry then finds the topic.
+    match admin
         .create_topic(TOPIC, config.partitions, BTreeMap::new())
         .await
-        .expect("the topic is created");
+    {
+        Ok(_) | Err(MetaError::TopicExists { .. }) => {}
+        Err(e) => panic!("the topic is not created: {e}"),
+    }
     let nodes = (0..config.nodes)
         .map(|id| {
             let skewed: Arc<dyn Clock> = Arc::new(Skewed {
@@ -183,9 +233,11 @@ pub(crate) async fn run(seed: u64, config: SimConfig) -> Outcome {
         .collect();
     let world = Arc::new(World {
         trace: Trace::new(config.keep_trace),
-        start: Instant::now(),
+        start: quorum.start,
         bucket: Bucket::new(stream(seed, 1).next()),
         quorum,
+        admin,
+        admin_clock: clock.clone(),
         nodes,
         history: Mutex::new(History::default()),
         config,
@@ -201,7 +253,19 @@ pub(crate) async fn run(seed: u64, config: SimConfig) -> Outcome {
             stream(seed, 200 + p as u64),
         )));
     }
+    tasks.push(tokio::spawn(consume(world.clone(), stream(seed, 5))));
     let nemesis = tokio::spawn(nemesis(world.clone(), stream(seed, 2)));
+    let supervisor = {
+        let world = world.clone();
+        tokio::spawn(async move {
+            loop {
+                sleep(Duration::from_millis(100)).await;
+                for n in &world.nodes {
+                    n.supervise(&world).await;
+                }
+            }
+        })
+    };
     for t in tasks {
         t.await.expect("a producer ends");
     }
@@ -229,6 +293,9 @@ pub(crate) async fn run(seed: u64, config: SimConfig) -> Outcome {
         }
         Err(e) => failures.push(format!("reading back: {e}")),
     }
+    if let Err(e) = world.quorum.converged().await {
+        failures.push(e);
+    }
     for f in &failures {
         world.event(format!("FAILED {f}"));
     }
@@ -237,6 +304,8 @@ pub(crate) async fn run(seed: u64, config: SimConfig) -> Outcome {
             i.shutdown(Duration::from_secs(5)).await;
         }
     }
+    supervisor.abort();
+    world.quorum.shutdown().await;
     let (trace, events) = world.trace.hash();
     let history = world.history.lock().expect("lock");
     Outcome {
@@ -333,6 +402,75 @@ async fn produce(world: Arc<World>, p: usize, mut rng: XorShift) {
     }
 }
 
+/// One consumer of group `g`: reads every partition on from its positions and commits them,
+/// or reads the group's committed offsets, every 50 to 300 ms. Its link to the quorum has no
+/// faults of its own; the voters' faults reach it.
+async fn consume(world: Arc<World>, mut rng: XorShift) {
+    let link = Arc::new(Link::new(
+        world.quorum.clone(),
+        world.admin_clock.clone(),
+        rng.next(),
+    ));
+    let meta: Arc<dyn MetaStore> = link;
+    let cache = BlockCache::in_memory(world.bucket.raw.clone()).await;
+    let read = ReadPath::new(meta.clone(), cache, None);
+    let partitions = world.config.partitions as usize;
+    let mut positions = vec![0i64; partitions];
+    while world.running() {
+        sleep(Duration::from_millis(50 + rng.below(250))).await;
+        if rng.below(3) == 0 {
+            let began = world.now();
+            let Ok(Ok(offsets)) = timeout(Duration::from_secs(15), meta.group_offsets(GROUP)).await
+            else {
+                continue;
+            };
+            let mut got = vec![None; partitions];
+            for o in offsets {
+                if let Some(slot) = got.get_mut(o.partition.0 as usize) {
+                    *slot = Some(o.offset.0);
+                }
+            }
+            world.event(format!("consumer read the group's offsets {got:?}"));
+            world
+                .history
+                .lock()
+                .expect("lock")
+                .group_reads
+                .push((began, got));
+            continue;
+        }
+        for (p, pos) in positions.iter_mut().enumerate() {
+            let mut opts = FetchOptions::from(StartAt::Offset(Offset(*pos)));
+            opts.max_records = 50;
+            if let Ok(page) = read.fetch(TOPIC, PartitionId(p as u32), opts).await {
+                *pos = page.next_offset.0;
+            }
+        }
+        let offsets = positions
+            .iter()
+            .enumerate()
+            .map(|(p, o)| GroupOffset {
+                topic: TOPIC.to_string(),
+                partition: PartitionId(p as u32),
+                offset: Offset(*o),
+            })
+            .collect();
+        let answer = timeout(
+            Duration::from_secs(15),
+            meta.commit_group_offsets(GROUP, offsets),
+        )
+        .await;
+        let what = if let Ok(Ok(())) = answer {
+            let mut h = world.history.lock().expect("lock");
+            h.group_commits.push((world.now(), positions.clone()));
+            "committed"
+        } else {
+            "not committed"
+        };
+        world.event(format!("consumer {what} {positions:?}"));
+    }
+}
+
 /// A refusal's kind, without the details that name files.
 fn kind(e: &strata_ingest::IngestError) -> String {
     let s = format!("{e:?}");
@@ -353,7 +491,13 @@ async fn nemesis(world: Arc<World>, mut rng: XorShift) -> (u64, Vec<tokio::task:
         let n = rng.below(world.nodes.len() as u64) as usize;
         let lasts = Duration::from_millis(100 + rng.below(2_900));
         let w = world.clone();
-        match rng.below(6) {
+        // Node crashes three times as often as each other fault: they are what the hot tier's
+        // recovery, fencing and shipping must survive.
+        let kind = match rng.below(14) {
+            0..=2 => 0,
+            k => k - 2,
+        };
+        match kind {
             0 => {
                 world.nodes[n].crash(&world).await;
                 pending.push(tokio::spawn(async move {
@@ -378,6 +522,60 @@ async fn nemesis(world: Arc<World>, mut rng: XorShift) -> (u64, Vec<tokio::task:
                     sleep(lasts).await;
                     w.nodes[n].link.set(false, 0, 0);
                 });
+            }
+            6 => {
+                let v = world.quorum.pick();
+                world.event(format!("voter {v} crashes with power loss for {lasts:?}"));
+                world.quorum.stop(v, true).await;
+                pending.push(tokio::spawn(async move {
+                    sleep(lasts).await;
+                    w.quorum.restart(v).await;
+                }));
+            }
+            7 => {
+                let v = world.quorum.pick();
+                world.event(format!("voter {v} paused for {lasts:?}"));
+                world.quorum.pause(v, true);
+                tokio::spawn(async move {
+                    sleep(lasts).await;
+                    w.quorum.pause(v, false);
+                });
+            }
+            8 => {
+                let v = world.quorum.pick();
+                world.event(format!("voter {v} isolated for {lasts:?}"));
+                world.quorum.isolate(v, true);
+                tokio::spawn(async move {
+                    sleep(lasts).await;
+                    w.quorum.isolate(v, false);
+                });
+            }
+            9 => {
+                let slots = world.quorum.slots() as u64;
+                let from = world.quorum.pick();
+                let to = 1 + (from + rng.below(slots - 1)) % slots;
+                world.event(format!(
+                    "voter {from} cannot reach voter {to} for {lasts:?}"
+                ));
+                world.quorum.cut_one_way(from, to, true);
+                tokio::spawn(async move {
+                    sleep(lasts).await;
+                    w.quorum.cut_one_way(from, to, false);
+                });
+            }
+            10 => {
+                let what = world.quorum.replace().await;
+                world.event(format!("membership: {what}"));
+            }
+            11 => {
+                world.event(format!("every voter loses power for {lasts:?}"));
+                let stopped = world.quorum.outage().await;
+                pending.push(tokio::spawn(async move {
+                    sleep(lasts).await;
+                    for v in stopped {
+                        w.quorum.restart(v).await;
+                    }
+                }));
             }
             kind => {
                 let weather = match kind {
@@ -410,6 +608,8 @@ async fn settle(world: &World, restarts: Vec<tokio::task::JoinHandle<()>>) {
     for r in restarts {
         let _ = r.await;
     }
+    world.quorum.recover().await;
+    world.event("the quorum has a leader and every member runs".to_string());
     for n in &world.nodes {
         while !n.start(world).await {
             sleep(Duration::from_millis(300)).await;
@@ -430,7 +630,7 @@ type ReadBack = (Vec<Vec<(i64, Bytes)>>, Vec<i64>);
 /// Every record of every partition, through the read path over the bucket without faults.
 async fn read_back(world: &World) -> Result<ReadBack, String> {
     let cache = BlockCache::in_memory(world.bucket.raw.clone()).await;
-    let meta: Arc<dyn MetaStore> = world.quorum.clone();
+    let meta: Arc<dyn MetaStore> = world.admin.clone();
     let read = ReadPath::new(meta.clone(), cache, None);
     let mut all = Vec::new();
     let mut high = Vec::new();

@@ -20,6 +20,10 @@ pub const BUGS: &[(&str, &str)] = &[
         SHIP_BEFORE_SEAL_FSYNC,
         "a sealed flush is shipped before its seal marker is fsynced",
     ),
+    (
+        STALE_LEADER_JUDGES,
+        "a leader that lost its lease still refuses commands from its own, possibly stale, state (found by the simulator, seed 385)",
+    ),
 ];
 
 /// See [`BUGS`].
@@ -30,6 +34,8 @@ pub const RECOVERY_DROPS_UNSEALED: &str = "recovery-drops-unsealed";
 pub const LOCAL_ACK_BEFORE_FSYNC: &str = "local-ack-before-fsync";
 /// See [`BUGS`].
 pub const SHIP_BEFORE_SEAL_FSYNC: &str = "ship-before-seal-fsync";
+/// See [`BUGS`].
+pub const STALE_LEADER_JUDGES: &str = "stale-leader-judges";
 
 #[cfg(feature = "planted")]
 static ACTIVE: std::sync::RwLock<Option<&'static str>> = std::sync::RwLock::new(None);

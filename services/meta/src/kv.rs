@@ -3,6 +3,10 @@
 //! It offers a small key-value surface (an ordered log keyed by index, and named values),
 //! so replacing sled with another embedded store (redb, say) is a change to this file only.
 //! Every write that must survive a crash is followed by [`Kv::sync`].
+//!
+//! With the `test-util` feature, [`Kv::in_memory`] keeps the same surface on a
+//! [`MemoryDisk`](memory::MemoryDisk), which on a simulated power loss keeps what was synced and
+//! only a prefix of what was not (the simulator's voters, issue 21).
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -29,10 +33,14 @@ pub struct Kv {
 }
 
 #[derive(Debug)]
-struct Inner {
-    db: sled::Db,
-    log: sled::Tree,
-    values: sled::Tree,
+enum Inner {
+    Sled {
+        db: sled::Db,
+        log: sled::Tree,
+        values: sled::Tree,
+    },
+    #[cfg(any(test, feature = "test-util"))]
+    Memory(memory::Mounted),
 }
 
 /// A handle that tells whether every [`Kv`] clone is gone (and the files are unlocked).
@@ -87,8 +95,17 @@ impl Kv {
         let log = db.open_tree("log").map_err(err("open log"))?;
         let values = db.open_tree("values").map_err(err("open values"))?;
         Ok(Self {
-            inner: Arc::new(Inner { db, log, values }),
+            inner: Arc::new(Inner::Sled { db, log, values }),
         })
+    }
+
+    /// Mounts `disk`: what it held when last synced, plus what survived its last power loss.
+    /// Once the disk is lost again, this mount's reads and writes fail.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn in_memory(disk: &memory::MemoryDisk) -> Self {
+        Self {
+            inner: Arc::new(Inner::Memory(disk.mount())),
+        }
     }
 
     /// Returns a handle that tells when the storage is closed.
@@ -98,17 +115,38 @@ impl Kv {
 
     /// Makes every write so far durable.
     pub async fn sync(&self) -> Result<(), KvError> {
-        self.inner.db.flush_async().await.map_err(err("sync"))?;
+        match &*self.inner {
+            Inner::Sled { db, .. } => {
+                db.flush_async().await.map_err(err("sync"))?;
+            }
+            #[cfg(any(test, feature = "test-util"))]
+            Inner::Memory(m) => {
+                // A sync takes time: a crash may come between a write and its sync.
+                let takes = m.begin_sync().map_err(err("sync"))?;
+                if !takes.is_zero() {
+                    tokio::time::sleep(takes).await;
+                }
+                m.sync().map_err(err("sync"))?;
+            }
+        }
         Ok(())
     }
 
     /// Writes log entries (index, bytes) atomically.
     pub fn append(&self, entries: impl IntoIterator<Item = (u64, Vec<u8>)>) -> Result<(), KvError> {
-        let mut batch = sled::Batch::default();
-        for (index, bytes) in entries {
-            batch.insert(&index.to_be_bytes(), bytes);
+        match &*self.inner {
+            Inner::Sled { log, .. } => {
+                let mut batch = sled::Batch::default();
+                for (index, bytes) in entries {
+                    batch.insert(&index.to_be_bytes(), bytes);
+                }
+                log.apply_batch(batch).map_err(err("append"))
+            }
+            #[cfg(any(test, feature = "test-util"))]
+            Inner::Memory(m) => m
+                .write(memory::Op::Append(entries.into_iter().collect()))
+                .map_err(err("append")),
         }
-        self.inner.log.apply_batch(batch).map_err(err("append"))
     }
 
     /// Reads log entries with `start <= index < end`, in order.
@@ -116,24 +154,29 @@ impl Kv {
         if start >= end {
             return Ok(Vec::new());
         }
-        self.inner
-            .log
-            .range(start.to_be_bytes()..end.to_be_bytes())
-            .map(|r| {
-                let (k, v) = r.map_err(err("read log"))?;
-                Ok((index_of(&k), v.to_vec()))
-            })
-            .collect()
+        match &*self.inner {
+            Inner::Sled { log, .. } => log
+                .range(start.to_be_bytes()..end.to_be_bytes())
+                .map(|r| {
+                    let (k, v) = r.map_err(err("read log"))?;
+                    Ok((index_of(&k), v.to_vec()))
+                })
+                .collect(),
+            #[cfg(any(test, feature = "test-util"))]
+            Inner::Memory(m) => m.range(start, end).map_err(err("read log")),
+        }
     }
 
     /// Returns the last log entry.
     pub fn last(&self) -> Result<Option<(u64, Vec<u8>)>, KvError> {
-        Ok(self
-            .inner
-            .log
-            .last()
-            .map_err(err("read log"))?
-            .map(|(k, v)| (index_of(&k), v.to_vec())))
+        match &*self.inner {
+            Inner::Sled { log, .. } => Ok(log
+                .last()
+                .map_err(err("read log"))?
+                .map(|(k, v)| (index_of(&k), v.to_vec()))),
+            #[cfg(any(test, feature = "test-util"))]
+            Inner::Memory(m) => m.last().map_err(err("read log")),
+        }
     }
 
     /// Deletes log entries with `index >= from`.
@@ -147,34 +190,54 @@ impl Kv {
     }
 
     fn remove_range(&self, start: u64, end: u64) -> Result<(), KvError> {
-        let mut batch = sled::Batch::default();
-        for r in self.inner.log.range(start.to_be_bytes()..end.to_be_bytes()) {
-            let (k, _) = r.map_err(err("read log"))?;
-            batch.remove(k);
+        match &*self.inner {
+            Inner::Sled { log, .. } => {
+                let mut batch = sled::Batch::default();
+                for r in log.range(start.to_be_bytes()..end.to_be_bytes()) {
+                    let (k, _) = r.map_err(err("read log"))?;
+                    batch.remove(k);
+                }
+                log.apply_batch(batch).map_err(err("delete log"))
+            }
+            #[cfg(any(test, feature = "test-util"))]
+            Inner::Memory(m) => m
+                .write(memory::Op::Remove(start, end))
+                .map_err(err("delete log")),
         }
-        self.inner.log.apply_batch(batch).map_err(err("delete log"))
     }
 
     /// Reads a named value.
     pub fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KvError> {
-        Ok(self
-            .inner
-            .values
-            .get(name)
-            .map_err(err("read value"))?
-            .map(|v| v.to_vec()))
+        match &*self.inner {
+            Inner::Sled { values, .. } => Ok(values
+                .get(name)
+                .map_err(err("read value"))?
+                .map(|v| v.to_vec())),
+            #[cfg(any(test, feature = "test-util"))]
+            Inner::Memory(m) => m.get(name).map_err(err("read value")),
+        }
     }
 
     /// Writes named values atomically.
     pub fn put(&self, pairs: &[(&str, &[u8])]) -> Result<(), KvError> {
-        let mut batch = sled::Batch::default();
-        for (name, value) in pairs {
-            batch.insert(name.as_bytes(), *value);
+        match &*self.inner {
+            Inner::Sled { values, .. } => {
+                let mut batch = sled::Batch::default();
+                for (name, value) in pairs {
+                    batch.insert(name.as_bytes(), *value);
+                }
+                values.apply_batch(batch).map_err(err("write value"))
+            }
+            #[cfg(any(test, feature = "test-util"))]
+            Inner::Memory(m) => m
+                .write(memory::Op::Put(
+                    pairs
+                        .iter()
+                        .map(|(n, v)| ((*n).to_string(), v.to_vec()))
+                        .collect(),
+                ))
+                .map_err(err("write value")),
         }
-        self.inner
-            .values
-            .apply_batch(batch)
-            .map_err(err("write value"))
     }
 }
 
@@ -185,5 +248,7 @@ fn index_of(key: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod memory;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use strata_core::clock::Clock;
 use strata_core::ids::NodeId;
 use strata_core::meta::{Command, CommandResult};
+use strata_core::planted;
 
 use crate::state::MetaState;
 use strata_core::meta::{
@@ -28,7 +29,7 @@ use crate::network::HttpNetwork;
 use crate::peering::Peering;
 use crate::secret::ClusterSecret;
 use crate::state_machine::{Shared, StateMachine};
-use crate::types::Raft;
+use crate::types::{Raft, TypeConfig};
 use crate::wire::ChangesResponse;
 
 mod membership;
@@ -62,6 +63,12 @@ pub struct MetaConfig {
     /// be a quorum of one), and whether over HTTPS.
     #[serde(skip)]
     pub peering: Peering,
+    /// Whether a follower that hears no leader for an election timeout stands for election
+    /// itself (always, in a real quorum). The simulator turns it off and calls
+    /// [`RaftMetaStore::elect`] on its own seeded schedule, since openraft draws its timeouts
+    /// from an unseeded random source.
+    #[serde(skip)]
+    pub timed_elections: bool,
 }
 
 impl Default for MetaConfig {
@@ -74,6 +81,7 @@ impl Default for MetaConfig {
             write_timeout: Duration::from_secs(10),
             election_timeout: DEFAULT_ELECTION_TIMEOUT,
             peering: Peering::default(),
+            timed_elections: true,
         }
     }
 }
@@ -159,6 +167,18 @@ impl RaftMetaStore {
         std::fs::create_dir_all(&config.dir)
             .map_err(|e| internal(&format!("create {}", config.dir.display()), e))?;
         let kv = Kv::open(&config.dir).map_err(|e| internal("open quorum storage", e))?;
+        let network = HttpNetwork::new(&config.peering);
+        Self::open_on(config, clock, kv, network).await
+    }
+
+    /// [`Self::open`] on storage already open and a Raft transport of the caller's (the
+    /// simulator's voters run on a simulated disk and network); `config.dir` is not used.
+    pub async fn open_on(
+        config: MetaConfig,
+        clock: Arc<dyn Clock>,
+        kv: Kv,
+        network: impl openraft::RaftNetworkFactory<TypeConfig>,
+    ) -> Result<Self, MetaError> {
         let storage = kv.handle();
         let log = LogStore::new(kv.clone());
         let sm = StateMachine::open(kv).map_err(|e| internal("load snapshot", e))?;
@@ -171,6 +191,7 @@ impl RaftMetaStore {
             election_timeout_max: election_ms * 2,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_logs),
             max_in_snapshot_log_to_keep: 100,
+            enable_elect: config.timed_elections,
             ..Default::default()
         }
         .validate()
@@ -182,15 +203,9 @@ impl RaftMetaStore {
             .map(|(id, a)| (id.0, a.clone()))
             .collect();
         peers.entry(node.0).or_default();
-        let raft = Raft::new(
-            node.0,
-            Arc::new(raft_config),
-            HttpNetwork::new(&config.peering),
-            log,
-            sm,
-        )
-        .await
-        .map_err(|e| internal("start raft", e))?;
+        let raft = Raft::new(node.0, Arc::new(raft_config), network, log, sm)
+            .await
+            .map_err(|e| internal("start raft", e))?;
         let store = Self {
             raft,
             shared,
@@ -327,7 +342,8 @@ impl RaftMetaStore {
         self.failed.is_cancelled()
     }
 
-    pub(crate) fn raft(&self) -> &Raft {
+    /// openraft's handle, to which a transport delivers the Raft messages of other voters.
+    pub fn raft(&self) -> &Raft {
         &self.raft
     }
 
@@ -418,9 +434,16 @@ impl RaftMetaStore {
 
     /// Refuses `cmd` early if this voter leads and its state refuses it (without spending a
     /// log entry on it). A follower's state may lag the leader's, so only the leader's refusal
-    /// counts: a follower passes the command on and the leader decides.
+    /// counts: a follower passes the command on and the leader decides. So may the state of a
+    /// leader that lost its lease (cut off, a new leader may have been elected and applied
+    /// more): it passes the command on too, and [`Self::apply_local`] answers "not the leader".
     pub fn precheck(&self, cmd: &Command) -> Result<(), MetaError> {
-        if self.quorum_ack().is_none() {
+        let judges = if planted::active(planted::STALE_LEADER_JUDGES) {
+            self.quorum_ack().is_some()
+        } else {
+            self.holds_lease()
+        };
+        if !judges {
             return Ok(());
         }
         self.shared.read().state.check(cmd)

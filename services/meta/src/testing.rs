@@ -57,6 +57,7 @@ async fn start_voter(
         write_timeout: Duration::from_secs(5),
         election_timeout: crate::store::DEFAULT_ELECTION_TIMEOUT,
         peering: crate::Peering::plain(Some(secret())),
+        timed_elections: true,
     };
     let store = Arc::new(
         RaftMetaStore::open(config, Arc::new(SystemClock))

@@ -49,31 +49,39 @@ impl RaftMetaStore {
                     return Ok(());
                 }
                 let wait = Duration::from_millis(catch_up_ms.unwrap_or(30_000));
-                self.raft
-                    .add_learner(*id, BasicNode::new(addr), false)
-                    .await
+                self.bounded(self.raft.add_learner(*id, BasicNode::new(addr), false))
+                    .await?
                     .map_err(fail)?;
                 if let Err(lag) = self.wait_caught_up(*id, wait).await {
                     let why = probe_reason(&self.peering, addr).await;
                     let removed = self
-                        .raft
-                        .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([*id])), false)
+                        .bounded(self.raft.change_membership(
+                            ChangeMembers::RemoveNodes(BTreeSet::from([*id])),
+                            false,
+                        ))
                         .await;
                     let left = match removed {
-                        Ok(_) => "the membership is unchanged".to_string(),
-                        Err(e) => {
+                        Ok(Ok(_)) => "the membership is unchanged".to_string(),
+                        Ok(Err(e)) => {
                             format!("removing it again failed too ({e}); run remove-voter {id}")
                         }
+                        Err(_) => format!(
+                            "removing it again was not answered in time; run remove-voter {id}"
+                        ),
                     };
                     return Err(refused(format!(
                         "voter {id} at {addr} did not catch up within {} s ({lag}; {why}), so it was not added: {left}",
                         wait.as_secs()
                     )));
                 }
-                self.raft
-                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([*id])), false)
-                    .await
-                    .map_err(fail)?;
+                self.bounded(
+                    self.raft.change_membership(
+                        ChangeMembers::AddVoterIds(BTreeSet::from([*id])),
+                        false,
+                    ),
+                )
+                .await?
+                .map_err(fail)?;
             }
             MembershipChange::RemoveVoter { id } => {
                 let known = membership.membership().get_node(id).is_some();
@@ -92,13 +100,32 @@ impl RaftMetaStore {
                 } else {
                     ChangeMembers::RemoveNodes(BTreeSet::from([*id]))
                 };
-                self.raft
-                    .change_membership(change, false)
-                    .await
+                self.bounded(self.raft.change_membership(change, false))
+                    .await?
                     .map_err(fail)?;
             }
         }
         Ok(())
+    }
+
+    /// Waits for one of openraft's membership calls for at most the write timeout. A leader
+    /// deposed before its change committed is never answered (openraft keeps the caller
+    /// waiting for an entry that the new leader replaced, or that it no longer receives once
+    /// it removed itself), so the caller is told instead of waiting forever (found by the
+    /// simulator, seeds 6894 and 8053; design note 0016).
+    async fn bounded<T>(&self, call: impl Future<Output = T>) -> Result<T, LocalWriteError> {
+        tokio::time::timeout(self.write_timeout, call)
+            .await
+            .map_err(|_| {
+                LocalWriteError::Failed(MetaError::Unavailable {
+                    reason: format!(
+                        "the membership change was proposed but not answered within {:?}: this \
+                         voter may have lost its leadership. Check `strata quorum status`; \
+                         repeating the change is safe",
+                        self.write_timeout
+                    ),
+                })
+            })
     }
 
     /// Waits until learner `id` holds (nearly) the whole log; on timeout says how far it got.

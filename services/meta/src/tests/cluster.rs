@@ -227,3 +227,72 @@ async fn five_voters_lose_two_including_the_leader_and_keep_committing() {
         Offset(5)
     );
 }
+
+/// Found by the simulator (seed 385 of the first voter runs): a leader cut off from its
+/// followers still refused commands its own state would refuse, though that state may be stale
+/// (a new leader elected meanwhile may have applied more). An ingest node whose incarnation
+/// the new leader had registered was told by the old one that it was fenced, and stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_without_its_lease_refuses_nothing_from_its_own_state() {
+    use strata_core::ids::Incarnation;
+    use strata_core::meta::Command;
+    let mut c = LocalCluster::start(3, 10_000).await;
+    let leader = c.leader().await;
+    let store = c.store(leader);
+    let unknown = Command::WriterHeartbeat {
+        incarnation: Incarnation(999),
+        addr: "127.0.0.1:1".into(),
+        now_ms: 0,
+    };
+    assert!(
+        matches!(store.precheck(&unknown), Err(MetaError::Fenced { .. })),
+        "a leader with its lease refuses an unknown writer at once"
+    );
+    c.stop((leader + 1) % 3).await;
+    c.stop((leader + 2) % 3).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = store.status();
+        if s.quorum_ack_ms.is_some_and(|ack| ack > s.lease_ms) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lease never lapsed: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        store.precheck(&unknown).is_ok(),
+        "a leader whose lease lapsed passes the command on instead of judging it"
+    );
+}
+
+/// Found by the simulator (seeds 6894 and 8053): a membership change whose leader cannot
+/// commit it (deposed meanwhile, or, here, without a majority) was never answered, so the
+/// admin call waited forever. It now answers "unavailable" within the write timeout, and says
+/// the change may still take effect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_change_the_leader_cannot_commit_is_answered_in_time() {
+    use crate::store::LocalWriteError;
+    use crate::wire::MembershipChange;
+    let mut c = LocalCluster::start(3, 10_000).await;
+    let leader = c.leader().await;
+    let store = c.store(leader);
+    let gone = c.store((leader + 1) % 3).status().node.0;
+    c.stop((leader + 1) % 3).await;
+    c.stop((leader + 2) % 3).await;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(30),
+        store.change_membership(&MembershipChange::RemoveVoter { id: gone }),
+    )
+    .await
+    .expect("the change is answered within the write timeout, not left waiting");
+    match answer {
+        Err(LocalWriteError::Failed(MetaError::Unavailable { reason })) => {
+            assert!(reason.contains("quorum status"), "{reason}")
+        }
+        Err(LocalWriteError::NotLeader(_)) => {}
+        other => panic!("a change without a majority is not made: {other:?}"),
+    }
+}
