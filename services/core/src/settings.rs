@@ -188,7 +188,7 @@ pub fn parse_instant(s: &str) -> Option<i64> {
         d.next()?.parse().ok()?,
         d.next()?.parse().ok()?,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    if !(0..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
         return None;
     }
     let (clock, offset_secs) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
@@ -197,10 +197,11 @@ pub fn parse_instant(s: &str) -> Option<i64> {
         let (c, off) = time.split_at(i);
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let (oh, om) = off[1..].split_once(':').unwrap_or((&off[1..], "0"));
-        (
-            c,
-            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
-        )
+        let (oh, om) = (oh.parse::<i64>().ok()?, om.parse::<i64>().ok()?);
+        if !(0..=23).contains(&oh) || !(0..=59).contains(&om) {
+            return None;
+        }
+        (c, sign * (oh * 3600 + om * 60))
     } else {
         (time, 0)
     };
@@ -211,8 +212,15 @@ pub fn parse_instant(s: &str) -> Option<i64> {
         t.next()?.parse().ok()?,
         t.next().unwrap_or("0").parse().ok()?,
     );
+    // Each field in its range, so the arithmetic below cannot overflow (found by the guided
+    // fuzzer: `26-2-03T11:777777777007700001:0-1`).
+    if !(0..=23).contains(&h) || !(0..=59).contains(&mi) || !(0..=60).contains(&sec) {
+        return None;
+    }
     let millis: i64 = if frac.is_empty() {
         0
+    } else if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     } else {
         format!("{:0<3}", &frac[..frac.len().min(3)]).parse().ok()?
     };

@@ -45,3 +45,27 @@ fn range_checks_name_the_key_and_the_bounds() {
         Err(Invalid::new("requests", "must be at least 1"))
     );
 }
+
+/// Found by the guided fuzzer: a field far out of its range overflowed the arithmetic (a panic
+/// in a debug build, a wrapped instant in a release one). Every field is now checked first.
+#[test]
+fn an_instant_with_a_field_out_of_its_range_is_refused() {
+    assert_eq!(parse_instant("26-2-03T11:777777777007700001:0-1"), None);
+    for bad in [
+        "2026-02-03T24:00:00Z",
+        "2026-02-03T11:60:00Z",
+        "2026-02-03T11:00:61Z",
+        "2026-02-03T11:00:00+24:00",
+        "2026-02-03T11:00:00+01:60",
+        "2026-02-03T11:00:00.-1Z",
+        "99999999999999-02-03T11:00:00Z",
+        "-1-02-03T11:00:00Z",
+    ] {
+        assert_eq!(parse_instant(bad), None, "{bad}");
+    }
+    assert_eq!(
+        parse_instant("2026-02-03T23:59:60.5+23:59"),
+        Some(1_770_076_860_500),
+        "the ends of each range are kept"
+    );
+}
